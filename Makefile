@@ -1,0 +1,61 @@
+# The two commands: `make run` (service with seeded data on http://localhost:3000) and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+STACK := scripts/stack.sh
+VENV := .venv
+WALLET := $(VENV)/bin/wallet
+
+.PHONY: help install run stop test test-sql test-py psql bench-sql lint clean
+
+help:
+	@echo "make run        start PostgreSQL and Redis, migrate, seed, serve on http://localhost:3000"
+	@echo "make test       install what is missing, then pgTAP (pg_prove) and pytest on a throwaway stack"
+	@echo "make psql       psql on the local database of make run"
+	@echo "make bench-sql  pgbench over the SQL API against the yardstick (docs/performance.md)"
+	@echo "make lint       ruff and mypy --strict"
+	@echo "make stop       stop the servers make run started"
+
+install:
+	@$(STACK) install
+
+# Writes .env (if absent) so that .venv/bin/wallet in this checkout reaches the same stack.
+run: install
+	@$(STACK) start run
+	@[[ -f .env ]] || { $(STACK) env run | sed 's/^export //' | grep '^WALLET_' > .env; echo "wrote .env"; }
+	@$(WALLET) migrate
+	@$(WALLET) seed
+	@$(WALLET) reconcile
+
+stop:
+	@$(STACK) stop run
+
+psql:
+	@$(STACK) psql run
+
+# A throwaway stack (fresh data, fsync off) that is stopped whatever happens.
+test: install
+	@trap '$(STACK) stop test >/dev/null' EXIT; \
+	$(STACK) start test fresh; \
+	eval "$$($(STACK) env test)"; \
+	$(WALLET) migrate; \
+	$(WALLET) seed; \
+	$(MAKE) --no-print-directory test-sql test-py
+
+# These two expect a migrated and seeded stack in the WALLET_* / PG* environment (as make test sets).
+test-sql:
+	psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS pgtap'
+	pg_prove --ext .sql -r sql_tests/
+
+test-py:
+	$(VENV)/bin/pytest -q
+
+bench-sql: install
+	@scripts/bench_sql.sh
+
+lint: install
+	$(VENV)/bin/ruff check service tests
+	$(VENV)/bin/ruff format --check service tests
+	$(VENV)/bin/mypy service
+
+clean: stop
+	rm -rf .local

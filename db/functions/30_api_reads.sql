@@ -1,0 +1,209 @@
+-- The SQL API's reads: balances, a wallet's ledger, one transaction. Amounts come back rounded to
+-- their asset's decimal places, so "100" is always shown as 100.00 for a 2-place asset.
+
+-- A user's balance in every asset (or one): a user without a wallet in an asset holds 0 there
+-- (wallet_id NULL), which is not an error. An unknown p_asset_id is unknown_asset (WASST).
+CREATE OR REPLACE FUNCTION api.balances(p_user_id text, p_asset_id text DEFAULT NULL)
+RETURNS TABLE (asset_id text, asset_code text, asset_name text, wallet_id bigint,
+               balance numeric, version bigint, updated_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_user_id IS NULL OR p_user_id !~ '^[A-Za-z0-9._:@-]{1,128}$' THEN
+        RAISE EXCEPTION 'invalid user id' USING ERRCODE = 'WUSER',
+            HINT = 'a user id is 1 to 128 characters of letters, digits and ._:@-';
+    END IF;
+    RETURN QUERY
+    SELECT a.id, a.code, a.name, w.id, round(coalesce(w.balance, 0), a.scale),
+           coalesce(w.version, 0), w.updated_at
+    FROM ledger.assets AS a
+    LEFT JOIN ledger.wallets AS w ON w.owner_id = p_user_id AND w.asset_id = a.id
+    WHERE p_asset_id IS NULL OR a.id = p_asset_id
+    ORDER BY a.id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown asset %', quote_literal(p_asset_id) USING ERRCODE = 'WASST';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION api.balances(text, text) IS
+    'A user''s balances: every asset, or only p_asset_id. No wallet means a balance of 0.';
+REVOKE ALL ON FUNCTION api.balances(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.balances(text, text) TO wallet_service, wallet_auditor;
+
+-- One wallet: a user's, or one slot of a system account (owner_type 'system', account named).
+CREATE OR REPLACE FUNCTION api.wallet(p_wallet_id bigint)
+RETURNS TABLE (wallet_id bigint, owner_type text, user_id text, account text, asset_id text,
+               balance numeric, version bigint, created_at timestamptz, updated_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT w.id, CASE WHEN w.kind = 'user' THEN 'user' ELSE 'system' END, w.owner_id,
+           CASE WHEN w.kind = 'user' THEN NULL ELSE w.kind::text || '#' || w.slot END,
+           w.asset_id, round(w.balance, a.scale), w.version, w.created_at, w.updated_at
+    FROM ledger.wallets AS w
+    JOIN ledger.assets AS a ON a.id = w.asset_id
+    WHERE w.id = p_wallet_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'wallet % not found', coalesce(p_wallet_id::text, 'NULL')
+            USING ERRCODE = 'WWALT';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION api.wallet(bigint) IS 'One wallet''s owner, asset, balance and version.';
+REVOKE ALL ON FUNCTION api.wallet(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.wallet(bigint) TO wallet_service, wallet_auditor;
+
+-- Paging arguments shared by the two ledger readers.
+CREATE OR REPLACE FUNCTION ledger._check_page(p_limit integer, p_offset integer, p_before_version bigint)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'limit must be between 1 and 200' USING ERRCODE = 'WPAGE';
+    END IF;
+    IF p_offset IS NULL OR p_offset < 0 THEN
+        RAISE EXCEPTION 'offset must be 0 or more' USING ERRCODE = 'WPAGE';
+    END IF;
+    IF p_before_version IS NOT NULL AND p_offset > 0 THEN
+        RAISE EXCEPTION 'a cursor cannot be combined with an offset' USING ERRCODE = 'WPAGE';
+    END IF;
+    IF p_before_version IS NOT NULL AND p_before_version < 1 THEN
+        RAISE EXCEPTION 'invalid cursor' USING ERRCODE = 'WPAGE';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION ledger._check_page(integer, integer, bigint) FROM PUBLIC;
+
+-- Newest first by wallet_version, which orders a wallet's history exactly; a keyset page
+-- (p_before_version) costs the same at any depth and stays exact while new entries arrive.
+CREATE OR REPLACE FUNCTION ledger._wallet_lines(
+    p_wallet_id bigint, p_limit integer, p_offset integer, p_before_version bigint)
+RETURNS SETOF ledger.ledger_line
+LANGUAGE sql STABLE
+AS $$
+    SELECT e.id, e.transaction_id, t.type,
+           CASE WHEN e.amount > 0 THEN 'credit' ELSE 'debit' END,
+           round(abs(e.amount), a.scale), round(e.balance_after, a.scale), e.wallet_version,
+           t.description, t.metadata, t.created_at
+    FROM ledger.entries AS e
+    JOIN ledger.transactions AS t ON t.id = e.transaction_id
+    JOIN ledger.wallets AS w ON w.id = e.wallet_id
+    JOIN ledger.assets AS a ON a.id = w.asset_id
+    WHERE e.wallet_id = p_wallet_id
+      AND (p_before_version IS NULL OR e.wallet_version < p_before_version)
+    ORDER BY e.wallet_version DESC
+    LIMIT p_limit OFFSET p_offset;
+$$;
+REVOKE ALL ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint) FROM PUBLIC;
+
+-- A page of a wallet's entries, newest first: by p_offset, or by keyset, p_before_version being
+-- the wallet_version of the last entry already seen (a page's next_cursor). An unknown wallet
+-- has no entries here; api.ledger_page raises wallet_not_found.
+CREATE OR REPLACE FUNCTION api.wallet_entries(
+    p_wallet_id bigint, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0,
+    p_before_version bigint DEFAULT NULL)
+RETURNS SETOF ledger.ledger_line
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM ledger._check_page(p_limit, p_offset, p_before_version);
+    RETURN QUERY SELECT * FROM ledger._wallet_lines(p_wallet_id, p_limit, p_offset, p_before_version);
+END
+$$;
+COMMENT ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) IS
+    'A wallet''s entries, newest first, by offset or by keyset (p_before_version).';
+REVOKE ALL ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) TO wallet_service, wallet_auditor;
+
+-- The HTTP ledger page in one call: the wallet, one page of entries, and next_cursor (NULL on the
+-- last page). Raises wallet_not_found (WWALT) for an unknown wallet.
+CREATE OR REPLACE FUNCTION api.ledger_page(
+    p_wallet_id bigint, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0,
+    p_before_version bigint DEFAULT NULL,
+    OUT wallet_id bigint, OUT owner_type text, OUT user_id text, OUT asset_id text,
+    OUT balance numeric, OUT entries ledger.ledger_line[], OUT next_cursor bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_lines ledger.ledger_line[];
+BEGIN
+    PERFORM ledger._check_page(p_limit, p_offset, p_before_version);
+    SELECT w.wallet_id, w.owner_type, w.user_id, w.asset_id, w.balance
+    INTO wallet_id, owner_type, user_id, asset_id, balance
+    FROM api.wallet(p_wallet_id) AS w;
+    -- one row more than asked tells whether another page follows
+    SELECT array_agg(l ORDER BY l.wallet_version DESC) INTO v_lines
+    FROM ledger._wallet_lines(p_wallet_id, p_limit + 1, p_offset, p_before_version) AS l;
+    v_lines := coalesce(v_lines, '{}');
+    IF cardinality(v_lines) > p_limit THEN
+        entries := v_lines[1:p_limit];
+        next_cursor := v_lines[p_limit].wallet_version;
+    ELSE
+        entries := v_lines;
+        next_cursor := NULL;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) IS
+    'One page of a wallet''s ledger with the wallet itself and the cursor of the next page.';
+REVOKE ALL ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) TO wallet_service, wallet_auditor;
+
+-- Every entry of one transaction: which wallet, whose, which direction, the balance after.
+CREATE OR REPLACE FUNCTION api.transaction_entries(p_transaction_id bigint)
+RETURNS SETOF ledger.transaction_leg
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT e.id, e.wallet_id, CASE WHEN w.kind = 'user' THEN 'user' ELSE 'system' END, w.owner_id,
+           CASE WHEN w.kind = 'user' THEN NULL ELSE w.kind::text || '#' || w.slot END,
+           CASE WHEN e.amount > 0 THEN 'credit' ELSE 'debit' END,
+           round(abs(e.amount), a.scale), round(e.balance_after, a.scale)
+    FROM ledger.entries AS e
+    JOIN ledger.wallets AS w ON w.id = e.wallet_id
+    JOIN ledger.assets AS a ON a.id = w.asset_id
+    WHERE e.transaction_id = p_transaction_id
+    ORDER BY e.id;
+$$;
+COMMENT ON FUNCTION api.transaction_entries(bigint) IS 'The entries of one transaction.';
+REVOKE ALL ON FUNCTION api.transaction_entries(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.transaction_entries(bigint) TO wallet_service, wallet_auditor;
+
+-- One transaction as the HTTP API shows it: its user side (user, wallet, amount, balance after)
+-- and all its entries. Raises transaction_not_found (WTXNF).
+CREATE OR REPLACE FUNCTION api.get_transaction(
+    p_transaction_id bigint,
+    OUT transaction_id bigint, OUT type ledger.transaction_type, OUT status text,
+    OUT user_id text, OUT asset_id text, OUT amount numeric, OUT balance numeric,
+    OUT wallet_id bigint, OUT description text, OUT metadata jsonb, OUT created_at timestamptz,
+    OUT entries ledger.transaction_leg[])
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT t.id, t.type, 'completed', w.owner_id, w.asset_id, round(abs(e.amount), a.scale),
+           round(e.balance_after, a.scale), w.id, t.description, t.metadata, t.created_at
+    INTO transaction_id, type, status, user_id, asset_id, amount, balance, wallet_id,
+         description, metadata, created_at
+    FROM ledger.transactions AS t
+    JOIN ledger.entries AS e ON e.transaction_id = t.id
+    JOIN ledger.wallets AS w ON w.id = e.wallet_id AND w.kind = 'user'
+    JOIN ledger.assets AS a ON a.id = w.asset_id
+    WHERE t.id = p_transaction_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'transaction % not found', coalesce(p_transaction_id::text, 'NULL')
+            USING ERRCODE = 'WTXNF';
+    END IF;
+    SELECT array_agg(l) INTO entries FROM api.transaction_entries(p_transaction_id) AS l;
+END
+$$;
+COMMENT ON FUNCTION api.get_transaction(bigint) IS
+    'One transaction with its user side and all its entries; status is always completed (a failed call leaves nothing).';
+REVOKE ALL ON FUNCTION api.get_transaction(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.get_transaction(bigint) TO wallet_service, wallet_auditor;

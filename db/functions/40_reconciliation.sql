@@ -1,0 +1,137 @@
+-- Proving the books from psql: views an auditor can read, and api.reconcile() that runs every
+-- check at once (`wallet reconcile` prints it). Each view lists problems, so empty means clean,
+-- except api.trial_balance and api.system_accounts, which are reports.
+
+-- Per asset: the entries sum to zero, and so do the balances (Treasury's negative balance is
+-- exactly what users, Revenue and nobody else hold).
+CREATE OR REPLACE VIEW api.trial_balance AS
+WITH entry_sums AS (
+    SELECT w.asset_id, sum(e.amount) AS entries_total, count(*) AS entries
+    FROM ledger.entries AS e
+    JOIN ledger.wallets AS w ON w.id = e.wallet_id
+    GROUP BY w.asset_id
+), balance_sums AS (
+    SELECT w.asset_id,
+           sum(w.balance) AS balances_total,
+           sum(w.balance) FILTER (WHERE w.kind = 'treasury') AS treasury,
+           sum(w.balance) FILTER (WHERE w.kind = 'revenue') AS revenue,
+           sum(w.balance) FILTER (WHERE w.kind = 'user') AS users,
+           count(*) FILTER (WHERE w.kind = 'user') AS user_wallets
+    FROM ledger.wallets AS w
+    GROUP BY w.asset_id
+)
+SELECT a.id AS asset_id, a.code AS asset_code,
+       round(coalesce(b.treasury, 0), a.scale) AS treasury_balance,
+       round(coalesce(b.revenue, 0), a.scale) AS revenue_balance,
+       round(coalesce(b.users, 0), a.scale) AS user_balances,
+       coalesce(b.user_wallets, 0) AS user_wallets,
+       coalesce(s.entries, 0) AS entries,
+       coalesce(s.entries_total, 0) AS entries_total,
+       coalesce(b.balances_total, 0) AS balances_total,
+       coalesce(s.entries_total, 0) = 0 AND coalesce(b.balances_total, 0) = 0 AS balanced
+FROM ledger.assets AS a
+LEFT JOIN entry_sums AS s ON s.asset_id = a.id
+LEFT JOIN balance_sums AS b ON b.asset_id = a.id
+ORDER BY a.id;
+COMMENT ON VIEW api.trial_balance IS
+    'Per asset: Treasury, Revenue and user balances; entries and balances must each total zero.';
+GRANT SELECT ON api.trial_balance TO wallet_auditor;
+
+-- Wallets (user wallets and system slots) whose stored balance or version disagrees with their
+-- entries: the balance must equal the sum of the entries and the latest entry's balance_after,
+-- and the version must equal the number of entries and the latest entry's wallet_version.
+CREATE OR REPLACE VIEW api.wallet_drift AS
+WITH sums AS (
+    SELECT e.wallet_id, sum(e.amount) AS entries_sum, count(*) AS entry_count,
+           max(e.wallet_version) AS latest_version
+    FROM ledger.entries AS e
+    GROUP BY e.wallet_id
+)
+SELECT w.id AS wallet_id, w.kind, w.owner_id, w.slot, w.asset_id, w.balance,
+       coalesce(s.entries_sum, 0) AS entries_sum, latest.balance_after AS latest_balance_after,
+       w.version, coalesce(s.entry_count, 0) AS entry_count, s.latest_version
+FROM ledger.wallets AS w
+LEFT JOIN sums AS s ON s.wallet_id = w.id
+LEFT JOIN ledger.entries AS latest
+       ON latest.wallet_id = w.id AND latest.wallet_version = s.latest_version
+WHERE w.balance <> coalesce(s.entries_sum, 0)
+   OR w.version <> coalesce(s.entry_count, 0)
+   OR w.version <> coalesce(s.latest_version, 0)
+   OR latest.balance_after <> w.balance;
+COMMENT ON VIEW api.wallet_drift IS
+    'Wallets whose balance or version disagrees with their entries. Empty when the books are right.';
+GRANT SELECT ON api.wallet_drift TO wallet_auditor;
+
+-- The CHECK constraint forbids these; the view proves it from the data.
+CREATE OR REPLACE VIEW api.negative_user_balances AS
+SELECT w.id AS wallet_id, w.owner_id AS user_id, w.asset_id, w.balance
+FROM ledger.wallets AS w
+WHERE w.kind = 'user' AND w.balance < 0;
+COMMENT ON VIEW api.negative_user_balances IS 'User wallets below zero. Always empty.';
+GRANT SELECT ON api.negative_user_balances TO wallet_auditor;
+
+-- Transactions that are not a clean double entry: entries not summing to zero, fewer than two,
+-- mixing assets, or not exactly one user side.
+CREATE OR REPLACE VIEW api.unbalanced_transactions AS
+SELECT t.id AS transaction_id, t.type, t.created_at,
+       coalesce(sum(e.amount), 0) AS entries_total, count(e.id) AS entries,
+       count(DISTINCT w.asset_id) AS assets,
+       count(*) FILTER (WHERE w.kind = 'user') AS user_entries
+FROM ledger.transactions AS t
+LEFT JOIN ledger.entries AS e ON e.transaction_id = t.id
+LEFT JOIN ledger.wallets AS w ON w.id = e.wallet_id
+GROUP BY t.id
+HAVING coalesce(sum(e.amount), 0) <> 0 OR count(e.id) < 2 OR count(DISTINCT w.asset_id) <> 1
+    OR count(*) FILTER (WHERE w.kind = 'user') <> 1;
+COMMENT ON VIEW api.unbalanced_transactions IS
+    'Transactions whose entries do not form one balanced, single-asset double entry. Always empty.';
+GRANT SELECT ON api.unbalanced_transactions TO wallet_auditor;
+
+-- Each system account as one balance (the sum of its slots).
+CREATE OR REPLACE VIEW api.system_accounts AS
+SELECT w.asset_id, w.kind AS account, count(*) AS slots,
+       round(sum(w.balance), a.scale) AS balance, sum(w.version) AS entries,
+       max(w.updated_at) AS updated_at
+FROM ledger.wallets AS w
+JOIN ledger.assets AS a ON a.id = w.asset_id
+WHERE w.kind <> 'user'
+GROUP BY w.asset_id, w.kind, a.scale
+ORDER BY w.asset_id, w.kind;
+COMMENT ON VIEW api.system_accounts IS 'Treasury and Revenue per asset, their slots summed.';
+GRANT SELECT ON api.system_accounts TO wallet_auditor;
+
+-- Every check at once: one row per check, ok false with the number of problems and where to look.
+CREATE OR REPLACE FUNCTION api.reconcile()
+RETURNS TABLE (check_name text, ok boolean, problems bigint, detail text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_count bigint;
+    v_summary text;
+BEGIN
+    SELECT count(*) FILTER (WHERE NOT tb.balanced),
+           string_agg(format('%s: entries %s, balances %s', tb.asset_code, tb.entries_total,
+                             tb.balances_total), '; ') FILTER (WHERE NOT tb.balanced)
+    INTO v_count, v_summary
+    FROM api.trial_balance AS tb;
+    RETURN QUERY SELECT 'entries and balances sum to zero per asset', v_count = 0, v_count,
+        coalesce(v_summary, 'every asset balances');
+
+    SELECT count(*) INTO v_count FROM api.wallet_drift;
+    RETURN QUERY SELECT 'wallet balances and versions match their entries', v_count = 0, v_count,
+        CASE WHEN v_count = 0 THEN 'no drift' ELSE 'see api.wallet_drift' END;
+
+    SELECT count(*) INTO v_count FROM api.negative_user_balances;
+    RETURN QUERY SELECT 'no user balance is negative', v_count = 0, v_count,
+        CASE WHEN v_count = 0 THEN 'none negative' ELSE 'see api.negative_user_balances' END;
+
+    SELECT count(*) INTO v_count FROM api.unbalanced_transactions;
+    RETURN QUERY SELECT 'every transaction is one balanced double entry', v_count = 0, v_count,
+        CASE WHEN v_count = 0 THEN 'all balanced' ELSE 'see api.unbalanced_transactions' END;
+END
+$$;
+COMMENT ON FUNCTION api.reconcile() IS
+    'Runs every reconciliation check; each row is one check, ok = false means discrepancies.';
+REVOKE ALL ON FUNCTION api.reconcile() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.reconcile() TO wallet_auditor, wallet_service;

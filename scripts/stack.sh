@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Local PostgreSQL and Redis for development, tests and benchmarks, kept inside the checkout.
+#
+#   stack.sh install             install what is missing (apt) and the Python environment (.venv)
+#   stack.sh start NAME [fresh]  start stack NAME (run | test | bench); "fresh" wipes its data first
+#   stack.sh stop NAME           stop it
+#   stack.sh env NAME            print the WALLET_* variables that point at it (for eval)
+#   stack.sh psql NAME [ARGS]    psql on its database, as the superuser
+#
+# PostgreSQL refuses to run as root, so as root the servers run as the system user "walletpg".
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+PG_USER_NAME=walletpg
+
+die() { echo "stack.sh: $*" >&2; exit 1; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+ports() {
+  case $1 in
+    run)   PG_PORT=55432 REDIS_PORT=56379 DURABLE=1 ;;
+    test)  PG_PORT=55433 REDIS_PORT=56380 DURABLE=0 ;;
+    bench) PG_PORT=55434 REDIS_PORT=56381 DURABLE=1 ;;
+    *) die "unknown stack '$1' (run, test or bench)" ;;
+  esac
+}
+
+pg_bindir() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [[ -n $dir && -x $dir/postgres ]] || return 1
+  echo "$dir"
+}
+
+apt_install() {
+  echo "installing: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
+
+install_system() {
+  local need=()
+  pg_bindir >/dev/null || need+=(postgresql postgresql-contrib)
+  command -v redis-server >/dev/null || need+=(redis-server)
+  command -v pg_prove >/dev/null || need+=(libtap-parser-sourcehandler-pgtap-perl)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+  [[ ${#need[@]} -eq 0 ]] || apt_install "${need[@]}"
+  local bindir version
+  bindir=$(pg_bindir) || die "PostgreSQL server binaries not found after installing"
+  version=$(basename "$(dirname "$bindir")")
+  if ! ls /usr/share/postgresql/"$version"/extension/pgtap.control >/dev/null 2>&1; then
+    apt_install "postgresql-$version-pgtap"
+  fi
+}
+
+install_python() {
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "Python 3.11 or newer is needed (python3 is $(python3 --version))"
+  local stamp=.venv/.installed
+  if [[ -f $stamp && $stamp -nt requirements.lock && $stamp -nt pyproject.toml ]]; then
+    return
+  fi
+  echo "installing the Python environment in .venv from requirements.lock"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
+  touch "$stamp"
+}
+
+# Where a stack keeps its data: .local/NAME in the checkout, unless the unprivileged server user
+# cannot reach the checkout (e.g. under /root), then a directory of its own under /var/tmp.
+state_dir() {
+  local base="$here/.local"
+  if [[ $(id -u) -eq 0 ]] && ! runuser -u "$PG_USER_NAME" -- test -x "$here" 2>/dev/null; then
+    base="/var/tmp/wallet-service-$(printf '%s' "$here" | md5sum | cut -c1-12)"
+  fi
+  echo "$base/$1"
+}
+
+run_pg() {  # run a PostgreSQL program as the server's user
+  if [[ $(id -u) -eq 0 ]]; then runuser -u "$PG_USER_NAME" -- "$@"; else "$@"; fi
+}
+
+start() {
+  local name=$1 fresh=${2:-}
+  ports "$name"
+  local bindir dir
+  bindir=$(pg_bindir) || die "PostgreSQL is not installed: run 'make install' or 'stack.sh install'"
+  if [[ $(id -u) -eq 0 ]] && ! id "$PG_USER_NAME" >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER_NAME"
+  fi
+  dir=$(state_dir "$name")
+  if [[ $fresh == fresh ]]; then
+    stop "$name" >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  fi
+  mkdir -p "$dir/redis"
+  if [[ ! -f $dir/pg/PG_VERSION ]]; then
+    mkdir -p "$dir/pg"
+    [[ $(id -u) -eq 0 ]] && chown "$PG_USER_NAME" "$dir" "$dir/pg"
+    chmod 700 "$dir/pg"
+    run_pg "$bindir/initdb" -D "$dir/pg" -U postgres --auth=trust -E UTF8 --no-locale >"$dir/initdb.log"
+    {
+      echo "listen_addresses = '127.0.0.1'"
+      echo "port = $PG_PORT"
+      echo "unix_socket_directories = '$dir/pg'"
+      echo "max_connections = 300"
+      echo "shared_buffers = 256MB"
+      echo "log_min_messages = warning"
+      if [[ $DURABLE == 0 ]]; then  # throwaway test data: speed over crash safety
+        echo "fsync = off"
+        echo "synchronous_commit = off"
+        echo "full_page_writes = off"
+      fi
+    } | run_pg tee -a "$dir/pg/postgresql.conf" >/dev/null
+  fi
+  if ! run_pg "$bindir/pg_ctl" -D "$dir/pg" status >/dev/null 2>&1; then
+    run_pg "$bindir/pg_ctl" -D "$dir/pg" -l "$dir/pg/server.log" -w -t 60 start >/dev/null \
+      || { tail -n 20 "$dir/pg/server.log" >&2; die "PostgreSQL ($name) did not start"; }
+  fi
+  "$bindir/psql" -qAt -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
+      -c "SELECT 1 FROM pg_database WHERE datname = 'wallet'" | grep -q 1 \
+    || "$bindir/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres wallet
+  if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    # a cache: the database holds the truth, so nothing is persisted
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir/redis" --daemonize yes \
+      --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" \
+      --save '' --appendonly no >/dev/null
+    for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$REDIS_PORT" ping >/dev/null || die "Redis ($name) did not start"
+  fi
+  echo "stack $name: PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT (data in $dir)"
+}
+
+stop() {
+  local name=$1
+  ports "$name"
+  local bindir dir
+  dir=$(state_dir "$name")
+  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  if bindir=$(pg_bindir) && [[ -f $dir/pg/PG_VERSION ]]; then
+    run_pg "$bindir/pg_ctl" -D "$dir/pg" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  echo "stack $name: stopped"
+}
+
+print_env() {
+  ports "$1"
+  echo "export WALLET_DATABASE_URL=postgresql://wallet_service@127.0.0.1:$PG_PORT/wallet"
+  echo "export WALLET_ADMIN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/wallet"
+  echo "export WALLET_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
+  echo "export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=wallet"
+}
+
+case ${1:-} in
+  install) install_system; install_python ;;
+  start) start "${2:?stack name}" "${3:-}" ;;
+  stop) stop "${2:?stack name}" ;;
+  env) print_env "${2:?stack name}" ;;
+  psql) ports "${2:?stack name}"; shift 2
+        exec "$(pg_bindir)/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d wallet "$@" ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
+esac

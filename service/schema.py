@@ -1,0 +1,84 @@
+"""Applies the database: roles, yoyo migrations, then every file of db/functions/ again.
+
+yoyo (9.x) runs post-apply steps only in a run that applied a migration, so an edited function
+would never land on its own; the function files are therefore re-applied on every run, in one
+transaction, under an advisory lock so that two deploys cannot interleave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from yoyo import get_backend, read_migrations
+
+OWNER_ROLE = "wallet_owner"
+# any constant will do; it only has to be the same in every deploy
+_FUNCTIONS_LOCK = 0x57414C4C  # "WALL"
+
+
+def db_dir() -> Path:
+    """db/ of a checkout (editable install), or the copy shipped inside the wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "db", here.parent / "db"):
+        if (candidate / "migrations").is_dir():
+            return candidate
+    raise FileNotFoundError("cannot find the db/ directory with migrations and functions")
+
+
+def _with_role(url: str, role: str) -> str:
+    """The URL for yoyo: psycopg 3, and every session started as `role` (SET ROLE at connect)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query["options"] = f"-c role={role}"
+    return urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, urlencode(query), ""))
+
+
+def migrate(admin_url: str, say: Callable[[str], object] = print) -> None:
+    root = db_dir()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT rolsuper, rolsuper OR rolcreaterole, current_database()"
+            " FROM pg_catalog.pg_roles WHERE rolname = current_user"
+        ).fetchone()
+        assert row is not None
+        superuser, can_create_roles, database = row
+        if can_create_roles:
+            conn.execute((root / "roles.sql").read_text(encoding="utf-8"))
+            say("roles: wallet_owner, wallet_service, wallet_auditor present")
+        if superuser:
+            # the owner creates yoyo's tables in schema public, which belongs to the db owner
+            conn.execute(f'ALTER DATABASE "{database}" OWNER TO {OWNER_ROLE}')
+
+    backend = get_backend(_with_role(admin_url, OWNER_ROLE))
+    try:
+        migrations = read_migrations(str(root / "migrations"))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+        say(f"migrations: {len(pending)} applied, {len(migrations)} in all")
+    finally:
+        backend.connection.close()
+
+    function_files = sorted((root / "functions").glob("*.sql"))
+    with psycopg.connect(admin_url) as conn:
+        conn.execute(f"SET ROLE {OWNER_ROLE}")
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_FUNCTIONS_LOCK,))
+        for path in function_files:
+            conn.execute(path.read_text(encoding="utf-8").encode())
+        conn.commit()
+    say(f"functions: {len(function_files)} files applied")
+
+
+def seed(admin_url: str, say: Callable[[str], object] = print) -> None:
+    """The contract's users and their opening balances; running it again changes nothing."""
+    sql = (db_dir() / "seed.sql").read_text(encoding="utf-8")
+    with psycopg.connect(admin_url) as conn:
+        conn.execute(f"SET ROLE {OWNER_ROLE}")
+        rows = conn.execute(sql.encode()).fetchall()
+        conn.commit()
+    for user_id, asset_id, balance, replayed in rows:
+        state = "already seeded" if replayed else "seeded"
+        say(f"{user_id:<14} {asset_id:<20} {balance:>12}  {state}")
