@@ -2,7 +2,7 @@
 # Local PostgreSQL and Redis for development, tests and benchmarks, kept inside the checkout.
 #
 #   stack.sh install             install what is missing (apt) and the Python environment (.venv)
-#   stack.sh start NAME [fresh]  start stack NAME (run | test | bench); "fresh" wipes its data first
+#   stack.sh start NAME [fresh]  start stack NAME (run | test | bench | dev1 | dev2); "fresh" wipes its data
 #   stack.sh stop NAME           stop it
 #   stack.sh env NAME            print the WALLET_* variables that point at it (for eval)
 #   stack.sh psql NAME [ARGS]    psql on its database, as the superuser
@@ -22,7 +22,10 @@ ports() {
     run)   PG_PORT=55432 REDIS_PORT=56379 DURABLE=1 ;;
     test)  PG_PORT=55433 REDIS_PORT=56380 DURABLE=0 ;;
     bench) PG_PORT=55434 REDIS_PORT=56381 DURABLE=1 ;;
-    *) die "unknown stack '$1' (run, test or bench)" ;;
+    # spare throwaway stacks, so that several checkouts or people can test side by side
+    dev1)  PG_PORT=55435 REDIS_PORT=56382 DURABLE=0 ;;
+    dev2)  PG_PORT=55436 REDIS_PORT=56383 DURABLE=0 ;;
+    *) die "unknown stack '$1' (run, test, bench, dev1 or dev2)" ;;
   esac
 }
 
