@@ -46,9 +46,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
     env = os.environ if environ is None else environ
     file_values = read_dotenv(dotenv if dotenv is not None else Path.cwd() / ".env")
 

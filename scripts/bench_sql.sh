@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# make bench-sql: pgbench over the SQL API on the durable bench stack (fsync on), a fresh one
+# each time. Per client count it runs, in this order, our top-ups, the yardstick's top-ups
+# (../shared/bench/baseline.sql, when present) and our spends, so that noise on the machine
+# falls on all three alike. Prints the machine, progress (stderr), a table and the targets, then
+# proves the books with `wallet reconcile`. See docs/performance.md.
+#
+#   BENCH_SECONDS  seconds per pgbench run (default 15)
+#   BENCH_CLIENTS  client counts (default "4 16 32 64")
+#
+# Exit status: 0 when every run completed and the books balance, whether or not a target was
+# met (this is a measurement, not a test); 1 when a run had errors or reconciliation failed.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+seconds=${BENCH_SECONDS:-15}
+read -r -a clients <<<"${BENCH_CLIENTS:-4 16 32 64}"
+users=10000          # tests/bench/*.sql draw from bench-user-1 .. bench-user-10000
+asset=asset-gold-coin-001
+baseline_sql="$root/../shared/bench/baseline.sql"
+
+say() { echo "$*" >&2; }
+die() { echo "bench_sql.sh: $*" >&2; exit 1; }
+
+[[ $seconds =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer, not '$seconds'"
+[[ ${#clients[@]} -gt 0 ]] || die "BENCH_CLIENTS is empty"
+for c in "${clients[@]}"; do
+  [[ $c =~ ^[1-9][0-9]*$ ]] || die "BENCH_CLIENTS must be positive integers, not '$c'"
+done
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[[ -n $bindir && -x $bindir/pgbench ]] || die "pgbench not found: run 'make install'"
+[[ -x .venv/bin/wallet ]] || die ".venv/bin/wallet not found: run 'make install'"
+psql=("$bindir/psql" -qAtX -v ON_ERROR_STOP=1)
+
+logs=$(mktemp -d)
+trap 'scripts/stack.sh stop bench >/dev/null 2>&1 || true; rm -rf "$logs"' EXIT
+
+scripts/stack.sh start bench fresh >&2
+eval "$(scripts/stack.sh env bench)"
+.venv/bin/wallet migrate >&2
+
+if [[ -f $baseline_sql ]]; then
+  have_baseline=1
+  "${psql[@]}" -f "$baseline_sql" >/dev/null
+else
+  have_baseline=0
+  say "no $baseline_sql: running our functions only, without the baseline columns"
+fi
+
+# Enough connections for the largest run (superuser_reserved_connections are not for pgbench).
+max_clients=$(printf '%s\n' "${clients[@]}" | sort -n | tail -n 1)
+room=$("${psql[@]}" -c "SELECT current_setting('max_connections')::int
+                              - current_setting('superuser_reserved_connections')::int")
+((max_clients + 2 <= room)) || die "$max_clients clients need more than max_connections allows ($room)"
+
+# Every user starts with a wallet holding 1,000,000.00 in both designs: spends never run dry,
+# and the two top-up loads meet the same state (existing wallets, no first-credit inserts).
+say "funding $users users in both designs"
+"${psql[@]}" >/dev/null <<SQL
+SELECT count(*) FROM generate_series(1, $users) AS g (n),
+    LATERAL api.topup('bench-user-' || g.n, '$asset', 1000000.00, 'bench-fund-' || g.n);
+SQL
+if ((have_baseline)); then
+  "${psql[@]}" >/dev/null <<SQL
+SELECT count(*) FROM generate_series(1, $users) AS g (n),
+    LATERAL baseline.topup('bench-user-' || g.n, '$asset', 1000000.00, 'bench-fund-' || g.n);
+SQL
+fi
+"${psql[@]}" -c 'VACUUM ANALYZE' -c 'CHECKPOINT'
+
+echo "# machine"
+echo "cpus:       $(nproc) x $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "memory:     $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+echo "postgresql: $("${psql[@]}" -c 'SHOW server_version')," \
+     "$("${psql[@]}" -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name)
+                          FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit',
+                               'shared_buffers', 'max_connections')")"
+echo "load:       pgbench -n -M prepared -j 2 -c N -T $seconds, $users users, same host"
+echo
+
+runs_per=$((have_baseline ? 3 : 2))
+total=$((${#clients[@]} * runs_per))
+step=0
+errors=0
+declare -A tps
+
+# bench NAME CLIENTS SCRIPT: one pgbench run; its tx/s goes to tps[NAME,CLIENTS] ("error" on failure)
+bench() {
+  local name=$1 c=$2 script=$3 out
+  step=$((step + 1))
+  out="$logs/$name-$c"
+  say "[$step/$total] $name c=$c ..."
+  "${psql[@]}" -c CHECKPOINT
+  if "$bindir/pgbench" -n -M prepared -j $((c < 2 ? c : 2)) -c "$c" -T "$seconds" \
+       -f "$script" >"$out.out" 2>"$out.err" \
+     && tps[$name,$c]=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out.out") \
+     && [[ -n ${tps[$name,$c]} ]] \
+     && ! grep -q '^number of failed transactions: [1-9]' "$out.out"; then
+    say "[$step/$total] $name c=$c: ${tps[$name,$c]} tx/s"
+  else
+    tps[$name,$c]=error
+    errors=$((errors + 1))
+    say "[$step/$total] $name c=$c FAILED:"
+    grep -v '^pgbench (' "$out.err" | sort | uniq -c | sort -rn | head -n 5 >&2 || true
+    grep -E '^number of (transactions actually processed|failed)' "$out.out" >&2 || true
+  fi
+}
+
+for c in "${clients[@]}"; do
+  bench "topup ours" "$c" tests/bench/topup.sql
+  ((have_baseline)) && bench "topup baseline" "$c" tests/bench/baseline_topup.sql
+  bench "spend ours" "$c" tests/bench/spend.sql
+done
+
+fmt() { [[ $1 == error || $1 == - ]] && echo "$1" || printf '%.0f' "$1"; }
+ratio() {  # ratio A B -> "3.4x", or "-" when either is missing
+  [[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }' \
+    || echo -
+}
+
+echo "# tx/s, $seconds s per run"
+printf '%7s | %15s | %19s | %5s | %15s\n' clients "ours topup tx/s" "baseline topup tx/s" ratio "ours spend tx/s"
+for c in "${clients[@]}"; do
+  ours=${tps[topup ours,$c]} base=${tps[topup baseline,$c]:--} spend=${tps[spend ours,$c]}
+  printf '%7s | %15s | %19s | %5s | %15s\n' "$c" "$(fmt "$ours")" "$(fmt "$base")" \
+    "$(ratio "$ours" "$base")" "$(fmt "$spend")"
+done
+echo
+
+# check LABEL VALUE TARGET: "PASS" when VALUE >= TARGET; VALUE is "-" when it cannot be computed
+check() {
+  local verdict=MISS
+  [[ $2 == - ]] && verdict="n/a"
+  [[ $2 != - ]] && awk -v v="${2%x}" -v t="$3" 'BEGIN { exit !(v >= t) }' && verdict=PASS
+  printf '%-54s %6s  %s\n' "$1" "$2" "$verdict"
+}
+has() { [[ " ${clients[*]} " == *" $1 "* ]]; }
+echo "# targets"
+if has 32 && ((have_baseline)); then
+  check "our top-ups at 32 clients vs the baseline (>= 3.0x):" \
+    "$(ratio "${tps[topup ours,32]}" "${tps[topup baseline,32]}")" 3.0
+else
+  echo "our top-ups at 32 clients vs the baseline (>= 3.0x): not measured"
+fi
+for kind in topup spend; do
+  if has 4 && has 64; then
+    value=$(ratio "${tps[$kind ours,64]}" "${tps[$kind ours,4]}")
+    [[ $value != - ]] && value=$(awk -v r="${value%x}" 'BEGIN { printf "%.2f", r }')
+    # exact quotient, not the rounded ratio, decides the verdict
+    exact=-
+    [[ $value != - ]] && exact=$(awk -v a="${tps[$kind ours,64]}" -v b="${tps[$kind ours,4]}" \
+                                   'BEGIN { printf "%.4f", a / b }')
+    printf '%-54s %6s  %s\n' "our ${kind}s at 64 clients vs at 4 (>= 0.90):" "$value" \
+      "$(check x "$exact" 0.90 | awk '{print $NF}')"
+  else
+    echo "our ${kind}s at 64 clients vs at 4 (>= 0.90): not measured"
+  fi
+done
+echo
+
+echo "# reconciliation after the load (wallet reconcile)"
+reconciled=0
+.venv/bin/wallet reconcile || reconciled=$?
+if ((have_baseline)); then
+  # the yardstick did the same work: its balances sum to zero and match its entries
+  "${psql[@]}" -F ' ' <<'SQL'
+SELECT CASE WHEN sum(w.balance) = 0 AND bool_and(w.balance = coalesce(e.total, 0))
+            THEN 'baseline books balance' ELSE 'baseline books DO NOT balance' END
+FROM baseline.wallets AS w
+LEFT JOIN (SELECT wallet_id, sum(amount) AS total FROM baseline.entries GROUP BY wallet_id) AS e
+       ON e.wallet_id = w.id;
+SQL
+fi
+
+if ((errors)); then
+  say "bench_sql.sh: $errors pgbench run(s) had errors; their logs are above"
+  exit 1
+fi
+((reconciled == 0)) || { say "bench_sql.sh: reconciliation failed after the load"; exit 1; }

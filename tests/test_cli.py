@@ -1,0 +1,124 @@
+"""The `wallet` command against the test stack: migrate, seed and reconcile."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from service.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wallet(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
+
+
+def test_migrate_again_applies_no_migration_and_reapplies_functions() -> None:
+    result = wallet("migrate")
+    assert result.returncode == 0, result.stderr
+    assert "migrations: 0 applied" in result.stdout
+    assert re.search(r"functions: \d+ files applied", result.stdout)
+
+
+async def test_prepared_calls_keep_working_across_a_migrate(
+    service_conn: asyncpg.Connection, unique: str
+) -> None:
+    """A running service's prepared statements survive a deploy re-applying the functions."""
+    topup = await service_conn.prepare(
+        "SELECT * FROM api.topup($1, 'asset-gold-coin-001', 1.00, $2)"
+    )
+    await topup.fetchrow(f"mig-{unique}", f"before-{unique}")
+    assert wallet("migrate").returncode == 0
+    row = await topup.fetchrow(f"mig-{unique}", f"after-{unique}")
+    assert str(row["balance"]) == "2.00"
+
+
+def test_seed_again_changes_nothing() -> None:
+    result = wallet("seed")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 4
+    assert all(line.endswith("already seeded") for line in lines)
+
+
+def test_reconcile_reports_clean_books_with_exit_status_0() -> None:
+    result = wallet("reconcile")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "books balance" in result.stdout
+    assert "FAIL" not in result.stdout
+
+
+async def test_reconcile_exits_1_when_a_balance_was_tampered_with(
+    admin_conn: asyncpg.Connection, service_conn: asyncpg.Connection, unique: str
+) -> None:
+    user = f"tamper-{unique}"
+    row = await service_conn.fetchrow(
+        "SELECT * FROM api.topup($1, 'asset-diamond-001', 5.00, $2)", user, f"k-{unique}"
+    )
+    update = "UPDATE ledger.wallets SET balance = balance + $2 WHERE id = $1"
+    await admin_conn.execute(update, row["wallet_id"], 1)
+    try:
+        result = wallet("reconcile")
+    finally:
+        await admin_conn.execute(update, row["wallet_id"], -1)
+    assert result.returncode == 1
+    assert "FAIL wallet balances and versions match their entries" in result.stdout
+    assert "FAIL entries and balances sum to zero per asset" in result.stdout
+    assert wallet("reconcile").returncode == 0
+
+
+def test_unreachable_database_is_a_clear_error_with_exit_status_2() -> None:
+    env = dict(os.environ, WALLET_ADMIN_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "reconcile"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 2
+    assert "cannot reach PostgreSQL" in result.stderr
+
+
+def test_environment_wins_over_dotenv_which_wins_over_defaults(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "# comment\nWALLET_REDIS_URL='redis://from-dotenv:1/0'\nWALLET_PORT=4000\n"
+        "export WALLET_DATABASE_URL=postgresql://dotenv/db\n"
+    )
+    settings = load_settings({"WALLET_PORT": "5000"}, dotenv)
+    assert settings == Settings(
+        database_url="postgresql://dotenv/db",
+        admin_database_url="postgresql://postgres@127.0.0.1:55432/wallet",
+        redis_url="redis://from-dotenv:1/0",
+        port=5000,
+    )
+
+
+def test_every_sqlstate_raised_in_db_is_in_the_registry_and_vice_versa() -> None:
+    raised: set[str] = set()
+    for path in (ROOT / "db").rglob("*.sql"):
+        raised |= set(re.findall(r"ERRCODE = '([0-9A-Z]{5})'", path.read_text()))
+    registry = {
+        line.split("\t")[0]
+        for line in (ROOT / "db" / "errors.tsv").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert raised == registry
+    for code in registry:  # the rules for our own SQLSTATEs (docs/sql-api.md)
+        assert code[0] not in "FHPX0123456789" and code[2] not in "0P" and code[3].isalpha()
+        assert not code.endswith("000")
