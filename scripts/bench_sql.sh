@@ -84,78 +84,80 @@ runs_per=$((have_baseline ? 3 : 2))
 total=$((${#clients[@]} * runs_per))
 step=0
 errors=0
-declare -A tps
+declare -A tps   # tps[RUN,CLIENTS]: tx/s, or "error"
 
-# bench NAME CLIENTS SCRIPT: one pgbench run; its tx/s goes to tps[NAME,CLIENTS] ("error" on failure)
+# bench RUN CLIENTS SCRIPT: one pgbench run, from a fresh checkpoint
 bench() {
-  local name=$1 c=$2 script=$3 out
+  local run=$1 c=$2 script=$3 out value
   step=$((step + 1))
-  out="$logs/$name-$c"
-  say "[$step/$total] $name c=$c ..."
+  out="$logs/$run-$c"
+  say "[$step/$total] ${run/-/ } c=$c ..."
   "${psql[@]}" -c CHECKPOINT
-  if "$bindir/pgbench" -n -M prepared -j $((c < 2 ? c : 2)) -c "$c" -T "$seconds" \
-       -f "$script" >"$out.out" 2>"$out.err" \
-     && tps[$name,$c]=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out.out") \
-     && [[ -n ${tps[$name,$c]} ]] \
-     && ! grep -q '^number of failed transactions: [1-9]' "$out.out"; then
-    say "[$step/$total] $name c=$c: ${tps[$name,$c]} tx/s"
+  "$bindir/pgbench" -n -M prepared -j $((c < 2 ? c : 2)) -c "$c" -T "$seconds" -f "$script" \
+    >"$out.out" 2>"$out.err" || true
+  value=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out.out")
+  if [[ -n $value ]] && ! grep -q -e '^number of failed transactions: [1-9]' -e 'aborted' \
+       "$out.out" "$out.err"; then
+    tps[$run,$c]=$value
+    say "[$step/$total] ${run/-/ } c=$c: $value tx/s"
   else
-    tps[$name,$c]=error
+    tps[$run,$c]=error
     errors=$((errors + 1))
-    say "[$step/$total] $name c=$c FAILED:"
-    grep -v '^pgbench (' "$out.err" | sort | uniq -c | sort -rn | head -n 5 >&2 || true
+    say "[$step/$total] ${run/-/ } c=$c FAILED:"
+    sed -E 's/client [0-9]+/client N/g' "$out.err" | sort | uniq -c | sort -rn | head -n 5 >&2
     grep -E '^number of (transactions actually processed|failed)' "$out.out" >&2 || true
   fi
 }
 
 for c in "${clients[@]}"; do
-  bench "topup ours" "$c" tests/bench/topup.sql
-  ((have_baseline)) && bench "topup baseline" "$c" tests/bench/baseline_topup.sql
-  bench "spend ours" "$c" tests/bench/spend.sql
+  bench topup-ours "$c" tests/bench/topup.sql
+  if ((have_baseline)); then bench topup-baseline "$c" tests/bench/baseline_topup.sql; fi
+  bench spend-ours "$c" tests/bench/spend.sql
 done
 
-fmt() { [[ $1 == error || $1 == - ]] && echo "$1" || printf '%.0f' "$1"; }
-ratio() {  # ratio A B -> "3.4x", or "-" when either is missing
-  [[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }' \
-    || echo -
+number() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+whole() { if number "$1"; then printf '%.0f' "$1"; else echo "$1"; fi; }
+quotient() {  # quotient A B DIGITS -> A / B, or "-" when either is not a number
+  if number "$1" && number "$2"; then awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { printf "%.*f", d, a / b }'
+  else echo -; fi
+}
+# verdict VALUE TARGET: PASS when VALUE >= TARGET (VALUE unrounded)
+verdict() {
+  if ! number "$1"; then echo "n/a"
+  elif awk -v v="$1" -v t="$2" 'BEGIN { exit !(v >= t) }'; then echo PASS
+  else echo MISS; fi
 }
 
 echo "# tx/s, $seconds s per run"
 printf '%7s | %15s | %19s | %5s | %15s\n' clients "ours topup tx/s" "baseline topup tx/s" ratio "ours spend tx/s"
 for c in "${clients[@]}"; do
-  ours=${tps[topup ours,$c]} base=${tps[topup baseline,$c]:--} spend=${tps[spend ours,$c]}
-  printf '%7s | %15s | %19s | %5s | %15s\n' "$c" "$(fmt "$ours")" "$(fmt "$base")" \
-    "$(ratio "$ours" "$base")" "$(fmt "$spend")"
+  ours=${tps[topup-ours,$c]} base=${tps[topup-baseline,$c]:--} spend=${tps[spend-ours,$c]}
+  ratio=$(quotient "$ours" "$base" 1)
+  [[ $ratio == - ]] || ratio+=x
+  printf '%7s | %15s | %19s | %5s | %15s\n' "$c" "$(whole "$ours")" "$(whole "$base")" "$ratio" \
+    "$(whole "$spend")"
 done
 echo
 
-# check LABEL VALUE TARGET: "PASS" when VALUE >= TARGET; VALUE is "-" when it cannot be computed
-check() {
-  local verdict=MISS
-  [[ $2 == - ]] && verdict="n/a"
-  [[ $2 != - ]] && awk -v v="${2%x}" -v t="$3" 'BEGIN { exit !(v >= t) }' && verdict=PASS
-  printf '%-54s %6s  %s\n' "$1" "$2" "$verdict"
-}
 has() { [[ " ${clients[*]} " == *" $1 "* ]]; }
 echo "# targets"
+label="our top-ups at 32 clients / the baseline's (>= 3.0x):"
 if has 32 && ((have_baseline)); then
-  check "our top-ups at 32 clients vs the baseline (>= 3.0x):" \
-    "$(ratio "${tps[topup ours,32]}" "${tps[topup baseline,32]}")" 3.0
+  exact=$(quotient "${tps[topup-ours,32]}" "${tps[topup-baseline,32]}" 4)
+  shown=$(quotient "${tps[topup-ours,32]}" "${tps[topup-baseline,32]}" 1)
+  [[ $shown == - ]] || shown+=x
+  printf '%-56s %6s  %s\n' "$label" "$shown" "$(verdict "$exact" 3.0)"
 else
-  echo "our top-ups at 32 clients vs the baseline (>= 3.0x): not measured"
+  printf '%-56s %6s  %s\n' "$label" - "not measured"
 fi
-for kind in topup spend; do
+for run in topup spend; do
+  label="our ${run}s at 64 clients / ours at 4 (>= 0.90):"
   if has 4 && has 64; then
-    value=$(ratio "${tps[$kind ours,64]}" "${tps[$kind ours,4]}")
-    [[ $value != - ]] && value=$(awk -v r="${value%x}" 'BEGIN { printf "%.2f", r }')
-    # exact quotient, not the rounded ratio, decides the verdict
-    exact=-
-    [[ $value != - ]] && exact=$(awk -v a="${tps[$kind ours,64]}" -v b="${tps[$kind ours,4]}" \
-                                   'BEGIN { printf "%.4f", a / b }')
-    printf '%-54s %6s  %s\n' "our ${kind}s at 64 clients vs at 4 (>= 0.90):" "$value" \
-      "$(check x "$exact" 0.90 | awk '{print $NF}')"
+    exact=$(quotient "${tps[$run-ours,64]}" "${tps[$run-ours,4]}" 4)
+    shown=$(quotient "${tps[$run-ours,64]}" "${tps[$run-ours,4]}" 2)
+    printf '%-56s %6s  %s\n' "$label" "$shown" "$(verdict "$exact" 0.90)"
   else
-    echo "our ${kind}s at 64 clients vs at 4 (>= 0.90): not measured"
+    printf '%-56s %6s  %s\n' "$label" - "not measured"
   fi
 done
 echo
@@ -164,8 +166,8 @@ echo "# reconciliation after the load (wallet reconcile)"
 reconciled=0
 .venv/bin/wallet reconcile || reconciled=$?
 if ((have_baseline)); then
-  # the yardstick did the same work: its balances sum to zero and match its entries
-  "${psql[@]}" -F ' ' <<'SQL'
+  # the yardstick did the same work: its balances sum to zero and each matches its entries
+  "${psql[@]}" <<'SQL'
 SELECT CASE WHEN sum(w.balance) = 0 AND bool_and(w.balance = coalesce(e.total, 0))
             THEN 'baseline books balance' ELSE 'baseline books DO NOT balance' END
 FROM baseline.wallets AS w
@@ -175,7 +177,10 @@ SQL
 fi
 
 if ((errors)); then
-  say "bench_sql.sh: $errors pgbench run(s) had errors; their logs are above"
+  say "bench_sql.sh: $errors pgbench run(s) had errors (above); their figures are not valid"
   exit 1
 fi
-((reconciled == 0)) || { say "bench_sql.sh: reconciliation failed after the load"; exit 1; }
+if ((reconciled != 0)); then
+  say "bench_sql.sh: reconciliation failed after the load"
+  exit 1
+fi
