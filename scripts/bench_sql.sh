@@ -43,7 +43,7 @@ eval "$(scripts/stack.sh env bench)"
 
 if [[ -f $baseline_sql ]]; then
   have_baseline=1
-  "${psql[@]}" -f "$baseline_sql" >/dev/null
+  PGOPTIONS='-c client_min_messages=warning' "${psql[@]}" -f "$baseline_sql" >/dev/null
 else
   have_baseline=0
   say "no $baseline_sql: running our functions only, without the baseline columns"
@@ -57,7 +57,7 @@ room=$("${psql[@]}" -c "SELECT current_setting('max_connections')::int
 
 # Every user starts with a wallet holding 1,000,000.00 in both designs: spends never run dry,
 # and the two top-up loads meet the same state (existing wallets, no first-credit inserts).
-say "funding $users users in both designs"
+say "funding $users users"
 "${psql[@]}" >/dev/null <<SQL
 SELECT count(*) FROM generate_series(1, $users) AS g (n),
     LATERAL api.topup('bench-user-' || g.n, '$asset', 1000000.00, 'bench-fund-' || g.n);
@@ -74,7 +74,7 @@ echo "# machine"
 echo "cpus:       $(nproc) x $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "memory:     $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 echo "postgresql: $("${psql[@]}" -c 'SHOW server_version')," \
-     "$("${psql[@]}" -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name)
+     "$("${psql[@]}" -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)
                           FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit',
                                'shared_buffers', 'max_connections')")"
 echo "load:       pgbench -n -M prepared -j 2 -c N -T $seconds, $users users, same host"
@@ -151,7 +151,7 @@ else
   printf '%-56s %6s  %s\n' "$label" - "not measured"
 fi
 for run in topup spend; do
-  label="our ${run}s at 64 clients / ours at 4 (>= 0.90):"
+  label="our ${run/topup/top-up}s at 64 clients / ours at 4 (>= 0.90):"
   if has 4 && has 64; then
     exact=$(quotient "${tps[$run-ours,64]}" "${tps[$run-ours,4]}" 4)
     shown=$(quotient "${tps[$run-ours,64]}" "${tps[$run-ours,4]}" 2)

@@ -76,7 +76,8 @@ RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-    IF p_description IS NULL OR length(btrim(p_description)) = 0 OR length(p_description) > 500 THEN
+    -- blank means no character but whitespace (tabs and newlines too)
+    IF p_description IS NULL OR p_description !~ '[^[:space:]]' OR length(p_description) > 500 THEN
         RAISE EXCEPTION 'a % of 1 to 500 characters is required', p_what USING ERRCODE = 'WDESC';
     END IF;
     RETURN p_description;

@@ -1,0 +1,345 @@
+-- Structure and privileges: what exists, who owns it, and what each role may and may NOT do.
+-- The catalog checks (function_privs_are, table_privs_are, ...) are backed by behaviour: each
+-- role actually tries what it must not be able to do.
+BEGIN;
+SELECT plan(112);
+
+-- ---------------------------------------------------------------------------------------------
+-- Structure
+-- ---------------------------------------------------------------------------------------------
+SELECT has_schema('ledger', 'schema ledger exists');
+SELECT has_schema('api', 'schema api exists');
+SELECT tables_are('ledger', ARRAY['assets', 'wallets', 'transactions', 'entries'],
+    'schema ledger holds exactly the four ledger tables');
+SELECT tables_are('api', ARRAY[]::name[], 'schema api holds no tables');
+SELECT views_are('api',
+    ARRAY['trial_balance', 'wallet_drift', 'negative_user_balances', 'unbalanced_transactions',
+          'system_accounts'],
+    'schema api holds exactly the five reconciliation views');
+SELECT functions_are('api',
+    ARRAY['topup', 'grant_bonus', 'open_balance', 'spend', 'balances', 'wallet', 'wallet_entries',
+          'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile'],
+    'schema api holds exactly the SQL API functions');
+SELECT functions_are('ledger',
+    ARRAY['_asset_for_amount', '_checked_client', '_checked_description', '_replay',
+          '_move_system_slot', '_credit_user', '_reject_change', '_check_entries_balance',
+          '_check_page', '_wallet_lines'],
+    'schema ledger holds exactly the private helpers');
+SELECT is_empty(
+    $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+       WHERE p.pronamespace = 'ledger'::regnamespace AND p.proname !~ '^_' $$,
+    'every function of schema ledger is private (its name starts with _)');
+-- the API runs with the owner's rights, so a caller cannot redirect it with its own search_path
+SELECT is_empty(
+    $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+       WHERE p.pronamespace = 'api'::regnamespace
+         AND NOT (p.prosecdef AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']) $$,
+    'every api function is SECURITY DEFINER with search_path pinned to pg_catalog, pg_temp');
+SELECT has_trigger('ledger', 'transactions', 'transactions_are_immutable',
+    'ledger.transactions has its immutability trigger');
+SELECT has_trigger('ledger', 'entries', 'entries_are_immutable',
+    'ledger.entries has its immutability trigger');
+SELECT has_trigger('ledger', 'entries', 'entries_balance_per_transaction',
+    'ledger.entries has its double-entry trigger');
+SELECT results_eq(
+    $$ SELECT id, code, scale::int, max_amount FROM ledger.assets ORDER BY id $$,
+    $$ VALUES ('asset-diamond-001', 'DIAMOND', 2, 1000000000::numeric),
+              ('asset-gold-coin-001', 'GOLD_COIN', 2, 1000000000::numeric),
+              ('asset-loyalty-001', 'LOYALTY_POINT', 2, 1000000000::numeric) $$,
+    'the three assets of the contract exist, with 2 decimal places and a maximum of 1e9');
+SELECT results_eq(
+    $$ SELECT a.id, w.kind::text, count(w.id)::int
+       FROM ledger.assets AS a JOIN ledger.wallets AS w ON w.asset_id = a.id AND w.kind <> 'user'
+       GROUP BY a.id, w.kind ORDER BY a.id, w.kind $$,
+    $$ VALUES ('asset-diamond-001', 'treasury', 16), ('asset-diamond-001', 'revenue', 16),
+              ('asset-gold-coin-001', 'treasury', 16), ('asset-gold-coin-001', 'revenue', 16),
+              ('asset-loyalty-001', 'treasury', 16), ('asset-loyalty-001', 'revenue', 16) $$,
+    'every asset has a Treasury and a Revenue account of 16 slots each');
+
+-- ---------------------------------------------------------------------------------------------
+-- Roles and ownership
+-- ---------------------------------------------------------------------------------------------
+SELECT has_role('wallet_owner', 'role wallet_owner exists');
+SELECT has_role('wallet_service', 'role wallet_service exists');
+SELECT has_role('wallet_auditor', 'role wallet_auditor exists');
+SELECT isnt_superuser('wallet_owner', 'wallet_owner is not a superuser');
+SELECT isnt_superuser('wallet_service', 'wallet_service is not a superuser');
+SELECT isnt_superuser('wallet_auditor', 'wallet_auditor is not a superuser');
+SELECT is_empty(
+    $$ SELECT r.rolname FROM pg_catalog.pg_roles AS r
+       WHERE r.rolname IN ('wallet_service', 'wallet_auditor')
+         AND (r.rolcreaterole OR r.rolcreatedb OR r.rolbypassrls OR r.rolreplication
+              OR pg_catalog.pg_has_role(r.rolname, 'wallet_owner', 'MEMBER')) $$,
+    'wallet_service and wallet_auditor have no special attributes and are not members of wallet_owner');
+SELECT schema_owner_is('ledger', 'wallet_owner', 'wallet_owner owns schema ledger');
+SELECT schema_owner_is('api', 'wallet_owner', 'wallet_owner owns schema api');
+SELECT is_empty(
+    $$ SELECT c.oid::regclass::text FROM pg_catalog.pg_class AS c
+       WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND c.relowner <> 'wallet_owner'::regrole
+       UNION ALL
+       SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc AS p
+       WHERE p.pronamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND p.proowner <> 'wallet_owner'::regrole $$,
+    'wallet_owner owns every table, view, sequence and function of api and ledger');
+SELECT is_empty(
+    $$ SELECT c.oid::regclass::text FROM pg_catalog.pg_class AS c
+       WHERE c.relowner IN ('wallet_service'::regrole, 'wallet_auditor'::regrole)
+       UNION ALL
+       SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc AS p
+       WHERE p.proowner IN ('wallet_service'::regrole, 'wallet_auditor'::regrole)
+       UNION ALL
+       SELECT n.nspname::text FROM pg_catalog.pg_namespace AS n
+       WHERE n.nspowner IN ('wallet_service'::regrole, 'wallet_auditor'::regrole)
+       UNION ALL
+       SELECT t.oid::regtype::text FROM pg_catalog.pg_type AS t
+       WHERE t.typowner IN ('wallet_service'::regrole, 'wallet_auditor'::regrole) $$,
+    'wallet_service and wallet_auditor own nothing');
+
+-- ---------------------------------------------------------------------------------------------
+-- Schema privileges
+-- ---------------------------------------------------------------------------------------------
+SELECT schema_privs_are('api', 'wallet_service', ARRAY['USAGE'],
+    'wallet_service may use schema api (and not create in it)');
+SELECT schema_privs_are('ledger', 'wallet_service', ARRAY[]::name[],
+    'wallet_service has no privilege on schema ledger');
+SELECT schema_privs_are('api', 'wallet_auditor', ARRAY['USAGE'],
+    'wallet_auditor may use schema api (and not create in it)');
+SELECT schema_privs_are('ledger', 'wallet_auditor', ARRAY['USAGE'],
+    'wallet_auditor may use schema ledger (and not create in it)');
+
+-- ---------------------------------------------------------------------------------------------
+-- Table and view privileges
+-- ---------------------------------------------------------------------------------------------
+SELECT table_privs_are('ledger', 'assets', 'wallet_service', ARRAY[]::name[],
+    'wallet_service has no privilege on ledger.assets');
+SELECT table_privs_are('ledger', 'wallets', 'wallet_service', ARRAY[]::name[],
+    'wallet_service has no privilege on ledger.wallets');
+SELECT table_privs_are('ledger', 'transactions', 'wallet_service', ARRAY[]::name[],
+    'wallet_service has no privilege on ledger.transactions');
+SELECT table_privs_are('ledger', 'entries', 'wallet_service', ARRAY[]::name[],
+    'wallet_service has no privilege on ledger.entries');
+SELECT table_privs_are('ledger', 'assets', 'wallet_auditor', ARRAY['SELECT'],
+    'wallet_auditor may only SELECT ledger.assets');
+SELECT table_privs_are('ledger', 'wallets', 'wallet_auditor', ARRAY['SELECT'],
+    'wallet_auditor may only SELECT ledger.wallets');
+SELECT table_privs_are('ledger', 'transactions', 'wallet_auditor', ARRAY['SELECT'],
+    'wallet_auditor may only SELECT ledger.transactions');
+SELECT table_privs_are('ledger', 'entries', 'wallet_auditor', ARRAY['SELECT'],
+    'wallet_auditor may only SELECT ledger.entries');
+
+SELECT table_privs_are('api', 'trial_balance', 'wallet_auditor', ARRAY['SELECT'],
+    'wallet_auditor may only SELECT api.trial_balance');
+SELECT table_privs_are('api', 'wallet_drift', 'wallet_auditor', ARRAY['SELECT'],
+    'wallet_auditor may only SELECT api.wallet_drift');
+SELECT table_privs_are('api', 'negative_user_balances', 'wallet_auditor', ARRAY['SELECT'],
+    'wallet_auditor may only SELECT api.negative_user_balances');
+SELECT table_privs_are('api', 'unbalanced_transactions', 'wallet_auditor', ARRAY['SELECT'],
+    'wallet_auditor may only SELECT api.unbalanced_transactions');
+SELECT table_privs_are('api', 'system_accounts', 'wallet_auditor', ARRAY['SELECT'],
+    'wallet_auditor may only SELECT api.system_accounts');
+-- the service reconciles through api.reconcile(); the views are the auditor's
+SELECT is_empty(
+    $$ SELECT c.oid::regclass FROM pg_catalog.pg_class AS c
+       WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND (pg_catalog.has_table_privilege('wallet_service', c.oid,
+                  'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+              OR (c.relkind = 'S'
+                  AND pg_catalog.has_sequence_privilege('wallet_service', c.oid,
+                                                        'USAGE, SELECT, UPDATE'))) $$,
+    'wallet_service has no privilege on any table, view or sequence of api or ledger');
+SELECT is_empty(
+    $$ SELECT c.oid::regclass FROM pg_catalog.pg_class AS c
+       WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND (pg_catalog.has_table_privilege('wallet_auditor', c.oid,
+                  'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+              OR (c.relkind = 'S'
+                  AND pg_catalog.has_sequence_privilege('wallet_auditor', c.oid, 'USAGE, UPDATE'))) $$,
+    'wallet_auditor can change no table, view or sequence of api or ledger');
+
+-- ---------------------------------------------------------------------------------------------
+-- Function privileges
+-- ---------------------------------------------------------------------------------------------
+SELECT function_privs_are('api', 'topup', ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.topup');
+SELECT function_privs_are('api', 'grant_bonus',
+    ARRAY['text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.grant_bonus');
+SELECT function_privs_are('api', 'spend',
+    ARRAY['text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.spend');
+SELECT function_privs_are('api', 'open_balance',
+    ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
+    'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute api.open_balance');
+SELECT function_privs_are('api', 'balances', ARRAY['text', 'text'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.balances');
+SELECT function_privs_are('api', 'wallet', ARRAY['bigint'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.wallet');
+SELECT function_privs_are('api', 'wallet_entries', ARRAY['bigint', 'integer', 'integer', 'bigint'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.wallet_entries');
+SELECT function_privs_are('api', 'ledger_page', ARRAY['bigint', 'integer', 'integer', 'bigint'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.ledger_page');
+SELECT function_privs_are('api', 'transaction_entries', ARRAY['bigint'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.transaction_entries');
+SELECT function_privs_are('api', 'get_transaction', ARRAY['bigint'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.get_transaction');
+SELECT function_privs_are('api', 'reconcile', ARRAY[]::name[],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.reconcile');
+
+SELECT function_privs_are('api', 'topup', ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
+    'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.topup');
+SELECT function_privs_are('api', 'grant_bonus',
+    ARRAY['text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
+    'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.grant_bonus');
+SELECT function_privs_are('api', 'spend',
+    ARRAY['text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
+    'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.spend');
+SELECT function_privs_are('api', 'open_balance',
+    ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
+    'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.open_balance');
+SELECT function_privs_are('api', 'balances', ARRAY['text', 'text'],
+    'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.balances');
+SELECT function_privs_are('api', 'wallet', ARRAY['bigint'],
+    'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.wallet');
+SELECT function_privs_are('api', 'wallet_entries', ARRAY['bigint', 'integer', 'integer', 'bigint'],
+    'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.wallet_entries');
+SELECT function_privs_are('api', 'ledger_page', ARRAY['bigint', 'integer', 'integer', 'bigint'],
+    'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.ledger_page');
+SELECT function_privs_are('api', 'transaction_entries', ARRAY['bigint'],
+    'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.transaction_entries');
+SELECT function_privs_are('api', 'get_transaction', ARRAY['bigint'],
+    'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.get_transaction');
+SELECT function_privs_are('api', 'reconcile', ARRAY[]::name[],
+    'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.reconcile');
+
+SELECT function_privs_are('ledger', '_credit_user',
+    ARRAY['ledger.transaction_type', 'text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
+    'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute ledger._credit_user');
+SELECT function_privs_are('ledger', '_move_system_slot',
+    ARRAY['ledger.assets', 'ledger.wallet_kind', 'numeric'],
+    'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute ledger._move_system_slot');
+SELECT is_empty(
+    $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+       WHERE p.pronamespace = 'ledger'::regnamespace
+         AND pg_catalog.has_function_privilege('wallet_service', p.oid, 'EXECUTE') $$,
+    'wallet_service may execute no private helper of schema ledger');
+SELECT is_empty(
+    $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+       WHERE p.pronamespace = 'ledger'::regnamespace
+         AND pg_catalog.has_function_privilege('wallet_auditor', p.oid, 'EXECUTE') $$,
+    'wallet_auditor may execute no private helper of schema ledger');
+
+-- ---------------------------------------------------------------------------------------------
+-- PUBLIC has nothing (a NULL ACL means the built-in default, which for functions is PUBLIC
+-- EXECUTE, so defaults are expanded before looking)
+-- ---------------------------------------------------------------------------------------------
+SELECT is_empty(
+    $$ SELECT n.nspname FROM pg_catalog.pg_namespace AS n,
+              aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) AS a
+       WHERE n.nspname IN ('api', 'ledger') AND a.grantee = 0 $$,
+    'PUBLIC has no privilege on schemas api and ledger');
+SELECT is_empty(
+    $$ SELECT c.oid::regclass FROM pg_catalog.pg_class AS c,
+              aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS a
+       WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace) AND a.grantee = 0 $$,
+    'PUBLIC has no privilege on any table, view or sequence of api and ledger');
+SELECT is_empty(
+    $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p,
+              aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
+       WHERE p.pronamespace IN ('api'::regnamespace, 'ledger'::regnamespace) AND a.grantee = 0 $$,
+    'PUBLIC may execute no function of api and ledger');
+SELECT is_empty(
+    $$ SELECT d.defaclnamespace FROM pg_catalog.pg_default_acl AS d,
+              aclexplode(d.defaclacl) AS a
+       WHERE d.defaclrole = 'wallet_owner'::regrole AND d.defaclobjtype = 'f' AND a.grantee = 0 $$,
+    'functions the owner creates later are not executable by PUBLIC either');
+
+-- A role with no grants of its own has only what PUBLIC has: nothing.
+CREATE ROLE tap_public_probe NOLOGIN;
+SET LOCAL ROLE tap_public_probe;
+SELECT throws_ok($$ SELECT * FROM api.balances('user-rich-001') $$, '42501', NULL,
+    'a role with only PUBLIC''s rights cannot call api.balances');
+SELECT throws_ok($$ SELECT * FROM api.topup('tap-priv-public', 'asset-gold-coin-001', 1, 'tap-priv-public-1') $$,
+    '42501', NULL, 'a role with only PUBLIC''s rights cannot call api.topup');
+SELECT throws_ok($$ SELECT * FROM api.trial_balance $$, '42501', NULL,
+    'a role with only PUBLIC''s rights cannot read api.trial_balance');
+SELECT throws_ok($$ SELECT * FROM ledger.entries $$, '42501', NULL,
+    'a role with only PUBLIC''s rights cannot read ledger.entries');
+RESET ROLE;
+
+-- ---------------------------------------------------------------------------------------------
+-- wallet_service, for real: the API works, the tables and helpers do not
+-- ---------------------------------------------------------------------------------------------
+SET LOCAL ROLE wallet_service;
+SELECT lives_ok($$ SELECT * FROM api.topup('tap-priv-1', 'asset-gold-coin-001', 10, 'tap-priv-topup') $$,
+    'wallet_service can call api.topup');
+SELECT lives_ok($$ SELECT * FROM api.grant_bonus('tap-priv-1', 'asset-gold-coin-001', 2, 'welcome', 'tap-priv-bonus') $$,
+    'wallet_service can call api.grant_bonus');
+SELECT lives_ok($$ SELECT * FROM api.spend('tap-priv-1', 'asset-gold-coin-001', 3, 'a sword', 'tap-priv-spend') $$,
+    'wallet_service can call api.spend');
+SELECT results_eq(
+    $$ SELECT balance::text FROM api.balances('tap-priv-1', 'asset-gold-coin-001') $$,
+    ARRAY['9.00'],
+    'wallet_service can call api.balances and sees the result of its calls');
+SELECT lives_ok($$ SELECT * FROM api.ledger_page((SELECT wallet_id FROM api.balances('tap-priv-1', 'asset-gold-coin-001'))) $$,
+    'wallet_service can call api.ledger_page');
+SELECT lives_ok($$ SELECT * FROM api.reconcile() $$, 'wallet_service can call api.reconcile');
+SELECT throws_ok($$ SELECT * FROM api.open_balance('tap-priv-1', 'asset-gold-coin-001', 5, 'tap-priv-open') $$,
+    '42501', NULL, 'wallet_service cannot call api.open_balance');
+SELECT throws_ok($$ SELECT * FROM ledger.assets $$, '42501', NULL,
+    'wallet_service cannot SELECT ledger.assets');
+SELECT throws_ok($$ SELECT * FROM ledger.wallets $$, '42501', NULL,
+    'wallet_service cannot SELECT ledger.wallets');
+SELECT throws_ok($$ SELECT * FROM ledger.transactions $$, '42501', NULL,
+    'wallet_service cannot SELECT ledger.transactions');
+SELECT throws_ok($$ SELECT * FROM ledger.entries $$, '42501', NULL,
+    'wallet_service cannot SELECT ledger.entries');
+SELECT throws_ok(
+    $$ INSERT INTO ledger.transactions (type, client_id, idempotency_key) VALUES ('topup', 'tap', 'tap-priv-x') $$,
+    '42501', NULL, 'wallet_service cannot INSERT into ledger.transactions');
+SELECT throws_ok($$ UPDATE ledger.wallets SET balance = balance + 1 $$, '42501', NULL,
+    'wallet_service cannot UPDATE ledger.wallets');
+SELECT throws_ok($$ DELETE FROM ledger.entries $$, '42501', NULL,
+    'wallet_service cannot DELETE from ledger.entries');
+SELECT throws_ok($$ SELECT ledger._check_page(10, 0, NULL) $$, '42501', NULL,
+    'wallet_service cannot call a private helper (ledger._check_page)');
+SELECT throws_ok($$ SELECT * FROM api.trial_balance $$, '42501', NULL,
+    'wallet_service cannot read the auditor''s views (api.trial_balance)');
+RESET ROLE;
+
+-- ---------------------------------------------------------------------------------------------
+-- wallet_auditor, for real: reads everything, changes nothing
+-- ---------------------------------------------------------------------------------------------
+SET LOCAL ROLE wallet_auditor;
+SELECT isnt_empty($$ SELECT * FROM ledger.assets $$, 'wallet_auditor can read ledger.assets');
+SELECT isnt_empty($$ SELECT * FROM ledger.wallets $$, 'wallet_auditor can read ledger.wallets');
+SELECT isnt_empty($$ SELECT * FROM ledger.transactions $$, 'wallet_auditor can read ledger.transactions');
+SELECT isnt_empty($$ SELECT * FROM ledger.entries $$, 'wallet_auditor can read ledger.entries');
+SELECT isnt_empty($$ SELECT * FROM api.trial_balance $$, 'wallet_auditor can read api.trial_balance');
+SELECT lives_ok($$ SELECT * FROM api.wallet_drift $$, 'wallet_auditor can read api.wallet_drift');
+SELECT lives_ok($$ SELECT * FROM api.negative_user_balances $$,
+    'wallet_auditor can read api.negative_user_balances');
+SELECT lives_ok($$ SELECT * FROM api.unbalanced_transactions $$,
+    'wallet_auditor can read api.unbalanced_transactions');
+SELECT isnt_empty($$ SELECT * FROM api.system_accounts $$, 'wallet_auditor can read api.system_accounts');
+SELECT isnt_empty($$ SELECT * FROM api.reconcile() $$, 'wallet_auditor can call api.reconcile');
+SELECT isnt_empty($$ SELECT * FROM api.balances('user-rich-001') $$, 'wallet_auditor can call api.balances');
+SELECT throws_ok($$ SELECT * FROM api.topup('tap-priv-2', 'asset-gold-coin-001', 10, 'tap-priv-a1') $$,
+    '42501', NULL, 'wallet_auditor cannot call api.topup');
+SELECT throws_ok($$ SELECT * FROM api.spend('user-rich-001', 'asset-gold-coin-001', 1, 'x', 'tap-priv-a2') $$,
+    '42501', NULL, 'wallet_auditor cannot call api.spend');
+SELECT throws_ok($$ SELECT * FROM api.grant_bonus('tap-priv-2', 'asset-gold-coin-001', 1, 'x', 'tap-priv-a3') $$,
+    '42501', NULL, 'wallet_auditor cannot call api.grant_bonus');
+SELECT throws_ok(
+    $$ INSERT INTO ledger.transactions (type, client_id, idempotency_key) VALUES ('topup', 'tap', 'tap-priv-y') $$,
+    '42501', NULL, 'wallet_auditor cannot INSERT into ledger.transactions');
+SELECT throws_ok($$ UPDATE ledger.wallets SET balance = balance + 1 $$, '42501', NULL,
+    'wallet_auditor cannot UPDATE ledger.wallets');
+SELECT throws_ok($$ DELETE FROM ledger.entries $$, '42501', NULL,
+    'wallet_auditor cannot DELETE from ledger.entries');
+SELECT throws_ok($$ SELECT ledger._check_page(10, 0, NULL) $$, '42501', NULL,
+    'wallet_auditor cannot call a private helper (ledger._check_page)');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
