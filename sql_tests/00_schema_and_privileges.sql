@@ -2,7 +2,7 @@
 -- The catalog checks (function_privs_are, table_privs_are, ...) are backed by behaviour: each
 -- role actually tries what it must not be able to do.
 BEGIN;
-SELECT plan(112);
+SELECT plan(119);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -21,9 +21,8 @@ SELECT functions_are('api',
           'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile'],
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
-    ARRAY['_asset_for_amount', '_checked_client', '_checked_description', '_replay',
-          '_move_system_slot', '_credit_user', '_reject_change', '_check_entries_balance',
-          '_check_page', '_wallet_lines'],
+    ARRAY['_post', '_replay', '_reject_change', '_check_transaction_balances',
+          '_check_wallet_identity', '_check_page', '_wallet_lines'],
     'schema ledger holds exactly the private helpers');
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
@@ -35,26 +34,62 @@ SELECT is_empty(
        WHERE p.pronamespace = 'api'::regnamespace
          AND NOT (p.prosecdef AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']) $$,
     'every api function is SECURITY DEFINER with search_path pinned to pg_catalog, pg_temp');
+-- the double-entry trigger's function runs with the owner's rights at commit: the same pin applies
+SELECT is_empty(
+    $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+       WHERE p.pronamespace = 'ledger'::regnamespace AND p.prosecdef
+         AND NOT p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] $$,
+    'every SECURITY DEFINER helper of schema ledger has search_path pinned to pg_catalog, pg_temp');
 SELECT has_trigger('ledger', 'transactions', 'transactions_are_immutable',
     'ledger.transactions has its immutability trigger');
 SELECT has_trigger('ledger', 'entries', 'entries_are_immutable',
     'ledger.entries has its immutability trigger');
-SELECT has_trigger('ledger', 'entries', 'entries_balance_per_transaction',
-    'ledger.entries has its double-entry trigger');
+SELECT has_trigger('ledger', 'transactions', 'transactions_balance',
+    'ledger.transactions has its double-entry trigger');
+SELECT is(
+    (SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
+     WHERE t.tgrelid = 'ledger.transactions'::regclass AND t.tgname = 'transactions_balance'),
+    'CREATE CONSTRAINT TRIGGER transactions_balance AFTER INSERT ON ledger.transactions '
+    'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger._check_transaction_balances()',
+    'the double-entry trigger is a constraint trigger on each new transaction, deferred to commit');
+SELECT has_trigger('ledger', 'wallets', 'wallets_identity',
+    'ledger.wallets has its identity trigger');
+SELECT is(
+    (SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
+     WHERE t.tgrelid = 'ledger.wallets'::regclass AND t.tgname = 'wallets_identity'),
+    'CREATE TRIGGER wallets_identity BEFORE INSERT OR UPDATE OF asset_id, kind, owner_id, slot '
+    'ON ledger.wallets FOR EACH ROW EXECUTE FUNCTION ledger._check_wallet_identity()',
+    'the identity trigger fires on each inserted wallet and on updates of asset, kind, owner or slot only');
+-- the column rules live in domains: a column that lost its domain would lose its rule
 SELECT results_eq(
-    $$ SELECT id, code, scale::int, max_amount FROM ledger.assets ORDER BY id $$,
+    $$ SELECT c.table_name::text COLLATE "default", c.column_name::text COLLATE "default",
+              c.domain_name::text COLLATE "default"
+       FROM information_schema.columns AS c
+       WHERE c.table_schema = 'ledger' AND c.domain_schema = 'ledger'
+       ORDER BY 1, 2 $$,
+    $$ VALUES ('entries', 'amount', 'nonzero_amount'), ('entries', 'wallet_version', 'entry_version'),
+              ('transactions', 'client_id', 'client_id'), ('transactions', 'description', 'description'),
+              ('transactions', 'idempotency_key', 'idempotency_key'),
+              ('transactions', 'metadata', 'json_object'),
+              ('wallets', 'owner_id', 'user_id'), ('wallets', 'slot', 'slot_number'),
+              ('wallets', 'version', 'wallet_version') $$,
+    'the ledger columns with rules are typed by their domains');
+SELECT col_is_pk('ledger', 'entries', ARRAY['transaction_id', 'id'],
+    'ledger.entries is keyed by (transaction_id, id), so a transaction''s entries are found by the key''s prefix');
+SELECT results_eq(
+    $$ SELECT id COLLATE "default", code, scale::int, max_amount FROM ledger.assets ORDER BY id $$,
     $$ VALUES ('asset-diamond-001', 'DIAMOND', 2, 1000000000::numeric),
               ('asset-gold-coin-001', 'GOLD_COIN', 2, 1000000000::numeric),
               ('asset-loyalty-001', 'LOYALTY_POINT', 2, 1000000000::numeric) $$,
     'the three assets of the contract exist, with 2 decimal places and a maximum of 1e9');
 SELECT results_eq(
-    $$ SELECT a.id, w.kind::text, count(w.id)::int
+    $$ SELECT a.id COLLATE "default", w.kind::text, count(w.id)::int
        FROM ledger.assets AS a JOIN ledger.wallets AS w ON w.asset_id = a.id AND w.kind <> 'user'
        GROUP BY a.id, w.kind ORDER BY a.id, w.kind $$,
-    $$ VALUES ('asset-diamond-001', 'treasury', 16), ('asset-diamond-001', 'revenue', 16),
-              ('asset-gold-coin-001', 'treasury', 16), ('asset-gold-coin-001', 'revenue', 16),
-              ('asset-loyalty-001', 'treasury', 16), ('asset-loyalty-001', 'revenue', 16) $$,
-    'every asset has a Treasury and a Revenue account of 16 slots each');
+    $$ VALUES ('asset-diamond-001', 'treasury', 64), ('asset-diamond-001', 'revenue', 64),
+              ('asset-gold-coin-001', 'treasury', 64), ('asset-gold-coin-001', 'revenue', 64),
+              ('asset-loyalty-001', 'treasury', 64), ('asset-loyalty-001', 'revenue', 64) $$,
+    'every asset has a Treasury and a Revenue account of 64 slots each');
 
 -- ---------------------------------------------------------------------------------------------
 -- Roles and ownership
@@ -212,12 +247,12 @@ SELECT function_privs_are('api', 'get_transaction', ARRAY['bigint'],
 SELECT function_privs_are('api', 'reconcile', ARRAY[]::name[],
     'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.reconcile');
 
-SELECT function_privs_are('ledger', '_credit_user',
+SELECT function_privs_are('ledger', '_post',
     ARRAY['ledger.transaction_type', 'text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
-    'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute ledger._credit_user');
-SELECT function_privs_are('ledger', '_move_system_slot',
-    ARRAY['ledger.assets', 'ledger.wallet_kind', 'numeric'],
-    'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute ledger._move_system_slot');
+    'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute ledger._post');
+SELECT function_privs_are('ledger', '_replay',
+    ARRAY['text', 'text', 'ledger.transaction_type', 'text', 'text', 'numeric', 'text', 'jsonb'],
+    'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute ledger._replay');
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
        WHERE p.pronamespace = 'ledger'::regnamespace
@@ -281,6 +316,14 @@ SELECT results_eq(
     $$ SELECT balance::text FROM api.balances('tap-priv-1', 'asset-gold-coin-001') $$,
     ARRAY['9.00'],
     'wallet_service can call api.balances and sees the result of its calls');
+-- The double-entry check is deferred to commit, when api.*'s definer rights are over: it runs as
+-- the committing role, which for the service reads no ledger table. Forcing it here, as
+-- wallet_service, is what its COMMIT does. (wallet_service cannot name schema ledger, so ALL.)
+SELECT lives_ok($$ SET CONSTRAINTS ALL IMMEDIATE $$,
+    'wallet_service''s postings pass the double-entry check when it runs as wallet_service, as at its commit');
+RESET ROLE;
+SET CONSTRAINTS ledger.transactions_balance DEFERRED;
+SET LOCAL ROLE wallet_service;
 SELECT lives_ok($$ SELECT * FROM api.ledger_page((SELECT wallet_id FROM api.balances('tap-priv-1', 'asset-gold-coin-001'))) $$,
     'wallet_service can call api.ledger_page');
 SELECT lives_ok($$ SELECT * FROM api.reconcile() $$, 'wallet_service can call api.reconcile');

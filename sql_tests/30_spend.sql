@@ -1,7 +1,7 @@
 -- api.spend: user -> Revenue, never below zero. What it writes, the insufficient-funds rule
 -- (WFUND), and every other error it raises. Called as wallet_service, like the HTTP service.
 BEGIN;
-SELECT plan(42);
+SELECT plan(43);
 
 SELECT coalesce(sum(balance), 0) AS revenue_gold_before FROM ledger.wallets
 WHERE asset_id = 'asset-gold-coin-001' AND kind = 'revenue' \gset
@@ -46,12 +46,13 @@ SELECT results_eq(
 
 RESET ROLE;
 SELECT results_eq(
-    format($$ SELECT type::text, client_id, idempotency_key, description FROM ledger.transactions
-              WHERE id = %s $$, :tx1),
+    format($$ SELECT type::text, client_id::text COLLATE "default", idempotency_key::text COLLATE "default",
+                     description::text
+              FROM ledger.transactions WHERE id = %s $$, :tx1),
     $$ VALUES ('spend', 'api:tap', 'tap-spend-k1', 'a sword') $$,
     'the transaction records type spend, the client, the key and the description');
 SELECT results_eq(
-    format($$ SELECT e.amount, e.balance_after, e.wallet_version FROM ledger.entries AS e
+    format($$ SELECT e.amount::numeric, e.balance_after, e.wallet_version::bigint FROM ledger.entries AS e
               WHERE e.transaction_id = %s AND e.wallet_id = %s $$, :tx1, :w1),
     $$ VALUES (-30::numeric, 70::numeric, 2::bigint) $$,
     'the user''s entry is -30 with balance_after 70 at version 2');
@@ -142,10 +143,15 @@ SELECT is((SELECT count(*) FROM ledger.entries), :entries_before::bigint,
 SELECT is((SELECT count(*) FROM ledger.wallets), :wallets_before::bigint,
     'no refused spend created a wallet (a missing wallet holds zero, it is not opened)');
 SELECT results_eq(
-    $$ SELECT balance, version FROM ledger.wallets
+    $$ SELECT balance, version::bigint FROM ledger.wallets
        WHERE owner_id = 'tap-spend-1' AND asset_id = 'asset-gold-coin-001' $$,
     $$ VALUES (50::numeric, 5::bigint) $$,
     'the wallet is untouched by every refused spend: 50 at version 5');
+
+-- The double-entry check runs at commit, which a test file never reaches (it ends in ROLLBACK):
+-- forcing it now checks every transaction this file wrote.
+SELECT lives_ok($$ SET CONSTRAINTS ledger.transactions_balance IMMEDIATE $$,
+    'every spend and top-up of this file passes the deferred double-entry check when it is forced');
 
 SELECT * FROM finish();
 ROLLBACK;

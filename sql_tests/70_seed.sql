@@ -22,8 +22,10 @@ SELECT results_eq(
 RESET ROLE;
 
 SELECT results_eq(
-    $$ SELECT w.owner_id, w.asset_id, t.type::text, t.client_id, t.idempotency_key, t.metadata,
-              e.amount, e.balance_after, e.wallet_version, other.kind::text, o.amount
+    $$ SELECT w.owner_id::text COLLATE "default", w.asset_id COLLATE "default", t.type::text,
+              t.client_id::text COLLATE "default", t.idempotency_key::text COLLATE "default",
+              t.metadata::jsonb, e.amount::numeric, e.balance_after, e.wallet_version::bigint,
+              other.kind::text, o.amount::numeric
        FROM ledger.wallets AS w
        JOIN ledger.entries AS e ON e.wallet_id = w.id
        JOIN ledger.transactions AS t ON t.id = e.transaction_id
@@ -49,7 +51,7 @@ SELECT results_eq(
     $$ VALUES ('opening_balance', '10000.00', '10000.00', ARRAY['system:debit', 'user:credit']) $$,
     'api.get_transaction shows an opening balance as a Treasury debit and a user credit');
 SELECT results_eq(
-    $$ SELECT asset_id, account::text, balance::text FROM api.system_accounts $$,
+    $$ SELECT asset_id COLLATE "default", account::text, balance::text FROM api.system_accounts $$,
     $$ VALUES ('asset-diamond-001', 'treasury', '-500.00'), ('asset-diamond-001', 'revenue', '0.00'),
               ('asset-gold-coin-001', 'treasury', '-10100.00'), ('asset-gold-coin-001', 'revenue', '0.00'),
               ('asset-loyalty-001', 'treasury', '-50.00'), ('asset-loyalty-001', 'revenue', '0.00') $$,

@@ -2,7 +2,7 @@
 -- refusal, several users, all three assets), checked both through the reconciliation views and
 -- independently of them; then tampering, to prove each reconciliation check can fail.
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 -- The last tests drop a CHECK constraint (rolled back with everything else). Taking that lock
 -- first, before any other, makes a concurrently running test file (pg_prove -j) wait for this
 -- one instead of deadlocking with it.
@@ -79,7 +79,7 @@ SELECT is_empty($$ SELECT * FROM api.wallet_drift $$, 'api.wallet_drift is empty
 SELECT is_empty($$ SELECT * FROM api.unbalanced_transactions $$, 'api.unbalanced_transactions is empty');
 SELECT is_empty($$ SELECT * FROM api.negative_user_balances $$, 'api.negative_user_balances is empty');
 SELECT results_eq(
-    $$ SELECT asset_id, balanced, entries_total, balances_total FROM api.trial_balance $$,
+    $$ SELECT asset_id COLLATE "default", balanced, entries_total, balances_total FROM api.trial_balance $$,
     $$ VALUES ('asset-diamond-001', true, 0::numeric, 0::numeric),
               ('asset-gold-coin-001', true, 0::numeric, 0::numeric),
               ('asset-loyalty-001', true, 0::numeric, 0::numeric) $$,
@@ -140,13 +140,19 @@ SELECT is_empty(
     'per asset, the Treasury (sum of its slots) = minus everything issued, Revenue = everything spent');
 RESET ROLE;
 SELECT results_eq(
-    $$ SELECT a.asset_id, a.account::text, a.balance - b.balance
+    $$ SELECT a.asset_id COLLATE "default", a.account::text, a.balance - b.balance
        FROM api.system_accounts AS a JOIN tap_inv_before AS b USING (asset_id)
        WHERE b.account = a.account::text ORDER BY 1, 2 $$,
     $$ VALUES ('asset-diamond-001', 'revenue', 5.01), ('asset-diamond-001', 'treasury', -45.00),
               ('asset-gold-coin-001', 'revenue', 296.74), ('asset-gold-coin-001', 'treasury', -361.50),
               ('asset-loyalty-001', 'revenue', 102.33), ('asset-loyalty-001', 'treasury', -119.34) $$,
     'the operations moved the Treasury by minus what they issued and Revenue by what they spent, per asset');
+
+-- The double-entry check runs at commit, which a test file never reaches (it ends in ROLLBACK):
+-- forced here, before the tampering below writes a transaction without entries on purpose.
+SELECT lives_ok($$ SET CONSTRAINTS ledger.transactions_balance IMMEDIATE $$,
+    'every transaction of the mix passes the deferred double-entry check when it is forced');
+SET CONSTRAINTS ledger.transactions_balance DEFERRED;
 
 -- ---------------------------------------------------------------------------------------------
 -- Tampering: reconciliation must notice
@@ -163,11 +169,12 @@ SELECT results_eq(
               ('every transaction is one balanced double entry', true, 0::bigint) $$,
     'after one wallet''s balance is edited directly, api.reconcile() reports the drift and the unbalanced asset');
 SELECT results_eq(
-    $$ SELECT wallet_id, owner_id, balance, entries_sum, latest_balance_after FROM api.wallet_drift $$,
+    $$ SELECT wallet_id, owner_id COLLATE "default", balance, entries_sum, latest_balance_after
+       FROM api.wallet_drift $$,
     format($$ VALUES (%s::bigint, 'tap-inv-1', 75.75::numeric, 74.75::numeric, 74.75::numeric) $$, :tampered),
     'api.wallet_drift lists exactly the edited wallet: balance 75.75 against entries of 74.75');
 SELECT results_eq(
-    $$ SELECT asset_id, balanced FROM api.trial_balance $$,
+    $$ SELECT asset_id COLLATE "default", balanced FROM api.trial_balance $$,
     $$ VALUES ('asset-diamond-001', true), ('asset-gold-coin-001', false), ('asset-loyalty-001', true) $$,
     'api.trial_balance shows GOLD, and only GOLD, out of balance');
 
@@ -179,11 +186,13 @@ UPDATE ledger.wallets SET balance = balance + 1
 WHERE owner_id = 'tap-inv-2' AND asset_id = 'asset-loyalty-001';
 SET LOCAL ROLE wallet_auditor;
 SELECT results_eq(
-    $$ SELECT owner_id FROM api.wallet_drift WHERE asset_id = 'asset-loyalty-001' ORDER BY owner_id $$,
+    $$ SELECT owner_id COLLATE "default" FROM api.wallet_drift WHERE asset_id = 'asset-loyalty-001'
+       ORDER BY owner_id $$,
     ARRAY['tap-inv-2', 'tap-inv-3'],
     'moving balance between users behind the ledger''s back is caught by api.wallet_drift even though the totals still match');
 
--- a transaction written without its entries
+-- a transaction written without its entries (the deferred double-entry check would refuse it at
+-- commit, see 60_immutability.sql; reconciliation must see it all the same)
 SET LOCAL ROLE wallet_owner;
 INSERT INTO ledger.transactions (type, client_id, idempotency_key) VALUES ('topup', 'tap:inv', 'tap-inv-bare');
 SET LOCAL ROLE wallet_auditor;
@@ -203,7 +212,8 @@ ALTER TABLE ledger.wallets DROP CONSTRAINT wallets_user_balance_not_negative;
 UPDATE ledger.wallets SET balance = -5 WHERE owner_id = 'tap-inv-4' AND asset_id = 'asset-diamond-001';
 SET LOCAL ROLE wallet_auditor;
 SELECT results_eq(
-    $$ SELECT user_id, asset_id, balance FROM api.negative_user_balances $$,
+    $$ SELECT user_id COLLATE "default", asset_id COLLATE "default", balance
+       FROM api.negative_user_balances $$,
     $$ VALUES ('tap-inv-4', 'asset-diamond-001', -5::numeric) $$,
     'api.negative_user_balances lists a user wallet below zero');
 SELECT results_eq(

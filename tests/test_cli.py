@@ -113,6 +113,7 @@ def test_every_sqlstate_raised_in_db_is_in_the_registry_and_vice_versa() -> None
     raised: set[str] = set()
     for path in (ROOT / "db").rglob("*.sql"):
         raised |= set(re.findall(r"ERRCODE = '([0-9A-Z]{5})'", path.read_text()))
+    raised = {code for code in raised if not code[:2].isdigit()}  # PostgreSQL's own, e.g. 23514
     registry = {
         line.split("\t")[0]
         for line in (ROOT / "db" / "errors.tsv").read_text().splitlines()

@@ -16,7 +16,7 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT a.id, a.code, a.name, w.id, round(coalesce(w.balance, 0), a.scale),
-           coalesce(w.version, 0), w.updated_at
+           coalesce(w.version::bigint, 0), w.updated_at
     FROM ledger.assets AS a
     LEFT JOIN ledger.wallets AS w ON w.owner_id = p_user_id AND w.asset_id = a.id
     WHERE p_asset_id IS NULL OR a.id = p_asset_id
@@ -40,9 +40,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN QUERY
-    SELECT w.id, CASE WHEN w.kind = 'user' THEN 'user' ELSE 'system' END, w.owner_id,
+    SELECT w.id, CASE WHEN w.kind = 'user' THEN 'user' ELSE 'system' END, w.owner_id::text,
            CASE WHEN w.kind = 'user' THEN NULL ELSE w.kind::text || '#' || w.slot END,
-           w.asset_id, round(w.balance, a.scale), w.version, w.created_at, w.updated_at
+           w.asset_id, round(w.balance, a.scale), w.version::bigint, w.created_at, w.updated_at
     FROM ledger.wallets AS w
     JOIN ledger.assets AS a ON a.id = w.asset_id
     WHERE w.id = p_wallet_id;
@@ -88,7 +88,7 @@ AS $$
     SELECT e.id, e.transaction_id, t.type,
            CASE WHEN e.amount > 0 THEN 'credit' ELSE 'debit' END,
            round(abs(e.amount), a.scale), round(e.balance_after, a.scale), e.wallet_version,
-           t.description, t.metadata, t.created_at
+           t.description::text, t.metadata::jsonb, t.created_at
     FROM ledger.entries AS e
     JOIN ledger.transactions AS t ON t.id = e.transaction_id
     JOIN ledger.wallets AS w ON w.id = e.wallet_id
@@ -161,7 +161,7 @@ RETURNS SETOF ledger.transaction_leg
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT e.id, e.wallet_id, CASE WHEN w.kind = 'user' THEN 'user' ELSE 'system' END, w.owner_id,
+    SELECT e.id, e.wallet_id, CASE WHEN w.kind = 'user' THEN 'user' ELSE 'system' END, w.owner_id::text,
            CASE WHEN w.kind = 'user' THEN NULL ELSE w.kind::text || '#' || w.slot END,
            CASE WHEN e.amount > 0 THEN 'credit' ELSE 'debit' END,
            round(abs(e.amount), a.scale), round(e.balance_after, a.scale)
@@ -187,8 +187,8 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    SELECT t.id, t.type, 'completed', w.owner_id, w.asset_id, round(abs(e.amount), a.scale),
-           round(e.balance_after, a.scale), w.id, t.description, t.metadata, t.created_at
+    SELECT t.id, t.type, 'completed', w.owner_id::text, w.asset_id, round(abs(e.amount), a.scale),
+           round(e.balance_after, a.scale), w.id, t.description::text, t.metadata::jsonb, t.created_at
     INTO transaction_id, type, status, user_id, asset_id, amount, balance, wallet_id,
          description, metadata, created_at
     FROM ledger.transactions AS t

@@ -47,9 +47,9 @@ WITH sums AS (
     FROM ledger.entries AS e
     GROUP BY e.wallet_id
 )
-SELECT w.id AS wallet_id, w.kind, w.owner_id, w.slot, w.asset_id, w.balance,
+SELECT w.id AS wallet_id, w.kind, w.owner_id::text AS owner_id, w.slot::smallint AS slot, w.asset_id, w.balance,
        coalesce(s.entries_sum, 0) AS entries_sum, latest.balance_after AS latest_balance_after,
-       w.version, coalesce(s.entry_count, 0) AS entry_count, s.latest_version
+       w.version::bigint AS version, coalesce(s.entry_count, 0) AS entry_count, s.latest_version::bigint AS latest_version
 FROM ledger.wallets AS w
 LEFT JOIN sums AS s ON s.wallet_id = w.id
 LEFT JOIN ledger.entries AS latest
@@ -64,7 +64,7 @@ GRANT SELECT ON api.wallet_drift TO wallet_auditor;
 
 -- The CHECK constraint forbids these; the view proves it from the data.
 CREATE OR REPLACE VIEW api.negative_user_balances AS
-SELECT w.id AS wallet_id, w.owner_id AS user_id, w.asset_id, w.balance
+SELECT w.id AS wallet_id, w.owner_id::text AS user_id, w.asset_id, w.balance
 FROM ledger.wallets AS w
 WHERE w.kind = 'user' AND w.balance < 0;
 COMMENT ON VIEW api.negative_user_balances IS 'User wallets below zero. Always empty.';
@@ -74,7 +74,7 @@ GRANT SELECT ON api.negative_user_balances TO wallet_auditor;
 -- mixing assets, or not exactly one user side.
 CREATE OR REPLACE VIEW api.unbalanced_transactions AS
 SELECT t.id AS transaction_id, t.type, t.created_at,
-       coalesce(sum(e.amount), 0) AS entries_total, count(e.id) AS entries,
+       coalesce(sum(e.amount), 0)::numeric AS entries_total, count(e.id) AS entries,
        count(DISTINCT w.asset_id) AS assets,
        count(*) FILTER (WHERE w.kind = 'user') AS user_entries
 FROM ledger.transactions AS t
@@ -90,7 +90,7 @@ GRANT SELECT ON api.unbalanced_transactions TO wallet_auditor;
 -- Each system account as one balance (the sum of its slots).
 CREATE OR REPLACE VIEW api.system_accounts AS
 SELECT w.asset_id, w.kind AS account, count(*) AS slots,
-       round(sum(w.balance), a.scale) AS balance, sum(w.version) AS entries,
+       round(sum(w.balance), a.scale) AS balance, sum(w.version::bigint) AS entries,
        max(w.updated_at) AS updated_at
 FROM ledger.wallets AS w
 JOIN ledger.assets AS a ON a.id = w.asset_id
