@@ -1,4 +1,4 @@
-# The two commands: `make run` (service with seeded data on http://localhost:3000) and `make test`.
+# The two commands: `make run` (local PostgreSQL and Redis with seeded data) and `make test`.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 STACK := scripts/stack.sh
@@ -8,7 +8,7 @@ WALLET := $(VENV)/bin/wallet
 .PHONY: help install run stop test test-sql test-py psql bench-sql lint clean
 
 help:
-	@echo "make run        start PostgreSQL and Redis, migrate, seed, serve on http://localhost:3000"
+	@echo "make run        start PostgreSQL and Redis, migrate, seed and reconcile (the HTTP API is not built yet)"
 	@echo "make test       install what is missing, then pgTAP (pg_prove) and pytest on a throwaway stack"
 	@echo "make psql       psql on the local database of make run"
 	@echo "make bench-sql  pgbench over the SQL API against the yardstick (docs/performance.md)"
