@@ -81,6 +81,8 @@ state_dir() {
   echo "$base/$1"
 }
 
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 run_pg() {  # run a PostgreSQL program as the server's user
   if [[ $(id -u) -eq 0 ]]; then runuser -u "$PG_USER_NAME" -- "$@"; else "$@"; fi
 }
@@ -119,13 +121,19 @@ start() {
     } | run_pg tee -a "$dir/pg/postgresql.conf" >/dev/null
   fi
   if ! run_pg "$bindir/pg_ctl" -D "$dir/pg" status >/dev/null 2>&1; then
+    port_free "$PG_PORT" || die "port $PG_PORT (PostgreSQL of stack $name) is taken by another process,
+  perhaps the same stack of another checkout: stop it there with 'scripts/stack.sh stop $name'"
     run_pg "$bindir/pg_ctl" -D "$dir/pg" -l "$dir/pg/server.log" -w -t 60 start >/dev/null \
       || { tail -n 20 "$dir/pg/server.log" >&2; die "PostgreSQL ($name) did not start"; }
   fi
   "$bindir/psql" -qAt -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
       -c "SELECT 1 FROM pg_database WHERE datname = 'wallet'" | grep -q 1 \
     || "$bindir/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres wallet
-  if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+  if [[ -f $dir/redis/redis.pid ]] && kill -0 "$(cat "$dir/redis/redis.pid")" 2>/dev/null; then
+    :  # this stack's Redis is already up
+  else
+    port_free "$REDIS_PORT" || die "port $REDIS_PORT (Redis of stack $name) is taken by another process,
+  perhaps the same stack of another checkout: stop it there with 'scripts/stack.sh stop $name'"
     # a cache: the database holds the truth, so nothing is persisted
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir/redis" --daemonize yes \
       --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" \
@@ -141,7 +149,10 @@ stop() {
   ports "$name"
   local bindir dir
   dir=$(state_dir "$name")
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  if [[ -f $dir/redis/redis.pid ]]; then  # this stack's Redis only, never another on the port
+    kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    rm -f "$dir/redis/redis.pid"
+  fi
   if bindir=$(pg_bindir) && [[ -f $dir/pg/PG_VERSION ]]; then
     run_pg "$bindir/pg_ctl" -D "$dir/pg" -m fast -w stop >/dev/null 2>&1 || true
   fi
