@@ -33,6 +33,23 @@ def test_migrate_again_applies_no_migration_and_reapplies_functions() -> None:
     assert re.search(r"functions: \d+ files applied", result.stdout)
 
 
+def test_two_deploys_migrating_at_once_both_succeed() -> None:
+    """yoyo's lock and the advisory lock around the function files serialise concurrent deploys."""
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "migrate"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=os.environ.copy(),
+        )
+        for _ in range(3)
+    ]
+    results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+    assert [code for code, _, _ in results] == [0, 0, 0], results
+
+
 async def test_prepared_calls_keep_working_across_a_migrate(
     service_conn: asyncpg.Connection, unique: str
 ) -> None:
