@@ -20,23 +20,26 @@ def settings() -> Settings:
     return load_settings()
 
 
-@pytest.fixture
-async def service_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    """A connection as wallet_service, the role of the HTTP service and of trusted jobs."""
-    conn = await asyncpg.connect(settings.database_url)
+async def _connection(url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(url)
     try:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def service_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as wallet_service, the role of the HTTP service and of trusted jobs."""
+    async for conn in _connection(settings.database_url):
+        yield conn
 
 
 @pytest.fixture
 async def admin_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(settings.admin_database_url)
-    try:
+    """A connection as the owner or superuser, for what only the owner may do (tampering tests)."""
+    async for conn in _connection(settings.admin_database_url):
         yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
