@@ -4,11 +4,12 @@ SHELL := /bin/bash
 STACK := scripts/stack.sh
 VENV := .venv
 WALLET := $(VENV)/bin/wallet
+DEV_KEY := .local/dev-api-key
 
 .PHONY: help install run stop test test-sql test-py psql bench-sql lint clean
 
 help:
-	@echo "make run        start PostgreSQL and Redis, migrate, seed and reconcile (the HTTP API is not built yet)"
+	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
 	@echo "make test       install what is missing, then pgTAP (pg_prove) and pytest on a throwaway stack"
 	@echo "make psql       psql on the local database of make run"
 	@echo "make bench-sql  pgbench over the SQL API against the yardstick (docs/performance.md)"
@@ -18,13 +19,19 @@ help:
 install:
 	@$(STACK) install
 
-# Writes .env (if absent) so that .venv/bin/wallet in this checkout reaches the same stack.
+# Starts the local stack unless WALLET_DATABASE_URL and WALLET_REDIS_URL point elsewhere, and
+# writes .env (if absent) so that .venv/bin/wallet in this checkout reaches the same stack.
 run: install
-	@$(STACK) start run
-	@[[ -f .env ]] || { $(STACK) env run | sed 's/^export //' | grep '^WALLET_' > .env; echo "wrote .env"; }
+	@if [[ -z "$${WALLET_DATABASE_URL:-}" || -z "$${WALLET_REDIS_URL:-}" ]]; then \
+	  $(STACK) start run; \
+	  [[ -f .env ]] || { $(STACK) env run | sed 's/^export //' | grep '^WALLET_' > .env; echo "wrote .env"; }; \
+	fi
 	@$(WALLET) migrate
 	@$(WALLET) seed
 	@$(WALLET) reconcile
+	@key=$$($(WALLET) keys dev $(DEV_KEY) | tail -1); \
+	echo "development API key (every scope, kept in $(DEV_KEY)): $$key"
+	@exec $(WALLET) serve
 
 stop:
 	@$(STACK) stop run

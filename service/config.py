@@ -18,7 +18,45 @@ DEFAULTS: Mapping[str, str] = {
     "WALLET_ADMIN_DATABASE_URL": "postgresql://postgres@127.0.0.1:55432/wallet",
     "WALLET_REDIS_URL": "redis://127.0.0.1:56379/0",
     "WALLET_PORT": "3000",
+    # 127.0.0.1 keeps a development server private; containers set 0.0.0.0
+    "WALLET_HOST": "127.0.0.1",
+    "WALLET_WORKERS": "2",
+    "WALLET_DB_POOL_SIZE": "8",
+    # milliseconds; a request never waits longer than this on PostgreSQL (0 = no limit)
+    "WALLET_STATEMENT_TIMEOUT": "5000",
+    "WALLET_LOCK_TIMEOUT": "3000",
+    "WALLET_IDEMPOTENCY_TTL": "86400",
+    "WALLET_RATE_LIMIT_GENERAL": "100/15m",
+    "WALLET_RATE_LIMIT_TRANSACTIONS": "10/1m",
+    "WALLET_CORS_ORIGINS": "",
+    "WALLET_OTEL_ENDPOINT": "",
+    "WALLET_OTEL_SERVICE_NAME": "wallet-service",
 }
+
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `limit` requests per fixed window of `window_seconds`."""
+
+    limit: int
+    window_seconds: int
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> RateLimit | None:
+        """ "100/15m", "10/1m", "5/30s", "1000/1h", "50000/1d"; "off" disables the limit."""
+        value = text.strip().lower()
+        if value == "off":
+            return None
+        count, _, window = value.partition("/")
+        amount, unit = window[:-1] or "1", window[-1:]
+        if not (count.isdigit() and amount.isdigit() and unit in _WINDOW_UNITS):
+            raise ValueError(f'{name} must look like "100/15m" or be "off", not {text!r}')
+        limit, seconds = int(count), int(amount) * _WINDOW_UNITS[unit]
+        if limit < 1 or seconds < 1:
+            raise ValueError(f"{name} needs a limit and a window above zero, not {text!r}")
+        return cls(limit, seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +65,17 @@ class Settings:
     admin_database_url: str
     redis_url: str
     port: int
+    host: str = "127.0.0.1"
+    workers: int = 2
+    db_pool_size: int = 8
+    statement_timeout_ms: int = 5000
+    lock_timeout_ms: int = 3000
+    idempotency_ttl: int = 86400
+    rate_limit_general: RateLimit | None = RateLimit(100, 15 * 60)
+    rate_limit_transactions: RateLimit | None = RateLimit(10, 60)
+    cors_origins: tuple[str, ...] = ()
+    otel_endpoint: str = ""
+    otel_service_name: str = "wallet-service"
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -53,12 +102,30 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     def get(name: str) -> str:
         return env.get(name) or file_values.get(name) or DEFAULTS[name]
 
-    port_text = get("WALLET_PORT")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"WALLET_PORT must be a TCP port number, not {port_text!r}")
+    def number(name: str, low: int, high: int) -> int:
+        text = get(name).strip()
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise ValueError(f"{name} must be a whole number from {low} to {high}, not {text!r}")
+        return int(text)
+
     return Settings(
         database_url=get("WALLET_DATABASE_URL"),
         admin_database_url=get("WALLET_ADMIN_DATABASE_URL"),
         redis_url=get("WALLET_REDIS_URL"),
-        port=int(port_text),
+        port=number("WALLET_PORT", 1, 65535),
+        host=get("WALLET_HOST"),
+        workers=number("WALLET_WORKERS", 1, 64),
+        db_pool_size=number("WALLET_DB_POOL_SIZE", 1, 200),
+        statement_timeout_ms=number("WALLET_STATEMENT_TIMEOUT", 0, 3_600_000),
+        lock_timeout_ms=number("WALLET_LOCK_TIMEOUT", 0, 3_600_000),
+        idempotency_ttl=number("WALLET_IDEMPOTENCY_TTL", 60, 30 * 86400),
+        rate_limit_general=RateLimit.parse(
+            "WALLET_RATE_LIMIT_GENERAL", get("WALLET_RATE_LIMIT_GENERAL")
+        ),
+        rate_limit_transactions=RateLimit.parse(
+            "WALLET_RATE_LIMIT_TRANSACTIONS", get("WALLET_RATE_LIMIT_TRANSACTIONS")
+        ),
+        cors_origins=tuple(o.strip() for o in get("WALLET_CORS_ORIGINS").split(",") if o.strip()),
+        otel_endpoint=get("WALLET_OTEL_ENDPOINT").strip().rstrip("/"),
+        otel_service_name=get("WALLET_OTEL_SERVICE_NAME"),
     )

@@ -9,8 +9,8 @@ SELECT plan(119);
 -- ---------------------------------------------------------------------------------------------
 SELECT has_schema('ledger', 'schema ledger exists');
 SELECT has_schema('api', 'schema api exists');
-SELECT tables_are('ledger', ARRAY['assets', 'wallets', 'transactions', 'entries'],
-    'schema ledger holds exactly the four ledger tables');
+SELECT tables_are('ledger', ARRAY['assets', 'wallets', 'transactions', 'entries', 'api_keys'],
+    'schema ledger holds exactly the four ledger tables and the API keys');
 SELECT tables_are('api', ARRAY[]::name[], 'schema api holds no tables');
 SELECT views_are('api',
     ARRAY['trial_balance', 'wallet_drift', 'negative_user_balances', 'unbalanced_transactions',
@@ -18,7 +18,8 @@ SELECT views_are('api',
     'schema api holds exactly the five reconciliation views');
 SELECT functions_are('api',
     ARRAY['topup', 'grant_bonus', 'open_balance', 'spend', 'balances', 'wallet', 'wallet_entries',
-          'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile'],
+          'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile',
+          'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys'],
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
     ARRAY['_post', '_replay', '_reject_change', '_check_transaction_balances',

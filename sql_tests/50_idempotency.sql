@@ -1,10 +1,10 @@
 -- Idempotency keys: a replay returns the original result and moves nothing; a reused key with
 -- other arguments is WIDEM; keys are scoped per client; a rejected call does not use up its key.
 BEGIN;
-SELECT plan(42);
+SELECT plan(44);
 
 SET LOCAL ROLE wallet_service;
-SELECT transaction_id AS tx_a, wallet_id AS w_a, balance AS b_a, replayed AS r_a
+SELECT transaction_id AS tx_a, wallet_id AS w_a, balance AS b_a, replayed AS r_a, amount AS amount_a
 FROM api.topup('tap-idem-1', 'asset-gold-coin-001', 10, 'tap-idem-k1', '{"a": 1, "b": 2}', 'api:one') \gset
 SELECT balance AS b_after_k2
 FROM api.topup('tap-idem-1', 'asset-gold-coin-001', 5, 'tap-idem-k2', '{}', 'api:one') \gset
@@ -32,6 +32,15 @@ SELECT results_eq(
        FROM api.topup('tap-idem-1', 'asset-gold-coin-001', 10.0, 'tap-idem-k1', '{"b": 2, "a": 1}', 'api:one') $$,
     format($$ VALUES (%s::bigint, true) $$, :tx_a),
     'the same amount written differently (10.0) and the same metadata in another key order is the same call');
+RESET ROLE;
+SELECT created_at AS created_a FROM ledger.transactions WHERE id = :tx_a \gset
+SET LOCAL ROLE wallet_service;
+SELECT results_eq(
+    $$ SELECT amount::text, created_at
+       FROM api.topup('tap-idem-1', 'asset-gold-coin-001', 10.0, 'tap-idem-k1', '{"a": 1, "b": 2}', 'api:one') $$,
+    format($$ VALUES ('10.00', %L::timestamptz) $$, :'created_a'),
+    'a replay returns the original amount at the asset''s places and the original transaction''s created_at');
+SELECT is(:'amount_a'::text, '10.00', 'the first call returns its amount at the asset''s places (10 -> 10.00)');
 
 RESET ROLE;
 SELECT is((SELECT count(*) FROM ledger.transactions), :tx_count::bigint, 'replays wrote no transaction');

@@ -161,7 +161,7 @@ BEGIN
            (v_tx, v_slot, CASE WHEN v_credit THEN -v_amount ELSE v_amount END, v_slot_balance,
             v_slot_version);
 
-    RETURN (v_tx, v_wallet, v_balance, false)::ledger.posting;
+    RETURN (v_tx, v_wallet, v_balance, false, v_amount, now())::ledger.posting;
 END
 $$;
 REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text) FROM PUBLIC;
@@ -196,7 +196,7 @@ BEGIN
                   DETAIL = format('the key belongs to transaction %s (%s of %s %s to %s)', v_tx.id,
                                   v_tx.type, abs(v_entry.amount), v_user.asset_id, v_user.owner_id);
     END IF;
-    RETURN (v_tx.id, v_user.id, v_entry.balance_after, true)::ledger.posting;
+    RETURN (v_tx.id, v_user.id, v_entry.balance_after, true, abs(v_entry.amount), v_tx.created_at)::ledger.posting;
 END
 $$;
 REVOKE ALL ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb) FROM PUBLIC;

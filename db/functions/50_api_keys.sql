@@ -1,0 +1,109 @@
+-- API keys of the HTTP service. People manage them as the owner (`wallet keys create|list|revoke`);
+-- the service reads the active ones into memory with api.active_api_keys(), and reloads them on
+-- every NOTIFY on channel wallet_api_keys (sent by create and revoke, delivered at commit) and
+-- every few seconds in case a notification was missed. Only a key's SHA-256 digest is stored.
+
+-- p_key_hash is the key's SHA-256 digest, p_key_prefix its first characters (for listings); the
+-- key itself never reaches the database. Scopes come back de-duplicated and sorted.
+CREATE OR REPLACE FUNCTION api.create_api_key(
+    p_name text, p_scopes text[], p_key_hash bytea, p_key_prefix text)
+RETURNS TABLE (name text, key_prefix text, scopes text[], created_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_known  CONSTANT text[] := ARRAY['wallet:bonus', 'wallet:read', 'wallet:spend', 'wallet:topup'];
+    v_scopes text[];
+BEGIN
+    IF p_name IS NULL OR p_name !~ '^[A-Za-z0-9._-]{1,64}$' THEN
+        RAISE EXCEPTION 'invalid API key name %', coalesce(quote_literal(left(p_name, 80)), 'NULL')
+            USING ERRCODE = 'WKNAM',
+                  HINT = 'a key name is 1 to 64 characters of letters, digits and ._-';
+    END IF;
+    SELECT array_agg(DISTINCT s.scope COLLATE "C" ORDER BY s.scope COLLATE "C")
+    INTO v_scopes
+    FROM unnest(p_scopes) AS s (scope);
+    -- NULL when there is no scope; a NULL scope is contained in nothing, so it fails <@ as well
+    IF v_scopes IS NULL OR NOT v_scopes <@ v_known THEN
+        RAISE EXCEPTION 'invalid scopes %', coalesce(left(p_scopes::text, 200), 'NULL')
+            USING ERRCODE = 'WKSCP',
+                  HINT = 'give one or more of ' || array_to_string(v_known, ', ');
+    END IF;
+    -- ON CONFLICT rather than a look-up first: a concurrent create of the same name waits for
+    -- the other transaction and then answers WKDUP instead of a unique violation.
+    RETURN QUERY
+    INSERT INTO ledger.api_keys AS k (name, key_hash, key_prefix, scopes)
+    VALUES (p_name, p_key_hash, p_key_prefix, v_scopes)
+    ON CONFLICT ON CONSTRAINT api_keys_name_unique DO NOTHING
+    RETURNING k.name, k.key_prefix, k.scopes, k.created_at;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'an API key named % exists already', quote_literal(p_name)
+            USING ERRCODE = 'WKDUP',
+                  HINT = 'names are never reused, not even after a revocation: choose another';
+    END IF;
+    PERFORM pg_catalog.pg_notify('wallet_api_keys', p_name);
+END
+$$;
+COMMENT ON FUNCTION api.create_api_key(text, text[], bytea, text) IS
+    'Registers an API key by its SHA-256 digest; names are unique forever. Owner only.';
+REVOKE ALL ON FUNCTION api.create_api_key(text, text[], bytea, text) FROM PUBLIC;
+
+-- Revoking twice is not an error: the key keeps, and the call returns, its first revoked_at.
+CREATE OR REPLACE FUNCTION api.revoke_api_key(p_name text)
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_revoked_at timestamptz;
+BEGIN
+    UPDATE ledger.api_keys AS k
+    SET revoked_at = coalesce(k.revoked_at, pg_catalog.now())
+    WHERE k.name = p_name
+    RETURNING k.revoked_at INTO v_revoked_at;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no API key is named %', coalesce(quote_literal(left(p_name, 80)), 'NULL')
+            USING ERRCODE = 'WKNOF';
+    END IF;
+    PERFORM pg_catalog.pg_notify('wallet_api_keys', p_name);
+    RETURN v_revoked_at;
+END
+$$;
+COMMENT ON FUNCTION api.revoke_api_key(text) IS
+    'Revokes an API key for good (its name stays taken); returns when it was revoked. Owner only.';
+REVOKE ALL ON FUNCTION api.revoke_api_key(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION api.list_api_keys()
+RETURNS TABLE (name text, key_prefix text, scopes text[], created_at timestamptz,
+               revoked_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.name, k.key_prefix, k.scopes, k.created_at, k.revoked_at
+    FROM ledger.api_keys AS k
+    ORDER BY k.name;
+$$;
+COMMENT ON FUNCTION api.list_api_keys() IS
+    'Every API key, revoked ones included, by name: prefix, scopes and dates, never the digest.';
+REVOKE ALL ON FUNCTION api.list_api_keys() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.list_api_keys() TO wallet_auditor;
+
+-- The service's only door to the keys: it can learn which digests are valid, and change nothing.
+CREATE OR REPLACE FUNCTION api.active_api_keys()
+RETURNS TABLE (key_hash bytea, name text, scopes text[])
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.key_hash, k.name, k.scopes
+    FROM ledger.api_keys AS k
+    WHERE k.revoked_at IS NULL
+    ORDER BY k.name;
+$$;
+COMMENT ON FUNCTION api.active_api_keys() IS
+    'The digest, name and scopes of every API key not revoked, for the HTTP service to load.';
+REVOKE ALL ON FUNCTION api.active_api_keys() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.active_api_keys() TO wallet_service;
+
+-- 00_privileges.sql lets the auditor read every ledger table; key digests are not the books, and
+-- api.list_api_keys shows auditors every key without one.
+REVOKE ALL ON ledger.api_keys FROM wallet_auditor;

@@ -1,0 +1,109 @@
+"""API keys: `Authorization: Bearer <key>` checked against an in-memory copy of the active keys.
+
+The copy costs no database call per request. It is reloaded whenever `wallet keys create` or
+`revoke` notifies channel wallet_api_keys, and every few seconds besides (a notification can be
+missed while the listening connection reconnects), so a revoked key stops working on every
+worker within REFRESH_SECONDS, and almost always at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import asyncpg
+
+from service.db import Database, unavailable
+from service.keys import hash_key
+from service.problems import ProblemError
+
+log = logging.getLogger("wallet.auth")
+
+REFRESH_SECONDS = 5.0
+CHANNEL = "wallet_api_keys"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiClient:
+    name: str
+    scopes: frozenset[str]
+
+    @property
+    def idempotency_scope(self) -> str:
+        """The ledger's client id: idempotency keys are unique per API key name."""
+        return f"api:{self.name}"
+
+
+class KeyRing:
+    def __init__(self, database: Database, listen_url: str) -> None:
+        self._database = database
+        self._listen_url = listen_url
+        self._clients: dict[bytes, ApiClient] = {}
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.loaded = False
+
+    def authenticate(self, authorization: str | None, scope: str) -> ApiClient:
+        if not self.loaded:
+            # a key cannot be judged before the keys were read once: not the client's fault
+            raise unavailable("API keys cannot be read yet: the database is unreachable")
+        if not authorization:
+            raise ProblemError(
+                401,
+                "unauthenticated",
+                "send an API key: Authorization: Bearer <key>",
+                headers={"WWW-Authenticate": 'Bearer realm="wallet"'},
+            )
+        kind, _, token = authorization.partition(" ")
+        client = self._clients.get(hash_key(token.strip())) if kind.lower() == "bearer" else None
+        if client is None:
+            raise ProblemError(
+                401,
+                "unauthenticated",
+                "the API key is not valid (unknown or revoked)",
+                headers={"WWW-Authenticate": 'Bearer realm="wallet", error="invalid_token"'},
+            )
+        if scope not in client.scopes:
+            raise ProblemError(403, "forbidden", f"this API key lacks the scope {scope}")
+        return client
+
+    async def reload(self) -> None:
+        rows = await self._database.active_api_keys()
+        self._clients = {row.key_hash: ApiClient(row.name, frozenset(row.scopes)) for row in rows}
+        self.loaded = True
+
+    async def start(self) -> None:
+        with contextlib.suppress(ProblemError):
+            await self.reload()
+        self._task = asyncio.create_task(self._keep_fresh(), name="wallet-keyring")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _keep_fresh(self) -> None:
+        listener: asyncpg.Connection | None = None
+        while True:
+            try:
+                if listener is None or listener.is_closed():
+                    listener = await asyncpg.connect(self._listen_url, timeout=5)
+                    await listener.add_listener(CHANNEL, lambda *_: self._changed.set())
+                    self._changed.set()  # changes made while not listening
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=REFRESH_SECONDS)
+                self._changed.clear()
+                await self.reload()
+            except asyncio.CancelledError:
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(listener.close(), timeout=2)
+                raise
+            except (TimeoutError, OSError, asyncpg.PostgresError, ProblemError) as exc:
+                # keep the last known keys; revocations need the database, which is down too
+                log.warning("API keys not refreshed: %s", exc)
+                listener = None
+                await asyncio.sleep(1)

@@ -1,0 +1,266 @@
+"""The service's only door to PostgreSQL: one call of an `api.*` function per request.
+
+No SQL here but those calls; every rule about money is in the database. Results come back as
+msgspec Structs. A ledger error becomes its problem (db/errors.tsv); PostgreSQL being
+unreachable, restarting, or slower than the statement timeout becomes 503 service_unavailable,
+never a 500 and never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from service.config import Settings
+from service.problems import ProblemError, from_ledger
+
+
+class Posting(msgspec.Struct, frozen=True):
+    transaction_id: int
+    wallet_id: int
+    balance: Decimal
+    replayed: bool
+    amount: Decimal
+    created_at: datetime
+
+
+class BalanceRow(msgspec.Struct, frozen=True):
+    asset_id: str
+    asset_code: str
+    asset_name: str
+    wallet_id: int | None
+    balance: Decimal
+    version: int
+    updated_at: datetime | None
+
+
+class LedgerLine(msgspec.Struct, frozen=True):
+    entry_id: int
+    transaction_id: int
+    type: str
+    direction: str
+    amount: Decimal
+    balance_after: Decimal
+    wallet_version: int
+    description: str | None
+    metadata: msgspec.Raw
+    created_at: datetime
+
+
+class LedgerPage(msgspec.Struct, frozen=True):
+    wallet_id: int
+    owner_type: str
+    user_id: str | None
+    asset_id: str
+    balance: Decimal
+    entries: list[LedgerLine]
+    next_cursor: int | None
+
+
+class TransactionLeg(msgspec.Struct, frozen=True):
+    entry_id: int
+    wallet_id: int
+    owner_type: str
+    user_id: str | None
+    account: str | None
+    direction: str
+    amount: Decimal
+    balance_after: Decimal
+
+
+class TransactionRecord(msgspec.Struct, frozen=True):
+    transaction_id: int
+    type: str
+    status: str
+    user_id: str
+    asset_id: str
+    amount: Decimal
+    balance: Decimal
+    wallet_id: int
+    description: str | None
+    metadata: msgspec.Raw
+    created_at: datetime
+    entries: list[TransactionLeg]
+
+
+class ApiKeyRow(msgspec.Struct, frozen=True):
+    key_hash: bytes
+    name: str
+    scopes: list[str]
+
+
+# Transient: the client may retry the same request (same Idempotency-Key) and it will be safe.
+_UNAVAILABLE_SQLSTATES = {
+    "57014": "the database took too long to answer",  # statement_timeout
+    "55P03": "the wallet is busy; try again",  # lock_timeout
+    "57P01": "the database is restarting",  # admin_shutdown
+    "57P02": "the database is restarting",
+    "57P03": "the database is starting up",
+    "53300": "the database has too many connections",
+    "40001": "the database could not serialize this request; try again",
+    "40P01": "the database could not serialize this request; try again",
+}
+
+
+def unavailable(detail: str) -> ProblemError:
+    return ProblemError(503, "service_unavailable", detail, headers={"Retry-After": "1"})
+
+
+# jsonb's binary form is a version byte (1) and the JSON text. Binary, because asyncpg decodes
+# composite types (ledger lines inside a page) only with binary codecs.
+def _raw_json(data: bytes) -> msgspec.Raw:
+    # valid JSON: it goes to the client as is, numbers exactly as stored
+    return msgspec.Raw(data[1:])
+
+
+def _json_param(value: Any) -> bytes:
+    return b"\x01" + (value.encode() if isinstance(value, str) else msgspec.json.encode(value))
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_json_param, decoder=_raw_json, format="binary"
+    )
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Every call is one autocommit statement that leaves no session state behind, so the
+    pool's default reset (RESET ALL, UNLISTEN ...: one round trip per request) is skipped."""
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        s = self._settings
+        self._pool = asyncpg.create_pool(
+            s.database_url,
+            min_size=1,
+            max_size=s.db_pool_size,
+            init=_init_connection,
+            reset=_no_reset,
+            # the server cancels a statement after this; the client gives up a little later
+            command_timeout=(s.statement_timeout_ms / 1000 + 2) if s.statement_timeout_ms else None,
+            server_settings={
+                "statement_timeout": str(s.statement_timeout_ms),
+                "lock_timeout": str(s.lock_timeout_ms),
+                "application_name": "wallet-service",
+            },
+            timeout=5,
+        )
+        try:
+            await self._pool
+        except (TimeoutError, OSError, asyncpg.PostgresError):
+            # a service started before its database still starts; /health says 503 meanwhile,
+            # and connections are made on demand once the database is up
+            pass
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await asyncio.wait_for(self._pool.close(), timeout=10)
+
+    @asynccontextmanager
+    async def _connection(self, *, read: bool) -> AsyncIterator[asyncpg.Connection]:
+        assert self._pool is not None, "Database.open() was not called"
+        try:
+            async with self._pool.acquire(timeout=5) as conn:
+                yield conn
+        except asyncpg.PostgresError as exc:
+            sqlstate = exc.sqlstate or ""
+            if sqlstate in _UNAVAILABLE_SQLSTATES:
+                raise unavailable(_UNAVAILABLE_SQLSTATES[sqlstate]) from exc
+            message = getattr(exc, "message", None) or str(exc)
+            try:
+                raise from_ledger(
+                    sqlstate, message, getattr(exc, "detail", None), read=read
+                ) from exc
+            except LookupError:
+                raise exc from None
+        except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
+            raise unavailable("the database cannot be reached") from exc
+
+    async def _post(self, function: str, *args: object) -> Posting:
+        async with self._connection(read=False) as conn:
+            row = await conn.fetchrow(function, *args)
+        assert row is not None
+        return Posting(*row)
+
+    async def topup(
+        self, user_id: str, asset_id: str, amount: Decimal, key: str, metadata: str, client: str
+    ) -> Posting:
+        return await self._post(
+            "SELECT * FROM api.topup($1, $2, $3, $4, $5, $6)",
+            user_id, asset_id, amount, key, metadata, client,
+        )  # fmt: skip
+
+    async def grant_bonus(
+        self,
+        user_id: str,
+        asset_id: str,
+        amount: Decimal,
+        reason: str,
+        key: str,
+        metadata: str,
+        client: str,
+    ) -> Posting:
+        return await self._post(
+            "SELECT * FROM api.grant_bonus($1, $2, $3, $4, $5, $6, $7)",
+            user_id, asset_id, amount, reason, key, metadata, client,
+        )  # fmt: skip
+
+    async def spend(
+        self,
+        user_id: str,
+        asset_id: str,
+        amount: Decimal,
+        description: str,
+        key: str,
+        metadata: str,
+        client: str,
+    ) -> Posting:
+        return await self._post(
+            "SELECT * FROM api.spend($1, $2, $3, $4, $5, $6, $7)",
+            user_id, asset_id, amount, description, key, metadata, client,
+        )  # fmt: skip
+
+    async def balances(self, user_id: str, asset_id: str | None) -> list[BalanceRow]:
+        async with self._connection(read=True) as conn:
+            rows = await conn.fetch("SELECT * FROM api.balances($1, $2)", user_id, asset_id)
+        return [BalanceRow(*row) for row in rows]
+
+    async def ledger_page(
+        self, wallet_id: int, limit: int, offset: int, before_version: int | None
+    ) -> LedgerPage:
+        async with self._connection(read=True) as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM api.ledger_page($1, $2, $3, $4)",
+                wallet_id, limit, offset, before_version,
+            )  # fmt: skip
+        assert row is not None
+        entries = [LedgerLine(*line) for line in row["entries"]]
+        return LedgerPage(row[0], row[1], row[2], row[3], row[4], entries, row["next_cursor"])
+
+    async def get_transaction(self, transaction_id: int) -> TransactionRecord:
+        async with self._connection(read=True) as conn:
+            row = await conn.fetchrow("SELECT * FROM api.get_transaction($1)", transaction_id)
+        assert row is not None
+        legs = [TransactionLeg(*leg) for leg in row["entries"] or ()]
+        return TransactionRecord(*row[:11], entries=legs)  # type: ignore[misc]
+
+    async def active_api_keys(self) -> list[ApiKeyRow]:
+        async with self._connection(read=True) as conn:
+            rows = await conn.fetch("SELECT * FROM api.active_api_keys()")
+        return [ApiKeyRow(bytes(r[0]), r[1], list(r[2])) for r in rows]
+
+    async def ping(self) -> None:
+        async with self._connection(read=True) as conn:
+            await conn.fetchval("SELECT 1", timeout=2)

@@ -1,0 +1,166 @@
+"""What wraps every request: request id, security headers, one JSON log line, Prometheus metrics,
+and (when WALLET_OTEL_ENDPOINT is set) OpenTelemetry tracing.
+
+The wrapper is plain ASGI around the whole Litestar app, so it also covers answers Litestar makes
+before any route matched (404, 405). The log line never holds an API key, an Authorization
+header or a body.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+REQUESTS = Counter("wallet_http_requests", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram(
+    "wallet_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+)
+TRANSACTIONS = Counter(
+    "wallet_transactions", "Ledger transactions made through the API", ["type", "asset"]
+)
+REPLAYS = Counter(
+    "wallet_idempotent_replays",
+    "Repeated Idempotency-Keys answered with the original result",
+    ["source"],  # redis (the fast path) or ledger (Redis had lost it)
+)
+RATE_LIMITED = Counter("wallet_rate_limited", "Requests refused by a rate limit", ["limit"])
+REDIS_FAILURES = Counter(
+    "wallet_redis_failures", "Redis calls that failed (limits open, the ledger guards keys)"
+)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_NO_STORE = (b"cache-control", b"no-store")
+_log_encoder = msgspec.json.Encoder()
+
+
+def metrics_text() -> bytes:
+    """Prometheus text for this process, or for every worker when `wallet serve` runs several
+    (prometheus_client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()
+
+
+def write_log(line: dict[str, Any]) -> None:
+    sys.stdout.buffer.write(_log_encoder.encode(line) + b"\n")
+    sys.stdout.flush()
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class Observed:
+    """The outermost ASGI layer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope["wallet.request_id"] = request_id
+        traceparent = _header(scope, b"traceparent")
+        trace = _TRACEPARENT.match(traceparent) if traceparent else None
+        if trace:
+            scope["wallet.trace_id"] = trace.group(1)
+        path: str = scope["path"]
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                headers.extend(_SECURITY_HEADERS)
+                headers.append((b"x-request-id", request_id.encode()))
+                if not path.startswith("/schema"):
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            elapsed = time.perf_counter() - started
+            # the route template, so metrics stay few: /api/v1/wallet/{userId}/balance
+            route = scope.get("path_template") or "unmatched"
+            method = scope["method"]
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
+            line: dict[str, Any] = {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "level": "error" if status >= 500 else "info",
+                "msg": "request",
+                "requestId": request_id,
+                "method": method,
+                "route": route,
+                "status": status,
+                "durationMs": round(elapsed * 1000, 2),
+            }
+            client = scope.get("wallet.client")
+            if client is not None:
+                line["client"] = client
+            trace_id = scope.get("wallet.trace_id")
+            if trace_id:
+                line["traceId"] = trace_id
+            write_log(line)
+
+
+def tracing_plugin(endpoint: str, service_name: str) -> Any:
+    """Litestar's OpenTelemetry plugin exporting OTLP/HTTP to `endpoint`; imported only when
+    tracing is on, so it costs nothing otherwise. The W3C traceparent of a request is continued
+    (the global propagator), and its trace id goes into the log line."""
+    from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(f"{endpoint}/v1/traces")))
+
+    def remember_trace_id(span: Any, scope: dict[str, Any]) -> None:
+        context = span.get_span_context()
+        if context.is_valid:
+            scope["wallet.trace_id"] = format(context.trace_id, "032x")
+
+    config = OpenTelemetryConfig(
+        tracer_provider=provider, server_request_hook_handler=remember_trace_id
+    )
+    return OpenTelemetryPlugin(config), provider

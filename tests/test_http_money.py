@@ -1,0 +1,271 @@
+"""The three money endpoints over HTTP: answers, every error code, and idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+
+GOLD = "asset-gold-coin-001"
+Client = httpx.AsyncClient
+
+
+def headers(auth: dict[str, str], key: str | None = None) -> dict[str, str]:
+    return {**auth, "Idempotency-Key": key or uuid.uuid4().hex}
+
+
+async def topup(api: Client, auth: dict[str, str], user: str, amount: str, **extra: Any) -> Any:
+    body = {"userId": user, "assetTypeId": GOLD, "amount": amount, **extra}
+    return await api.post("/api/v1/wallet/topup", json=body, headers=headers(auth))
+
+
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem: dict[str, Any] = response.json()
+    assert problem["code"] == code, problem
+    assert problem["status"] == status and problem["detail"] and problem["type"].endswith(code)
+    return problem
+
+
+async def test_topup_answers_201_with_the_transaction_at_the_assets_places(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    response = await topup(api, auth, f"u-{unique}", "100", metadata={"paymentId": "pi_1"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["type"] == "topup" and body["status"] == "completed"
+    assert (body["userId"], body["assetTypeId"]) == (f"u-{unique}", GOLD)
+    assert (body["amount"], body["balance"]) == ("100.00", "100.00")
+    assert body["transactionId"].isdigit() and body["walletId"].isdigit() and body["createdAt"]
+    assert "idempotent-replayed" not in response.headers
+
+
+async def test_bonus_and_spend_move_money_and_show_the_balance_after(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    user = f"u-{unique}"
+    bonus = await api.post(
+        "/api/v1/wallet/bonus",
+        json={"userId": user, "assetTypeId": GOLD, "amount": "50.00", "reason": "Referral"},
+        headers=headers(auth),
+    )
+    assert bonus.status_code == 201, bonus.text
+    assert (bonus.json()["type"], bonus.json()["balance"]) == ("bonus", "50.00")
+    spend = await api.post(
+        "/api/v1/wallet/spend",
+        json={"userId": user, "assetTypeId": GOLD, "amount": "30.5", "serviceDescription": "Sword"},
+        headers=headers(auth),
+    )
+    assert spend.status_code == 201, spend.text
+    assert (spend.json()["type"], spend.json()["amount"], spend.json()["balance"]) == (
+        "spend",
+        "30.50",
+        "19.50",
+    )
+
+
+async def test_unknown_field_is_validation_failed_naming_it(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    response = await api.post(
+        "/api/v1/wallet/topup",
+        json={"userId": f"u-{unique}", "assetTypeId": GOLD, "ammount": "1.00"},
+        headers=headers(auth),
+    )
+    problem = assert_problem(response, 400, "validation_failed")
+    assert {"field": "ammount", "message": "unknown field `ammount`"} in problem["errors"]
+
+
+async def test_amount_as_json_number_is_validation_failed_saying_send_a_string(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    for amount in (100, 1.5):
+        response = await api.post(
+            "/api/v1/wallet/topup",
+            json={"userId": f"u-{unique}", "assetTypeId": GOLD, "amount": amount},
+            headers=headers(auth),
+        )
+        problem = assert_problem(response, 400, "validation_failed")
+        assert problem["errors"][0]["field"] == "amount"
+        assert "decimal string" in problem["errors"][0]["message"]
+
+
+async def test_malformed_fields_are_validation_failed_naming_the_field(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    good = {"userId": f"u-{unique}", "assetTypeId": GOLD, "amount": "1.00"}
+    cases = [
+        ({**good, "userId": "has space"}, "userId"),
+        ({**good, "userId": "x" * 129}, "userId"),
+        ({**good, "userId": ""}, "userId"),
+        ({**good, "amount": "1e3"}, "amount"),
+        ({**good, "amount": "NaN"}, "amount"),
+        ({**good, "amount": ""}, "amount"),
+        ({**good, "metadata": [1, 2]}, "metadata"),
+        ({**good, "metadata": "text"}, "metadata"),
+        ({k: v for k, v in good.items() if k != "amount"}, "amount"),
+    ]
+    for body, field in cases:
+        response = await api.post("/api/v1/wallet/topup", json=body, headers=headers(auth))
+        problem = assert_problem(response, 400, "validation_failed")
+        assert [e["field"] for e in problem["errors"]] == [field], (body, problem)
+    spend = {**good, "serviceDescription": ""}
+    response = await api.post("/api/v1/wallet/spend", json=spend, headers=headers(auth))
+    assert_problem(response, 400, "validation_failed")
+    response = await api.post("/api/v1/wallet/bonus", json=good, headers=headers(auth))
+    problem = assert_problem(response, 400, "validation_failed")
+    assert problem["errors"][0]["field"] == "reason"
+
+
+async def test_body_that_is_not_json_is_validation_failed(
+    api: Client, auth: dict[str, str]
+) -> None:
+    response = await api.post(
+        "/api/v1/wallet/topup",
+        content=b'{"userId": ',
+        headers={**headers(auth), "Content-Type": "application/json"},
+    )
+    assert_problem(response, 400, "validation_failed")
+
+
+async def test_metadata_over_4_kib_is_validation_failed_on_metadata(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    response = await topup(api, auth, f"u-{unique}", "1.00", metadata={"note": "x" * 5000})
+    problem = assert_problem(response, 400, "validation_failed")
+    assert problem["errors"][0]["field"] == "metadata"
+
+
+async def test_wrong_content_type_is_unsupported_media_type(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    response = await api.post(
+        "/api/v1/wallet/topup",
+        content=f'{{"userId": "u-{unique}", "assetTypeId": "{GOLD}", "amount": "1"}}',
+        headers={**headers(auth), "Content-Type": "text/plain"},
+    )
+    assert_problem(response, 415, "unsupported_media_type")
+
+
+async def test_body_over_16_kib_is_payload_too_large(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    body = {
+        "userId": f"u-{unique}",
+        "assetTypeId": GOLD,
+        "amount": "1",
+        "metadata": {"x": "y" * 17000},
+    }
+    response = await api.post("/api/v1/wallet/topup", json=body, headers=headers(auth))
+    assert_problem(response, 413, "payload_too_large")
+
+
+async def test_missing_and_invalid_idempotency_keys(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    body = {"userId": f"u-{unique}", "assetTypeId": GOLD, "amount": "1.00"}
+    response = await api.post("/api/v1/wallet/topup", json=body, headers=auth)
+    assert_problem(response, 400, "idempotency_key_missing")
+    for bad in ("k" * 256, "", "caf\u00e9", "tab\there"):
+        response = await api.post(
+            "/api/v1/wallet/topup",
+            json=body,
+            headers={**auth, "Idempotency-Key": bad.encode("utf-8")},  # type: ignore[dict-item]
+        )
+        assert_problem(response, 400, "idempotency_key_invalid")
+    response = await api.post(
+        "/api/v1/wallet/topup", json=body, headers={**auth, "Idempotency-Key": "k" * 255}
+    )
+    assert response.status_code == 201, "255 printable characters is a valid key"
+
+
+async def test_ledger_rejections_are_422_with_their_codes(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    user = f"u-{unique}"
+    for amount in ("0", "-5.00", "1.001", "1000000000.01"):
+        assert_problem(await topup(api, auth, user, amount), 422, "invalid_amount")
+    response = await api.post(
+        "/api/v1/wallet/topup",
+        json={"userId": user, "assetTypeId": "asset-nope", "amount": "1"},
+        headers=headers(auth),
+    )
+    assert_problem(response, 422, "unknown_asset")
+    spend = {"userId": user, "assetTypeId": GOLD, "amount": "1.00", "serviceDescription": "x"}
+    response = await api.post("/api/v1/wallet/spend", json=spend, headers=headers(auth))
+    problem = assert_problem(response, 422, "insufficient_funds")
+    assert "0.00" in problem["detail"]
+
+
+async def test_replay_returns_the_same_status_and_body_marked_replayed(
+    api: Client, auth: dict[str, str], unique: str, service_conn: asyncpg.Connection
+) -> None:
+    body = {"userId": f"u-{unique}", "assetTypeId": GOLD, "amount": "7.00"}
+    sent = headers(auth)
+    first = await api.post("/api/v1/wallet/topup", json=body, headers=sent)
+    again = await api.post("/api/v1/wallet/topup", json=body, headers=sent)
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert again.headers["idempotent-replayed"] == "true"
+    balances = await service_conn.fetch(
+        "SELECT balance FROM api.balances($1, $2)", body["userId"], GOLD
+    )
+    assert balances[0]["balance"] == 7, "the replay moved nothing"
+
+
+async def test_same_key_with_a_different_body_is_idempotency_key_reused(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    sent = headers(auth)
+    body = {"userId": f"u-{unique}", "assetTypeId": GOLD, "amount": "7.00"}
+    assert (await api.post("/api/v1/wallet/topup", json=body, headers=sent)).status_code == 201
+    changed = {**body, "amount": "8.00"}
+    response = await api.post("/api/v1/wallet/topup", json=changed, headers=sent)
+    assert_problem(response, 422, "idempotency_key_reused")
+    response = await api.post(
+        "/api/v1/wallet/bonus", json={**body, "reason": "other endpoint"}, headers=sent
+    )
+    assert_problem(response, 422, "idempotency_key_reused")
+
+
+async def test_a_rejected_request_does_not_use_up_its_key(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    user = f"u-{unique}"
+    sent = headers(auth)
+    spend = {"userId": user, "assetTypeId": GOLD, "amount": "5.00", "serviceDescription": "hat"}
+    response = await api.post("/api/v1/wallet/spend", json=spend, headers=sent)
+    assert_problem(response, 422, "insufficient_funds")
+    assert (await topup(api, auth, user, "5.00")).status_code == 201
+    response = await api.post("/api/v1/wallet/spend", json=spend, headers=sent)
+    assert response.status_code == 201, "the same key works once the spend can succeed"
+    assert response.json()["balance"] == "0.00"
+
+
+async def test_repeat_while_the_first_is_running_is_in_flight_409(
+    api: Client, auth: dict[str, str], unique: str, admin_conn: asyncpg.Connection
+) -> None:
+    user = f"u-{unique}"
+    assert (await topup(api, auth, user, "10.00")).status_code == 201
+    sent = headers(auth)
+    spend = {"userId": user, "assetTypeId": GOLD, "amount": "1.00", "serviceDescription": "hat"}
+    # a lock on the user's wallet holds the first spend inside the ledger
+    tx = admin_conn.transaction()
+    await tx.start()
+    await admin_conn.execute(
+        "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE", user, GOLD
+    )
+    first = asyncio.create_task(api.post("/api/v1/wallet/spend", json=spend, headers=sent))
+    await asyncio.sleep(0.3)
+    second = await api.post("/api/v1/wallet/spend", json=spend, headers=sent)
+    problem = assert_problem(second, 409, "idempotency_key_in_flight")
+    assert second.headers["retry-after"] == "1" and problem["detail"]
+    await tx.rollback()
+    assert (await first).status_code == 201
+    third = await api.post("/api/v1/wallet/spend", json=spend, headers=sent)
+    assert third.status_code == 201 and third.headers["idempotent-replayed"] == "true"
+    assert third.json()["balance"] == "9.00"
