@@ -26,7 +26,7 @@ from service.problems import (
     from_decode_error,
     validation_failed,
 )
-from service.routes import ROUTES
+from service.routes import ROUTES, ExactJSONRequest
 
 MAX_BODY_BYTES = 16 * 1024
 _HTTP_CODES = {
@@ -141,6 +141,7 @@ def create_litestar(settings: Settings) -> Litestar:
         state=State({"database": database, "admissions": admissions, "keyring": keyring}),
         plugins=plugins,
         request_max_body_size=MAX_BODY_BYTES,
+        request_class=ExactJSONRequest,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
         if settings.cors_origins
         else None,

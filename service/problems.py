@@ -124,7 +124,7 @@ def from_decode_error(message: str, default_field: str = "body") -> FieldError:
     if missing:
         return FieldError(missing.group(1), f"`{missing.group(1)}` is required")
     if field_name.endswith("amount"):
-        if "got `int`" in message or "got `float`" in message:
+        if any(f"got `{kind}`" in message for kind in ("int", "float", "decimal")):
             message = 'send the amount as a decimal string such as "100.00", not a JSON number'
         elif "regex" in message:
             message = 'the amount must be a decimal string such as "100.00"'

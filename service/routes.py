@@ -15,9 +15,11 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.exceptions import ClientException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.types import Empty
 
 from service.admission import Admission, Admissions
 from service.auth import ApiClient, KeyRing
@@ -44,8 +46,25 @@ from service.schemas import (
     TransactionResponse,
 )
 
-_encode = msgspec.json.Encoder().encode
-_fingerprint_encode = msgspec.json.Encoder(order="sorted").encode
+_encode = msgspec.json.Encoder(decimal_format="number").encode
+_fingerprint_encode = msgspec.json.Encoder(decimal_format="number", order="sorted").encode
+# JSON numbers with a fraction become Decimals, never floats: metadata keeps 1.10 as 1.10 and
+# 12345678901234567890.12 to the last digit.
+_exact_json = msgspec.json.Decoder(float_hook=Decimal)
+
+
+class ExactJSONRequest(Request[Any, Any, Any]):
+    """Litestar's Request, decoding JSON bodies without floats."""
+
+    async def json(self) -> Any:
+        if self._json is Empty:
+            try:
+                self._json = _exact_json.decode(await self.body() or b"null")
+            except msgspec.DecodeError as exc:
+                raise ClientException(f"JSON is malformed: {exc}") from exc
+        return self._json
+
+
 _IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
 _POSITIVE_ID = re.compile(r"^[1-9][0-9]{0,17}$")  # within bigint, no sign, no leading zeros
 JSON = "application/json"
