@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from service.config import RateLimit, Settings
+from service.observability import REDIS_FAILURES
 
 log = logging.getLogger("wallet.admission")
 
@@ -119,13 +120,12 @@ class Admissions:
         self._general = _limit_args(settings.rate_limit_general)
         self._transactions = _limit_args(settings.rate_limit_transactions)
         self._last_warning = 0.0
-        self.failures = 0
 
     async def close(self) -> None:
         await self._redis.aclose()
 
     def _warn(self, action: str, exc: Exception) -> None:
-        self.failures += 1
+        REDIS_FAILURES.inc()
         now = time.monotonic()
         if now - self._last_warning > 10:
             self._last_warning = now

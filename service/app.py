@@ -18,7 +18,7 @@ from service.admission import Admissions
 from service.auth import KeyRing
 from service.config import Settings, load_settings
 from service.db import Database
-from service.observability import Observed, tracing_plugin, write_log
+from service.observability import Observed, configure_logging, tracing_plugin, write_log
 from service.problems import (
     PROBLEM_MEDIA_TYPE,
     FieldError,
@@ -158,4 +158,5 @@ def create_litestar(settings: Settings) -> Litestar:
 
 def create_app(settings: Settings | None = None) -> Observed:
     """The ASGI app `wallet serve` runs: Litestar inside the request-id/log/metrics layer."""
+    configure_logging()
     return Observed(create_litestar(settings or load_settings()))  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ header or a body.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -72,6 +73,30 @@ def metrics_text() -> bytes:
 def write_log(line: dict[str, Any]) -> None:
     sys.stdout.buffer.write(_log_encoder.encode(line) + b"\n")
     sys.stdout.flush()
+
+
+class JsonLogHandler(logging.Handler):
+    """The service's own log records (logger "wallet.*") as JSON lines beside the request lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        write_log(
+            {
+                "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                    timespec="milliseconds"
+                ),
+                "level": record.levelname.lower(),
+                "msg": record.getMessage(),
+                "logger": record.name,
+            }
+        )
+
+
+def configure_logging() -> None:
+    logger = logging.getLogger("wallet")
+    if not any(isinstance(h, JsonLogHandler) for h in logger.handlers):
+        logger.addHandler(JsonLogHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

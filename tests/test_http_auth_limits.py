@@ -153,6 +153,11 @@ async def test_without_redis_money_still_moves_exactly_once_and_health_is_degrad
         )
         balance = await api.get(f"/api/v1/wallet/u-{unique}/balance", headers=auth)
         assert balance.json()["balances"][1]["balance"] == "3.00"
+        metrics = (await api.get("/metrics")).text
+        failures = [
+            line for line in metrics.splitlines() if line.startswith("wallet_redis_failures_total")
+        ]
+        assert failures and float(failures[0].split()[-1]) >= 4, "admits and stores that failed"
 
 
 async def test_replay_after_redis_is_flushed_comes_from_the_ledger(
