@@ -144,7 +144,9 @@ class Database:
         s = self._settings
         self._pool = asyncpg.create_pool(
             s.database_url,
-            min_size=1,
+            # no connection at start: a service started before its database still starts (and
+            # answers 503 meanwhile), and connections are made on demand once it is up
+            min_size=0,
             max_size=s.db_pool_size,
             init=_init_connection,
             reset=_no_reset,
@@ -157,12 +159,7 @@ class Database:
             },
             timeout=5,
         )
-        try:
-            await self._pool
-        except (TimeoutError, OSError, asyncpg.PostgresError):
-            # a service started before its database still starts; /health says 503 meanwhile,
-            # and connections are made on demand once the database is up
-            pass
+        await self._pool
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -1,0 +1,129 @@
+"""PostgreSQL unable to answer: 503 service_unavailable in bounded time, never a 500; CORS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from service.config import Settings
+from tests.conftest import running_app
+from tests.test_http_money import GOLD, assert_problem, topup
+
+UNREACHABLE = "postgresql://wallet_service@127.0.0.1:1/wallet"  # nothing listens on port 1
+
+
+async def test_without_postgres_health_is_503_and_requests_are_service_unavailable(
+    settings: Settings, key: str, unique: str
+) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
+    async with running_app(settings, database_url=UNREACHABLE) as api:
+        health = await api.get("/health")
+        assert health.status_code == 503
+        assert health.json() == {
+            "status": "unavailable",
+            "checks": {"postgres": "unreachable", "redis": "ok"},
+        }
+        started = time.monotonic()
+        response = await topup(api, auth, f"u-{unique}", "1.00")
+        problem = assert_problem(response, 503, "service_unavailable")
+        assert response.headers["retry-after"] == "1" and problem["detail"]
+        response = await api.get(f"/api/v1/wallet/u-{unique}/balance", headers=auth)
+        assert_problem(response, 503, "service_unavailable")
+        assert time.monotonic() - started < 10
+
+
+async def test_a_locked_wallet_answers_503_within_the_lock_timeout_and_others_are_unaffected(
+    settings: Settings, key: str, unique: str, admin_conn: asyncpg.Connection
+) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
+    locked, free = f"locked-{unique}", f"free-{unique}"
+    async with running_app(settings, lock_timeout_ms=500) as api:
+        for user in (locked, free):
+            assert (await topup(api, auth, user, "5.00")).status_code == 201
+        tx = admin_conn.transaction()
+        await tx.start()
+        try:
+            await admin_conn.execute(
+                "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
+                locked,
+                GOLD,
+            )
+            started = time.monotonic()
+            blocked, unaffected = await asyncio.gather(
+                topup(api, auth, locked, "1.00"), topup(api, auth, free, "1.00")
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            await tx.rollback()
+        assert_problem(blocked, 503, "service_unavailable")
+        assert "busy" in blocked.json()["detail"]
+        assert 0.4 < elapsed < 3, elapsed
+        assert unaffected.status_code == 201
+        # the refused request moved nothing and did not use up its key: a retry succeeds
+        retry = await topup(api, auth, locked, "1.00")
+        assert retry.status_code == 201 and retry.json()["balance"] == "6.00"
+
+
+async def test_cors_is_off_unless_origins_are_listed(settings: Settings, key: str) -> None:
+    preflight = {
+        "Origin": "https://game.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+    }
+    async with running_app(settings) as api:
+        response = await api.get("/health", headers={"Origin": "https://game.example"})
+        assert "access-control-allow-origin" not in response.headers
+    async with running_app(settings, cors_origins=("https://game.example",)) as api:
+        response = await api.options("/api/v1/wallet/topup", headers=preflight)
+        assert response.status_code in (200, 204)
+        assert response.headers["access-control-allow-origin"] == "https://game.example"
+        other = await api.get("/health", headers={"Origin": "https://evil.example"})
+        assert other.headers.get("access-control-allow-origin") != "https://evil.example"
+
+
+async def test_the_service_recovers_when_postgres_comes_back_without_a_restart(
+    settings: Settings, key: str, unique: str
+) -> None:
+    """The app starts while its database is unreachable, then a proxy to the real one opens on
+    the same address: requests succeed again with no restart (connections are made on demand and
+    the API keys are read once the database answers)."""
+    target = urlsplit(settings.database_url)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # free, so nothing answers there yet
+    url = settings.database_url.replace(target.netloc, f"{target.username}@127.0.0.1:{port}")
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(target.hostname, target.port)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    auth = {"Authorization": f"Bearer {key}"}
+    async with running_app(settings, database_url=url) as api:
+        down = await api.get(f"/api/v1/wallet/u-{unique}/balance", headers=auth)
+        assert_problem(down, 503, "service_unavailable")
+        proxy = await asyncio.start_server(forward, "127.0.0.1", port)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                response = await api.get(f"/api/v1/wallet/u-{unique}/balance", headers=auth)
+                if response.status_code == 200:
+                    break
+                await asyncio.sleep(0.2)
+            assert response.status_code == 200, response.text
+            assert (await api.get("/health")).json()["status"] == "ok"
+        finally:
+            proxy.close()
