@@ -97,6 +97,23 @@ async def test_general_limit_per_key_answers_429_with_retry_after(
     assert int(answers[3].headers["ratelimit-reset"]) == retry_after
 
 
+async def test_limits_hold_across_app_instances_sharing_redis(
+    settings: Settings, key: str, unique: str
+) -> None:
+    """Two workers (here two app instances) count against the same Redis counters."""
+    headers = {"Authorization": f"Bearer {key}"}
+    path = f"/api/v1/wallet/u-{unique}/balance"
+    limit = RateLimit(3, 60)
+    async with (
+        running_app(settings, rate_limit_general=limit) as one,
+        running_app(settings, rate_limit_general=limit) as two,
+    ):
+        statuses = [
+            (await app.get(path, headers=headers)).status_code for app in (one, two, one, two)
+        ]
+    assert statuses == [200, 200, 200, 429]
+
+
 async def test_transaction_limit_is_per_user_and_replays_do_not_count(
     settings: Settings, key: str, unique: str
 ) -> None:

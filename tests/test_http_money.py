@@ -8,6 +8,9 @@ from typing import Any
 
 import asyncpg
 import httpx
+from redis.asyncio import Redis
+
+from service.config import Settings
 
 GOLD = "asset-gold-coin-001"
 Client = httpx.AsyncClient
@@ -202,7 +205,12 @@ async def test_ledger_rejections_are_422_with_their_codes(
 
 
 async def test_replay_returns_the_same_status_and_body_marked_replayed(
-    api: Client, auth: dict[str, str], unique: str, service_conn: asyncpg.Connection
+    api: Client,
+    auth: dict[str, str],
+    unique: str,
+    service_conn: asyncpg.Connection,
+    redis_client: Redis,
+    settings: Settings,
 ) -> None:
     body = {"userId": f"u-{unique}", "assetTypeId": GOLD, "amount": "7.00"}
     sent = headers(auth)
@@ -211,6 +219,9 @@ async def test_replay_returns_the_same_status_and_body_marked_replayed(
     assert first.status_code == again.status_code == 201
     assert again.content == first.content
     assert again.headers["idempotent-replayed"] == "true"
+    # the answer is kept for WALLET_IDEMPOTENCY_TTL (24 h by default), under the key's name
+    ttl = await redis_client.ttl(f"wallet:idem:test-{unique}-0:{sent['Idempotency-Key']}")
+    assert settings.idempotency_ttl - 60 < ttl <= settings.idempotency_ttl
     balances = await service_conn.fetch(
         "SELECT balance FROM api.balances($1, $2)", body["userId"], GOLD
     )
