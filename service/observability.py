@@ -168,9 +168,10 @@ class Observed:
 
 
 def tracing_plugin(endpoint: str, service_name: str) -> Any:
-    """Litestar's OpenTelemetry plugin exporting OTLP/HTTP to `endpoint`; imported only when
-    tracing is on, so it costs nothing otherwise. The W3C traceparent of a request is continued
-    (the global propagator), and its trace id goes into the log line."""
+    """Litestar's OpenTelemetry plugin exporting OTLP/HTTP to `endpoint`. Called only when tracing
+    is on: otherwise no tracer, exporter or middleware exists and requests pay nothing for it.
+    The W3C traceparent of a request is continued, and its trace id goes into the log line.
+    Health checks and metric scrapes are not traced (they would drown the traces)."""
     from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
@@ -186,6 +187,8 @@ def tracing_plugin(endpoint: str, service_name: str) -> Any:
             scope["wallet.trace_id"] = format(context.trace_id, "032x")
 
     config = OpenTelemetryConfig(
-        tracer_provider=provider, server_request_hook_handler=remember_trace_id
+        tracer_provider=provider,
+        server_request_hook_handler=remember_trace_id,
+        exclude=["^/health$", "^/metrics$"],
     )
     return OpenTelemetryPlugin(config), provider

@@ -1,0 +1,541 @@
+"""`wallet serve` as it runs in production: Granian, two worker processes, one port.
+
+Each test starts its own server process (its own port, its own metrics directory, stdout in a
+file) and stops it; whatever happens, the fixture kills the server's process group at the end.
+Requests go on fresh connections, so they spread over both workers; which worker answered is read
+from prometheus_client's per-process files (counter_<pid>.db).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.config import Settings
+from service.keys import create_key, revoke_key
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLD = "asset-gold-coin-001"
+ALL_SCOPES = ["wallet:read", "wallet:topup", "wallet:bonus", "wallet:spend"]
+BALANCE_ROUTE = "/api/v1/wallet/{userId}/balance"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+
+# ----------------------------------------------------------------------------------------------
+# The server process
+# ----------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    stdout: Path
+    stderr: Path
+    metrics_dir: Path
+    workers: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+
+    def terminate(self) -> None:
+        """SIGTERM to the main process, as a process manager sends it."""
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float = STOP_TIMEOUT) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        self.terminate()
+        return self.wait(timeout)
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The app's JSON lines on stdout (Granian's own lines there are not JSON)."""
+        lines = self.stdout.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def worker_counts(self, route: str, status: str | None = None) -> dict[str, float]:
+        """wallet_http_requests_total for `route` (and `status`), per worker pid."""
+        counts: dict[str, float] = {}
+        for path in self.metrics_dir.glob("counter_*.db"):
+            pid = path.stem.rsplit("_", 1)[1]
+            values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
+            for key, value, *_ in values:
+                _, sample, labels, _ = json.loads(key)
+                if (
+                    sample == "wallet_http_requests_total"
+                    and labels["route"] == route
+                    and status in (None, labels["status"])
+                ):
+                    counts[pid] = counts.get(pid, 0.0) + value
+        return counts
+
+
+StartServer = Callable[..., Server]
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """Starts `wallet serve` (two workers, limits off unless overridden) and waits until
+    GET /health answered 200 from every worker; the process group is killed at the end."""
+    servers: list[Server] = []
+
+    def start(**overrides: str) -> Server:
+        port = free_port()
+        run = tmp_path / f"server-{len(servers)}"
+        metrics_dir = run / "metrics"
+        metrics_dir.mkdir(parents=True)
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("OTEL_") and name != "WALLET_OTEL_ENDPOINT"
+        }
+        env.update(
+            WALLET_HOST="127.0.0.1",
+            WALLET_PORT=str(port),
+            WALLET_WORKERS="2",
+            WALLET_RATE_LIMIT_GENERAL="off",
+            WALLET_RATE_LIMIT_TRANSACTIONS="off",
+            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(overrides)
+        stdout, stderr = run / "stdout.log", run / "stderr.log"
+        with stdout.open("wb") as out, stderr.open("wb") as err:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "service.cli", "serve"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,  # its own process group: Granian and both workers
+            )
+        server = Server(process, port, stdout, stderr, metrics_dir, int(env["WALLET_WORKERS"]))
+        servers.append(server)
+        # ready when every worker has answered: the first one up would otherwise take every
+        # connection while another still starts
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(server.worker_counts("/health", "200")) < server.workers:
+            assert process.poll() is None, f"wallet serve exited early:\n{server.output()}"
+            assert time.monotonic() < deadline, f"not healthy in time:\n{server.output()}"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{server.url}/health", timeout=2, trust_env=False).is_success:
+                    continue
+            time.sleep(0.05)
+        return server
+
+    yield start
+    for server in servers:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(timeout=10)
+
+
+def fresh_client(server: Server, timeout: float = 10) -> httpx.AsyncClient:
+    """A client that keeps no connection: each request is a new connection, so concurrent ones
+    spread over the workers."""
+    return httpx.AsyncClient(
+        base_url=server.url,
+        timeout=timeout,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
+async def burst(server: Server, n: int, path: str, headers: dict[str, str]) -> list[int]:
+    """`n` concurrent GETs, each on its own connection: their statuses."""
+    async with fresh_client(server) as client:
+        responses = await asyncio.gather(*(client.get(path, headers=headers) for _ in range(n)))
+    return [response.status_code for response in responses]
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def money(key: str, idempotency_key: str | None = None) -> dict[str, str]:
+    return {**bearer(key), "Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. API keys: revocation and creation reach every worker
+# ----------------------------------------------------------------------------------------------
+async def test_revoked_key_is_refused_by_every_worker_within_10_seconds(
+    start_server: StartServer, settings: Settings, unique: str
+) -> None:
+    name = f"serve-revoke-{unique}"
+    key = create_key(settings.admin_database_url, name, ["wallet:read"]).key
+    server = start_server()
+    path = f"/api/v1/wallet/u-{unique}/balance"
+    assert await burst(server, 20, path, bearer(key)) == [200] * 20
+
+    revoke_key(settings.admin_database_url, name)
+    revoked = time.monotonic()
+    while 200 in await burst(server, 10, path, bearer(key)):
+        assert time.monotonic() - revoked < 10, "the revoked key still works after 10 s"
+        await asyncio.sleep(0.05)
+    took = time.monotonic() - revoked
+    assert took < 10
+
+    before = server.worker_counts(BALANCE_ROUTE, "401")
+    async with fresh_client(server) as client:
+        responses = await asyncio.gather(
+            *(client.get(path, headers=bearer(key)) for _ in range(40))
+        )
+    assert [r.status_code for r in responses] == [401] * 40
+    assert {r.json()["code"] for r in responses} == {"unauthenticated"}
+    after = server.worker_counts(BALANCE_ROUTE, "401")
+    refused_by = {pid for pid, count in after.items() if count > before.get(pid, 0)}
+    assert len(refused_by) == 2, f"the 40 refusals came from workers {after} (before: {before})"
+
+
+async def test_key_created_while_serving_works_on_every_worker_within_seconds(
+    start_server: StartServer, settings: Settings, unique: str
+) -> None:
+    server = start_server()
+    path = f"/api/v1/wallet/u-{unique}/balance"
+    key = create_key(settings.admin_database_url, f"serve-new-{unique}", ["wallet:read"]).key
+    created = time.monotonic()
+    while set(await burst(server, 10, path, bearer(key))) != {200}:
+        assert time.monotonic() - created < 5, "a new key is still refused after 5 s"
+        await asyncio.sleep(0.05)
+
+    assert await burst(server, 40, path, bearer(key)) == [200] * 40
+    assert len(server.worker_counts(BALANCE_ROUTE, "200")) == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. Graceful shutdown
+# ----------------------------------------------------------------------------------------------
+async def test_sigterm_finishes_the_spend_in_flight_refuses_new_connections_and_exits_0(
+    start_server: StartServer, settings: Settings, admin_conn: asyncpg.Connection, unique: str
+) -> None:
+    key = create_key(settings.admin_database_url, f"serve-term-{unique}", ALL_SCOPES).key
+    server = start_server()
+    user = f"term-{unique}"
+    async with fresh_client(server) as client:
+        funded = await client.post(
+            "/api/v1/wallet/topup",
+            json={"userId": user, "assetTypeId": GOLD, "amount": "10.00"},
+            headers=money(key),
+        )
+    assert funded.status_code == 201, funded.text
+
+    async def spend() -> httpx.Response:
+        async with fresh_client(server, timeout=30) as client:
+            return await client.post(
+                "/api/v1/wallet/spend",
+                json={
+                    "userId": user,
+                    "assetTypeId": GOLD,
+                    "amount": "3.00",
+                    "serviceDescription": "x",
+                },
+                headers=money(key),
+            )
+
+    lock = admin_conn.transaction()
+    await lock.start()
+    try:
+        await admin_conn.fetchrow(
+            "SELECT id FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
+            user,
+            GOLD,
+        )
+        in_flight = asyncio.create_task(spend())
+        blocked = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
+        )
+        deadline = time.monotonic() + 2  # well inside the service's 3 s lock_timeout
+        while not await admin_conn.fetchval(blocked):
+            assert time.monotonic() < deadline, "the spend never waited for the wallet's lock"
+            await asyncio.sleep(0.01)
+
+        server.terminate()
+        terminated = time.monotonic()
+        while not refuses_connections(server.port):
+            assert time.monotonic() - terminated < 1, "new connections accepted 1 s after SIGTERM"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(max(0.0, 1 - (time.monotonic() - terminated)))
+        assert not in_flight.done(), "the spend did not wait for the lock"
+    finally:
+        await lock.rollback()
+
+    response = await asyncio.wait_for(in_flight, timeout=15)
+    assert response.status_code == 201, response.text
+    assert (response.json()["amount"], response.json()["balance"]) == ("3.00", "7.00")
+    code = await asyncio.to_thread(server.wait, 10)
+    assert code == 0, server.output()
+    assert time.monotonic() - terminated < 10
+    assert refuses_connections(server.port)
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. Metrics
+# ----------------------------------------------------------------------------------------------
+def sample_sum(text: str, sample: str, **labels: str) -> float:
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+async def test_metrics_sum_the_requests_of_both_workers_in_one_scrape(
+    start_server: StartServer, settings: Settings, unique: str
+) -> None:
+    key = create_key(settings.admin_database_url, f"serve-metrics-{unique}", ALL_SCOPES).key
+    server = start_server()
+    reads, topups = 30, 4
+    assert (
+        await burst(server, reads, f"/api/v1/wallet/m-{unique}/balance", bearer(key))
+        == [200] * reads
+    )
+    async with fresh_client(server) as client:
+        posted = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/wallet/topup",
+                    json={"userId": f"m-{unique}-{i}", "assetTypeId": GOLD, "amount": "1.00"},
+                    headers=money(key),
+                )
+                for i in range(topups)
+            )
+        )
+        assert [r.status_code for r in posted] == [201] * topups
+        scrape = await client.get("/metrics")
+    assert scrape.status_code == 200
+    assert len(server.worker_counts(BALANCE_ROUTE)) == 2, "one worker answered every read"
+    text = scrape.text
+    assert sample_sum(text, "wallet_http_requests_total", route=BALANCE_ROUTE) == reads
+    ok = sample_sum(text, "wallet_http_requests_total", route=BALANCE_ROUTE, status="200")
+    assert ok == reads
+    assert sample_sum(text, "wallet_transactions_total", type="topup", asset=GOLD) == topups
+    topup_route = "/api/v1/wallet/topup"
+    timed = sample_sum(text, "wallet_http_request_duration_seconds_count", route=topup_route)
+    assert timed == topups
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. The request log
+# ----------------------------------------------------------------------------------------------
+async def test_one_json_log_line_per_request_without_keys_or_bodies(
+    start_server: StartServer, settings: Settings, unique: str
+) -> None:
+    name = f"serve-log-{unique}"
+    key = create_key(settings.admin_database_url, name, ALL_SCOPES).key
+    unknown_key = "wk_" + uuid.uuid4().hex + "notakey"
+    secret = f"body-secret-{unique}"
+    user = f"log-{unique}"
+    server = start_server()
+    rid = f"req-{unique}"
+    async with fresh_client(server) as client:
+        read = await client.get(
+            f"/api/v1/wallet/{user}/balance", headers={**bearer(key), "X-Request-ID": f"{rid}-1"}
+        )
+        topup = await client.post(
+            "/api/v1/wallet/topup",
+            json={"userId": user, "assetTypeId": GOLD, "amount": "5.00", "metadata": {"s": secret}},
+            headers={**money(key), "X-Request-ID": f"{rid}-2"},
+        )
+        spend = await client.post(
+            "/api/v1/wallet/spend",
+            json={
+                "userId": user,
+                "assetTypeId": GOLD,
+                "amount": "1.00",
+                "serviceDescription": secret,
+            },
+            headers={**money(key), "X-Request-ID": f"{rid}-3"},
+        )
+        refused = await client.get(
+            f"/api/v1/wallet/{user}/balance",
+            headers={**bearer(unknown_key), "X-Request-ID": f"{rid}-4"},
+        )
+        generated = await client.get(f"/api/v1/wallet/{user}/balance", headers=bearer(key))
+        unsafe = await client.get(
+            f"/api/v1/wallet/{user}/balance", headers={**bearer(key), "X-Request-ID": 'a b"c'}
+        )
+    statuses = [r.status_code for r in (read, topup, spend, refused, generated, unsafe)]
+    assert statuses == [200, 201, 201, 401, 200, 200]
+    for n, response in enumerate((read, topup, spend, refused), start=1):
+        assert response.headers["x-request-id"] == f"{rid}-{n}"
+    generated_id = generated.headers["x-request-id"]
+    unsafe_id = unsafe.headers["x-request-id"]
+    assert generated_id and unsafe_id != 'a b"c'
+    assert server.stop() == 0
+
+    lines = [line for line in server.log_lines() if line.get("route") != "/health"]
+    by_id = {line["requestId"]: line for line in lines}
+    ids = [f"{rid}-1", f"{rid}-2", f"{rid}-3", f"{rid}-4", generated_id, unsafe_id]
+    assert len(lines) == len(ids) and set(by_id) == set(ids), lines
+    expected = [
+        ("GET", BALANCE_ROUTE, 200, name),
+        ("POST", "/api/v1/wallet/topup", 201, name),
+        ("POST", "/api/v1/wallet/spend", 201, name),
+        ("GET", BALANCE_ROUTE, 401, None),
+        ("GET", BALANCE_ROUTE, 200, name),
+        ("GET", BALANCE_ROUTE, 200, name),
+    ]
+    for request_id, (method, route, status, client_name) in zip(ids, expected, strict=True):
+        line = by_id[request_id]
+        got = (line["msg"], line["method"], line["route"], line["status"])
+        assert got == ("request", method, route, status), line
+        assert line.get("client") == client_name, line
+        assert isinstance(line["durationMs"], int | float) and line["durationMs"] >= 0, line
+        assert line["level"] == "info" and line["time"], line
+
+    logged = server.output()
+    for forbidden in (key, key[3:20], unknown_key, secret, "bearer", "authorization"):
+        assert forbidden.lower() not in logged.lower(), f"{forbidden!r} is in the log"
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. OpenTelemetry
+# ----------------------------------------------------------------------------------------------
+class Collector:
+    """A tiny OTLP/HTTP collector: records the body of every POST /v1/traces."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                if self.path == "/v1/traces":
+                    bodies.append(body)
+                self.send_response(200 if self.path == "/v1/traces" else 404)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Collector:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_traceparent_is_continued_exported_over_otlp_and_logged(
+    start_server: StartServer, settings: Settings, unique: str
+) -> None:
+    key = create_key(settings.admin_database_url, f"serve-otel-{unique}", ["wallet:read"]).key
+    trace_id, parent_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    with Collector() as collector:
+        server = start_server(WALLET_OTEL_ENDPOINT=collector.endpoint)
+        async with fresh_client(server) as client:
+            response = await client.get(
+                f"/api/v1/wallet/otel-{unique}/balance",
+                headers={**bearer(key), "traceparent": f"00-{trace_id}-{parent_id}-01"},
+            )
+        assert response.status_code == 200, response.text
+        assert server.stop() == 0, server.output()  # the shutdown flushes the spans
+        exported = b"".join(collector.bodies)
+    assert bytes.fromhex(trace_id) in exported, f"{len(collector.bodies)} bodies, none with it"
+    assert bytes.fromhex(parent_id) in exported  # the caller's span is the parent
+    (line,) = [
+        line for line in server.log_lines() if line["requestId"] == response.headers["x-request-id"]
+    ]
+    assert line["traceId"] == trace_id
+
+
+# what service.observability.tracing_plugin imports; only that is in the app's own hands
+TRACING_STACK = ("opentelemetry.sdk.trace", "opentelemetry.exporter")
+
+
+@pytest.fixture(scope="module")
+def imported_by_create_app() -> tuple[list[str], list[str]]:
+    """The opentelemetry (and Litestar tracing) modules in sys.modules after create_app() in a
+    fresh interpreter: without WALLET_OTEL_ENDPOINT, then after one more with it set."""
+    probe = (
+        "import dataclasses, json, sys\n"
+        "from service.app import create_app\n"
+        "from service.config import load_settings\n"
+        "def loaded(): return sorted(m for m in sys.modules if 'opentelemetry' in m)\n"
+        "create_app()\n"
+        "off = loaded()\n"
+        "on = dataclasses.replace(load_settings(), otel_endpoint='http://127.0.0.1:9')\n"
+        "create_app(on)\n"
+        "print(json.dumps([off, loaded()]))\n"
+    )
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+    env.pop("WALLET_OTEL_ENDPOINT", None)
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    off, on = json.loads(result.stdout.strip().splitlines()[-1])
+    return off, on
+
+
+def test_without_an_otel_endpoint_the_app_loads_no_tracing_stack(
+    imported_by_create_app: tuple[list[str], list[str]],
+) -> None:
+    off, on = imported_by_create_app
+    assert [m for m in off if m.startswith(TRACING_STACK)] == []
+    # the probe sees the stack when tracing is on
+    assert "opentelemetry.sdk.trace" in on and any(
+        m.startswith("opentelemetry.exporter") for m in on
+    )
