@@ -19,7 +19,7 @@ import asyncpg
 import msgspec
 
 from service.config import Settings
-from service.problems import ProblemError, from_ledger
+from service.problems import FieldError, ProblemError, from_ledger, validation_failed
 
 
 class Posting(msgspec.Struct, frozen=True):
@@ -109,6 +109,11 @@ _UNAVAILABLE_SQLSTATES = {
 }
 
 
+# PostgreSQL cannot store the NUL character (U+0000) in text: whatever field carried it, the
+# client sent something no text value can hold.
+_UNSTORABLE_TEXT = {"22021", "22P05"}
+
+
 def unavailable(detail: str) -> ProblemError:
     return ProblemError(503, "service_unavailable", detail, headers={"Retry-After": "1"})
 
@@ -175,6 +180,11 @@ class Database:
             sqlstate = exc.sqlstate or ""
             if sqlstate in _UNAVAILABLE_SQLSTATES:
                 raise unavailable(_UNAVAILABLE_SQLSTATES[sqlstate]) from exc
+            if sqlstate in _UNSTORABLE_TEXT:
+                raise validation_failed(
+                    "the request holds text that cannot be stored",
+                    [FieldError("body", "text may not contain the NUL character (U+0000)")],
+                ) from exc
             message = getattr(exc, "message", None) or str(exc)
             try:
                 raise from_ledger(

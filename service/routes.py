@@ -33,6 +33,7 @@ from service.problems import (
     validation_failed,
 )
 from service.schemas import (
+    AMOUNT_PATTERN,
     Balance,
     BalancesResponse,
     BonusRequest,
@@ -60,13 +61,16 @@ class ExactJSONRequest(Request[Any, Any, Any]):
         if self._json is Empty:
             try:
                 self._json = _exact_json.decode(await self.body() or b"null")
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
                 raise ClientException(f"JSON is malformed: {exc}") from exc
         return self._json
 
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
-_POSITIVE_ID = re.compile(r"^[1-9][0-9]{0,17}$")  # within bigint, no sign, no leading zeros
+# re.ASCII and \Z: "²" and "٣" are not digits here, and "1\n" is not "1"
+_POSITIVE_ID = re.compile(r"[1-9][0-9]{0,17}\Z", re.ASCII)  # within bigint, no leading zeros
+_COUNT = re.compile(r"[0-9]{1,9}\Z", re.ASCII)
+_AMOUNT = re.compile(AMOUNT_PATTERN.removesuffix("$") + r"\Z", re.ASCII)
 JSON = "application/json"
 
 
@@ -234,6 +238,13 @@ async def _move_money(
     data: MoneyRequest,
     key_header: str | None,
 ) -> Response[bytes]:
+    if not _AMOUNT.match(data.amount):
+        # msgspec checks the documented pattern with Python's `$`, which also matches before a
+        # final newline; the amount must be exactly a decimal
+        raise validation_failed(
+            "the request is not valid",
+            [FieldError("amount", 'the amount must be a decimal string such as "100.00"')],
+        )
     key = _idempotency_key(key_header)
     client = _client(request)
     state: State = request.app.state
@@ -388,12 +399,12 @@ def _page_arguments(
     errors: list[FieldError] = []
     limit_value, offset_value, before = 50, 0, None
     if limit is not None:
-        if limit.isdigit() and 1 <= int(limit) <= 200:
+        if _COUNT.match(limit) and 1 <= int(limit) <= 200:
             limit_value = int(limit)
         else:
             errors.append(FieldError("limit", "limit is a whole number from 1 to 200"))
     if offset is not None:
-        if offset.isdigit() and len(offset) <= 9:
+        if _COUNT.match(offset):
             offset_value = int(offset)
         else:
             errors.append(FieldError("offset", "offset is a whole number from 0"))
