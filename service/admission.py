@@ -11,6 +11,8 @@ money still moves exactly once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -122,7 +124,9 @@ class Admissions:
         self._last_warning = 0.0
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        with contextlib.suppress(RedisError, TimeoutError):
+            async with asyncio.timeout(5):
+                await self._redis.aclose()
 
     def _warn(self, action: str, exc: Exception) -> None:
         REDIS_FAILURES.inc()

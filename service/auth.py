@@ -82,8 +82,9 @@ class KeyRing:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await self._task
 
     async def _keep_fresh(self) -> None:
         listener: asyncpg.Connection | None = None
@@ -93,14 +94,18 @@ class KeyRing:
                     listener = await asyncpg.connect(self._listen_url, timeout=5)
                     await listener.add_listener(CHANNEL, lambda *_: self._changed.set())
                     self._changed.set()  # changes made while not listening
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout=REFRESH_SECONDS)
+                # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a
+                # cancellation that arrives as the event is set, and shutdown would wait forever
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(REFRESH_SECONDS):
+                        await self._changed.wait()
                 self._changed.clear()
                 await self.reload()
             except asyncio.CancelledError:
                 if listener is not None:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(listener.close(), timeout=2)
+                        async with asyncio.timeout(2):
+                            await listener.close()
                 raise
             except (TimeoutError, OSError, asyncpg.PostgresError, ProblemError) as exc:
                 # keep the last known keys; revocations need the database, which is down too

@@ -167,8 +167,13 @@ class Database:
         await self._pool
 
     async def close(self) -> None:
+        """Waits for connections in use to come back, then closes; past 10 s it cuts them."""
         if self._pool is not None:
-            await asyncio.wait_for(self._pool.close(), timeout=10)
+            try:
+                async with asyncio.timeout(10):
+                    await self._pool.close()
+            except TimeoutError:
+                self._pool.terminate()
 
     @asynccontextmanager
     async def _connection(self, *, read: bool) -> AsyncIterator[asyncpg.Connection]:
