@@ -117,8 +117,12 @@ TRANSACTION_PROBLEMS = _problems(s404="transaction_not_found", **_COMMON)
 # ----------------------------------------------------------------------------------------------
 # Authentication and the request's shape
 # ----------------------------------------------------------------------------------------------
-def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard of every /api/v1 route: a valid key with the route's scope (opt["scope"])."""
+async def authorize(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard of every /api/v1 route: a valid key with the route's scope (opt["scope"]).
+    A coroutine though it never awaits: Litestar runs a plain function guard in a thread pool,
+    a hand-off that cost more than the rest of a request's Python."""
     keyring: KeyRing = connection.app.state.keyring
     client = keyring.authenticate(connection.headers.get("authorization"), handler.opt["scope"])
     connection.scope["wallet.client"] = client.name  # type: ignore[typeddict-unknown-key]
