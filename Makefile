@@ -6,13 +6,14 @@ VENV := .venv
 WALLET := $(VENV)/bin/wallet
 DEV_KEY := .local/dev-api-key
 
-.PHONY: help install run stop test test-sql test-py psql bench-sql lint clean
+.PHONY: help install run stop test test-sql test-py test-load-smoke psql bench-sql bench-load lint clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
 	@echo "make test       install what is missing, then pgTAP (pg_prove) and pytest on a throwaway stack"
 	@echo "make psql       psql on the local database of make run"
 	@echo "make bench-sql  pgbench over the SQL API against the yardstick (docs/performance.md)"
+	@echo "make bench-load the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
 	@echo "make lint       ruff and mypy --strict"
 	@echo "make stop       stop the servers make run started"
 
@@ -46,7 +47,7 @@ test: install
 	eval "$$($(STACK) env test)"; \
 	$(WALLET) migrate; \
 	$(WALLET) seed; \
-	$(MAKE) --no-print-directory test-sql test-py
+	$(MAKE) --no-print-directory test-sql test-py test-load-smoke
 
 # These two expect a migrated and seeded stack in the WALLET_* / PG* environment (as make test sets).
 test-sql:
@@ -56,8 +57,16 @@ test-sql:
 test-py:
 	$(VENV)/bin/pytest -q
 
+# A few seconds of the replay storm against a server and stack of its own (LOAD_STACK, default
+# dev1), then reconciliation: so the load scenarios cannot rot.
+test-load-smoke:
+	@scripts/load.sh replay smoke
+
 bench-sql: install
 	@scripts/bench_sql.sh
+
+bench-load: install
+	@scripts/load.sh all full
 
 lint: install
 	$(VENV)/bin/ruff check service tests

@@ -17,14 +17,17 @@ PG_USER_NAME=walletpg
 die() { echo "stack.sh: $*" >&2; exit 1; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
+# Below 32768, outside Linux's ephemeral range (32768-60999): a port in that range can be taken
+# for a while by some client connection's local end (or a self-connection of the readiness probe),
+# and the server then cannot bind it. That happened to the Redis of a stack started under load.
 ports() {
   case $1 in
-    run)   PG_PORT=55432 REDIS_PORT=56379 DURABLE=1 ;;
-    test)  PG_PORT=55433 REDIS_PORT=56380 DURABLE=0 ;;
-    bench) PG_PORT=55434 REDIS_PORT=56381 DURABLE=1 ;;
+    run)   PG_PORT=15432 REDIS_PORT=16379 DURABLE=1 ;;
+    test)  PG_PORT=15433 REDIS_PORT=16380 DURABLE=0 ;;
+    bench) PG_PORT=15434 REDIS_PORT=16381 DURABLE=1 ;;
     # spare throwaway stacks, so that several checkouts or people can test side by side
-    dev1)  PG_PORT=55435 REDIS_PORT=56382 DURABLE=0 ;;
-    dev2)  PG_PORT=55436 REDIS_PORT=56383 DURABLE=0 ;;
+    dev1)  PG_PORT=15435 REDIS_PORT=16382 DURABLE=0 ;;
+    dev2)  PG_PORT=15436 REDIS_PORT=16383 DURABLE=0 ;;
     *) die "unknown stack '$1' (run, test, bench, dev1 or dev2)" ;;
   esac
 }
@@ -150,7 +153,11 @@ stop() {
   local bindir dir
   dir=$(state_dir "$name")
   if [[ -f $dir/redis/redis.pid ]]; then  # this stack's Redis only, never another on the port
-    kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    local pid
+    pid=$(cat "$dir/redis/redis.pid")
+    kill "$pid" 2>/dev/null || true
+    # wait until it has let go of its port: a restart right after (start NAME fresh) binds it
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     rm -f "$dir/redis/redis.pid"
   fi
   if bindir=$(pg_bindir) && [[ -f $dir/pg/PG_VERSION ]]; then

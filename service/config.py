@@ -13,10 +13,10 @@ from pathlib import Path
 
 DEFAULTS: Mapping[str, str] = {
     # the service and trusted jobs: may only execute the SQL API
-    "WALLET_DATABASE_URL": "postgresql://wallet_service@127.0.0.1:55432/wallet",
+    "WALLET_DATABASE_URL": "postgresql://wallet_service@127.0.0.1:15432/wallet",
     # migrations, seed and API keys: the schema owner, or a superuser (then roles are created)
-    "WALLET_ADMIN_DATABASE_URL": "postgresql://postgres@127.0.0.1:55432/wallet",
-    "WALLET_REDIS_URL": "redis://127.0.0.1:56379/0",
+    "WALLET_ADMIN_DATABASE_URL": "postgresql://postgres@127.0.0.1:15432/wallet",
+    "WALLET_REDIS_URL": "redis://127.0.0.1:16379/0",
     "WALLET_PORT": "3000",
     # 127.0.0.1 keeps a development server private; containers set 0.0.0.0
     "WALLET_HOST": "127.0.0.1",

@@ -120,7 +120,7 @@ def test_environment_wins_over_dotenv_which_wins_over_defaults(tmp_path: Path) -
     settings = load_settings({"WALLET_PORT": "5000"}, dotenv)
     assert settings == Settings(
         database_url="postgresql://dotenv/db",
-        admin_database_url="postgresql://postgres@127.0.0.1:55432/wallet",
+        admin_database_url="postgresql://postgres@127.0.0.1:15432/wallet",
         redis_url="redis://from-dotenv:1/0",
         port=5000,
     )
