@@ -140,6 +140,8 @@ class Admissions:
     ) -> Admission:
         """Reads pass only the client; money-moving requests pass the key, its fingerprint and
         the user, and are claimed when admitted."""
+        if not key and self._general[0] == 0:
+            return Admission("admitted")  # a read with the general limit off: nothing to count
         keys = [
             f"wallet:rl:key:{client}",
             f"wallet:idem:{client}:{key}" if key else "",
