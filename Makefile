@@ -6,14 +6,14 @@ VENV := .venv
 WALLET := $(VENV)/bin/wallet
 DEV_KEY := .local/dev-api-key
 
-.PHONY: help install run stop test test-sql test-py test-load-smoke psql bench-sql bench-load lint clean
+.PHONY: help install run stop test test-sql test-py test-load-smoke psql bench bench-sql bench-load lint clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
 	@echo "make test       install what is missing, then pgTAP (pg_prove) and pytest on a throwaway stack"
 	@echo "make psql       psql on the local database of make run"
 	@echo "make bench-sql  pgbench over the SQL API against the yardstick (docs/performance.md)"
-	@echo "make bench-load the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
+	@echo "make bench      the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
 	@echo "make lint       ruff and mypy --strict"
 	@echo "make stop       stop the servers make run started"
 
@@ -65,7 +65,7 @@ test-load-smoke:
 bench-sql: install
 	@scripts/bench_sql.sh
 
-bench-load: install
+bench bench-load: install
 	@scripts/load.sh all full
 
 lint: install
