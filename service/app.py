@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -38,11 +39,9 @@ _HTTP_CODES = {
 
 
 def _problem_response(request: Request[Any, Any, Any], error: ProblemError) -> Response[bytes]:
-    from service.routes import _encode
-
     request_id = request.scope.get("wallet.request_id")
     return Response(
-        _encode(error.problem(request_id if isinstance(request_id, str) else None)),
+        msgspec.json.encode(error.problem(request_id if isinstance(request_id, str) else None)),
         status_code=error.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=dict(error.headers),

@@ -23,7 +23,7 @@ from litestar.types import Empty
 
 from service.admission import Admission, Admissions
 from service.auth import ApiClient, KeyRing
-from service.db import Database, Posting, unavailable
+from service.db import Database, Posting
 from service.observability import RATE_LIMITED, REPLAYS, TRANSACTIONS, metrics_text
 from service.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -558,5 +558,3 @@ async def metrics() -> Response[bytes]:
 
 
 ROUTES = [topup, bonus, spend, balance, ledger, transaction, health, metrics]
-
-__all__ = ["ROUTES", "unavailable"]
