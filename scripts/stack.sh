@@ -2,7 +2,7 @@
 # Local PostgreSQL and Redis for development, tests and benchmarks, kept inside the checkout.
 #
 #   stack.sh install             install what is missing (apt) and the Python environment (.venv)
-#   stack.sh start NAME [fresh]  start stack NAME (run | test | bench | dev1 | dev2); "fresh" wipes its data
+#   stack.sh start NAME [fresh]  start stack NAME (run | test | bench | dev1..dev3 | faults); "fresh" wipes its data
 #   stack.sh stop NAME           stop it
 #   stack.sh env NAME            print the WALLET_* variables that point at it (for eval)
 #   stack.sh psql NAME [ARGS]    psql on its database, as the superuser
@@ -28,7 +28,11 @@ ports() {
     # spare throwaway stacks, so that several checkouts or people can test side by side
     dev1)  PG_PORT=15435 REDIS_PORT=16382 DURABLE=0 ;;
     dev2)  PG_PORT=15436 REDIS_PORT=16383 DURABLE=0 ;;
-    *) die "unknown stack '$1' (run, test, bench, dev1 or dev2)" ;;
+    dev3)  PG_PORT=15437 REDIS_PORT=16384 DURABLE=0 ;;
+    # the fault tests restart and stop these servers on purpose, so they get a stack of their own;
+    # durable, because they prove that nothing acknowledged is lost when PostgreSQL restarts
+    faults) PG_PORT=15438 REDIS_PORT=16385 DURABLE=1 ;;
+    *) die "unknown stack '$1' (run, test, bench, dev1, dev2, dev3 or faults)" ;;
   esac
 }
 
