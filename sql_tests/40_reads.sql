@@ -2,7 +2,7 @@
 -- api.wallet_entries, api.get_transaction and api.transaction_entries, with their errors
 -- (WUSER, WASST, WWALT, WPAGE, WTXNF). Called as wallet_service unless said otherwise.
 BEGIN;
-SELECT plan(53);
+SELECT plan(55);
 
 SELECT id AS treasury0 FROM ledger.wallets
 WHERE asset_id = 'asset-gold-coin-001' AND kind = 'treasury' AND slot = 0 \gset
@@ -129,6 +129,29 @@ SELECT results_eq(
     format($$ SELECT cardinality(p.entries), p.next_cursor FROM api.ledger_page(%s, 10, 10) AS p $$, :w),
     $$ VALUES (0, NULL::bigint) $$,
     'an offset past the end gives an empty page, not an error');
+
+-- Pages are found by wallet version, not by stepping over rows: every offset and every cursor
+-- of a 30-entry wallet gives exactly what OFFSET and a version filter over its entries give.
+SELECT count(*) FROM generate_series(1, 30) AS i,
+    api.topup('tap-reads-30', 'asset-gold-coin-001', i, 'tap-reads-30-' || i) \gset
+SELECT wallet_id AS w30 FROM api.balances('tap-reads-30', 'asset-gold-coin-001') \gset
+RESET ROLE;
+SELECT results_eq(
+    format($$ SELECT o, array(SELECT e.entry_id FROM api.wallet_entries(%s, 7, o) AS e)
+              FROM generate_series(0, 32) AS o $$, :w30),
+    format($$ SELECT o, array(SELECT e.id FROM ledger.entries AS e WHERE e.wallet_id = %s
+                              ORDER BY e.wallet_version DESC LIMIT 7 OFFSET o)
+              FROM generate_series(0, 32) AS o $$, :w30),
+    'every offset from 0 to past the end pages exactly as OFFSET over the wallet''s entries');
+SELECT results_eq(
+    format($$ SELECT c, array(SELECT e.entry_id FROM api.wallet_entries(%s, 7, 0, c) AS e)
+              FROM generate_series(1, 32) AS c $$, :w30),
+    format($$ SELECT c, array(SELECT e.id FROM ledger.entries AS e
+                              WHERE e.wallet_id = %s AND e.wallet_version < c
+                              ORDER BY e.wallet_version DESC LIMIT 7)
+              FROM generate_series(1, 32) AS c $$, :w30),
+    'every cursor pages exactly as a filter on the wallet version');
+SET LOCAL ROLE wallet_service;
 
 -- new entries arrive (versions 6 and 7) while a reader holds cursor 4
 SELECT lives_ok($$ SELECT * FROM api.topup('tap-reads-1', 'asset-gold-coin-001', 3, 'tap-reads-k6') $$,
