@@ -6,7 +6,7 @@ VENV := .venv
 WALLET := $(VENV)/bin/wallet
 DEV_KEY := .local/dev-api-key
 
-.PHONY: help install run stop test test-sql test-py test-load-smoke psql bench bench-sql bench-load lint clean
+.PHONY: help install run stop test test-sql test-py test-load-smoke psql bench bench-sql bench-load bench-depth lint clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
@@ -14,6 +14,7 @@ help:
 	@echo "make psql       psql on the local database of make run"
 	@echo "make bench-sql  pgbench over the SQL API against the yardstick (docs/performance.md)"
 	@echo "make bench      the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
+	@echo "make bench-depth  reads at depth: 1,000,000 wallets, 10,000,000 entries (docs/performance.md)"
 	@echo "make lint       ruff and mypy --strict"
 	@echo "make stop       stop the servers make run started"
 
@@ -68,9 +69,12 @@ bench-sql: install
 bench bench-load: install
 	@scripts/load.sh all full
 
+bench-depth: install
+	@scripts/bench_depth.sh
+
 lint: install
-	$(VENV)/bin/ruff check service tests
-	$(VENV)/bin/ruff format --check service tests
+	$(VENV)/bin/ruff check service tests scripts
+	$(VENV)/bin/ruff format --check service tests scripts
 	$(VENV)/bin/mypy service
 
 clean: stop
