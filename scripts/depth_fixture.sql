@@ -75,3 +75,5 @@ FROM (
     GROUP BY e.wallet_id
 ) AS d
 WHERE w.id = d.wallet_id;
+
+DROP TABLE fixture_topups;  -- so that several chunks can run in one transaction
