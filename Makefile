@@ -6,7 +6,7 @@ VENV := .venv
 WALLET := $(VENV)/bin/wallet
 DEV_KEY := .local/dev-api-key
 
-.PHONY: help install run stop test test-sql test-py test-load-smoke psql bench bench-sql bench-load bench-depth lint clean
+.PHONY: help install run stop test test-sql test-py test-load-smoke test-depth-smoke psql bench bench-sql bench-load bench-depth lint clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
@@ -48,7 +48,7 @@ test: install
 	eval "$$($(STACK) env test)"; \
 	$(WALLET) migrate; \
 	$(WALLET) seed; \
-	$(MAKE) --no-print-directory test-sql test-py test-load-smoke
+	$(MAKE) --no-print-directory test-sql test-py test-load-smoke test-depth-smoke
 
 # These two expect a migrated and seeded stack in the WALLET_* / PG* environment (as make test sets).
 test-sql:
@@ -62,6 +62,10 @@ test-py:
 # dev1), then reconciliation: so the load scenarios cannot rot.
 test-load-smoke:
 	@scripts/load.sh replay smoke
+
+# make bench-depth in small (the bench stack, about 30 s), so that it cannot rot either.
+test-depth-smoke:
+	@scripts/bench_depth.sh smoke
 
 bench-sql: install
 	@scripts/bench_sql.sh

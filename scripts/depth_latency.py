@@ -1,10 +1,10 @@
 """Latency of reads at depth, for make bench-depth (scripts/bench_depth.sh).
 
-    depth_latency.py BASE_URL API_KEY USER_PREFIX USERS WHALE_USER
+    depth_latency.py BASE_URL API_KEY USER_PREFIX USERS WHALE_USER [READS]
 
 Against a service whose database holds the depth fixture (USERS wallets named USER_PREFIX<n>,
 and WHALE_USER with a long history), it measures, one request at a time unless said otherwise:
-  * balance reads of random users, and of the whale;
+  * READS (default 2000) balance reads of random users, and 200 of the whale;
   * ledger pages (50 entries) of the whale at increasing depth, by offset and by cursor, and
     checks that both ways return the same entries;
 and prints a table. Exits 1 if any answer is not 200 or the two ways of paging disagree.
@@ -49,7 +49,7 @@ async def timed(
     return elapsed, answer.json()
 
 
-async def main(base: str, key: str, prefix: str, users: int, whale: str) -> None:
+async def main(base: str, key: str, prefix: str, users: int, whale: str, reads: int) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     async with httpx.AsyncClient(
@@ -62,7 +62,8 @@ async def main(base: str, key: str, prefix: str, users: int, whale: str) -> None
             return f"{prefix}{rng.randint(1, users)}"
 
         samples = [
-            (await timed(client, f"/api/v1/wallet/{random_user()}/balance"))[0] for _ in range(2000)
+            (await timed(client, f"/api/v1/wallet/{random_user()}/balance"))[0]
+            for _ in range(reads)
         ]
         row(f"balance, random user of {users:,}, 1 at a time", samples)
 
@@ -104,7 +105,8 @@ async def main(base: str, key: str, prefix: str, users: int, whale: str) -> None
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 6:
+    if len(sys.argv) not in (6, 7):
         sys.exit(__doc__)
-    base_url, api_key, user_prefix, user_count, whale_user = sys.argv[1:]
-    asyncio.run(main(base_url, api_key, user_prefix, int(user_count), whale_user))
+    base_url, api_key, user_prefix, user_count, whale_user = sys.argv[1:6]
+    reads = int(sys.argv[6]) if len(sys.argv) == 7 else 2000
+    asyncio.run(main(base_url, api_key, user_prefix, int(user_count), whale_user, reads))
