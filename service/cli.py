@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings)
     try:
         if args.command == "migrate":
-            schema.migrate(settings.admin_database_url)
+            schema.migrate(settings.admin_database_url, service_url=settings.database_url)
         elif args.command == "seed":
             schema.seed(settings.admin_database_url)
         elif args.command == "reconcile":
