@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
-from service.config import Settings, load_settings
+from service.config import DEFAULTS, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -189,3 +189,12 @@ def test_every_sqlstate_raised_in_db_is_in_the_registry_and_vice_versa() -> None
     for code in registry:  # the rules for our own SQLSTATEs (docs/sql-api.md)
         assert code[0] not in "FHPX0123456789" and code[2] not in "0P" and code[3].isalpha()
         assert not code.endswith("000")
+
+
+def test_env_example_lists_every_setting_with_its_default() -> None:
+    listed = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert listed == dict(DEFAULTS)
