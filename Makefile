@@ -6,7 +6,7 @@ VENV := .venv
 WALLET := $(VENV)/bin/wallet
 DEV_KEY := .local/dev-api-key
 
-.PHONY: help install run stop test test-sql test-py test-load-smoke test-depth-smoke psql bench bench-sql bench-load bench-depth lint clean
+.PHONY: help install run stop test test-sql test-py test-load-smoke test-depth-smoke psql bench bench-sql bench-load bench-depth lint lint-containers lock clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
@@ -16,6 +16,8 @@ help:
 	@echo "make bench      the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
 	@echo "make bench-depth  reads at depth: 1,000,000 wallets, 10,000,000 entries (docs/performance.md)"
 	@echo "make lint       ruff and mypy --strict"
+	@echo "make lint-containers  hadolint on the Dockerfile, docker-compose.yml against the compose spec"
+	@echo "make lock       re-lock requirements.lock and requirements-runtime.lock (the image's)"
 	@echo "make stop       stop the servers make run started"
 
 install:
@@ -42,7 +44,7 @@ psql:
 	@$(STACK) psql run
 
 # A throwaway stack (fresh data, fsync off) that is stopped whatever happens.
-test: install
+test: install lint-containers
 	@trap '$(STACK) stop test >/dev/null' EXIT; \
 	$(STACK) start test fresh; \
 	eval "$$($(STACK) env test)"; \
@@ -80,6 +82,18 @@ lint: install
 	$(VENV)/bin/ruff check service tests scripts
 	$(VENV)/bin/ruff format --check service tests scripts
 	$(VENV)/bin/mypy service
+
+# No Docker engine runs on the development machines: the Dockerfile is linted and the compose file
+# validated against the compose spec (tests/test_containers.py checks what a schema cannot).
+lint-containers: install
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+# Both lock files from pyproject.toml: everything (.venv), and the runtime part (the image).
+UV ?= uv
+lock:
+	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes -o requirements.lock
+	$(UV) pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -o requirements-runtime.lock
 
 clean: stop
 	rm -rf .local

@@ -113,7 +113,7 @@ def _openapi() -> OpenAPIConfig:
 def create_litestar(settings: Settings) -> Litestar:
     database = Database(settings)
     admissions = Admissions(settings)
-    keyring = KeyRing(database, settings.database_url)
+    keyring = KeyRing(database, settings.listen_database_url or settings.database_url)
     plugins: list[Any] = []
     tracer_provider: Any = None
     if settings.otel_endpoint:

@@ -83,7 +83,7 @@ def _print_keys(rows: list[keys.KeyInfo]) -> None:
         print("  ".join([*padded, line[4]]))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wallet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create roles if allowed, apply migrations and functions")
@@ -104,7 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "serve", help="serve the HTTP API (WALLET_HOST, WALLET_PORT, WALLET_WORKERS)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
     except ValueError as exc:
@@ -116,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings)
     try:
         if args.command == "migrate":
-            schema.migrate(settings.admin_database_url)
+            schema.migrate(settings.admin_database_url, service_url=settings.database_url)
         elif args.command == "seed":
             schema.seed(settings.admin_database_url)
         elif args.command == "reconcile":

@@ -22,6 +22,12 @@ DEFAULTS: Mapping[str, str] = {
     "WALLET_HOST": "127.0.0.1",
     "WALLET_WORKERS": "2",
     "WALLET_DB_POOL_SIZE": "8",
+    # prepared statements asyncpg keeps per connection; 0 (none named) behind a PgBouncer older
+    # than 1.21, or without max_prepared_statements, in transaction mode (docs/operations.md)
+    "WALLET_DB_STATEMENT_CACHE_SIZE": "100",
+    # where the service LISTENs for API key changes; empty means WALLET_DATABASE_URL. Behind a
+    # pooler in transaction mode (where LISTEN cannot work) a URL straight to PostgreSQL
+    "WALLET_LISTEN_DATABASE_URL": "",
     # milliseconds; a request never waits longer than this on PostgreSQL (0 = no limit)
     "WALLET_STATEMENT_TIMEOUT": "5000",
     "WALLET_LOCK_TIMEOUT": "3000",
@@ -68,6 +74,8 @@ class Settings:
     host: str = "127.0.0.1"
     workers: int = 2
     db_pool_size: int = 8
+    db_statement_cache_size: int = 100
+    listen_database_url: str = ""
     statement_timeout_ms: int = 5000
     lock_timeout_ms: int = 3000
     idempotency_ttl: int = 86400
@@ -116,6 +124,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         host=get("WALLET_HOST"),
         workers=number("WALLET_WORKERS", 1, 64),
         db_pool_size=number("WALLET_DB_POOL_SIZE", 1, 200),
+        db_statement_cache_size=number("WALLET_DB_STATEMENT_CACHE_SIZE", 0, 10_000),
+        listen_database_url=get("WALLET_LISTEN_DATABASE_URL").strip(),
         statement_timeout_ms=number("WALLET_STATEMENT_TIMEOUT", 0, 3_600_000),
         lock_timeout_ms=number("WALLET_LOCK_TIMEOUT", 0, 3_600_000),
         idempotency_ttl=number("WALLET_IDEMPOTENCY_TTL", 60, 30 * 86400),

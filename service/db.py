@@ -155,6 +155,7 @@ class Database:
             max_size=s.db_pool_size,
             init=_init_connection,
             reset=_no_reset,
+            statement_cache_size=s.db_statement_cache_size,
             # the server cancels a statement after this; the client gives up a little later
             command_timeout=(s.statement_timeout_ms / 1000 + 2) if s.statement_timeout_ms else None,
             server_settings={

@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
-from service.config import Settings, load_settings
+from service.config import DEFAULTS, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wallet(*args: str) -> subprocess.CompletedProcess[str]:
+def wallet(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=ROOT,
-        env=os.environ.copy(),
+        env={**os.environ, **env},
+    )
+
+
+def _with_password(url: str, password: str) -> str:
+    parts = urlsplit(url)
+    netloc = f"{parts.username}:{quote(password, safe='')}@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _scram_matches(verifier: str, password: str) -> bool:
+    """Whether a stored SCRAM-SHA-256 verifier is that of `password` (RFC 5802 / RFC 7677)."""
+    match = re.fullmatch(r"SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)", verifier)
+    assert match, verifier
+    iterations, salt, stored_key, server_key = match.groups()
+    salted = hashlib.pbkdf2_hmac(
+        "sha256", password.encode(), base64.b64decode(salt), int(iterations)
+    )
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    return base64.b64encode(hashlib.sha256(client_key).digest()).decode() == stored_key and (
+        base64.b64encode(hmac.new(salted, b"Server Key", "sha256").digest()).decode() == server_key
     )
 
 
@@ -61,6 +85,31 @@ async def test_prepared_calls_keep_working_across_a_migrate(
     assert wallet("migrate").returncode == 0
     row = await topup.fetchrow(f"mig-{unique}", f"after-{unique}")
     assert str(row["balance"]) == "2.00"
+
+
+async def test_migrate_sets_wallet_service_password_from_wallet_database_url(
+    settings: Settings, admin_conn: asyncpg.Connection
+) -> None:
+    """What docker-compose.yml relies on: the service's URL is the one place its password is
+    written. The statement carries libpq's verifier, never the password."""
+    password = "s3cret/with@odd:chars é"  # noqa: S105 - a test password
+    stored = "SELECT rolpassword FROM pg_authid WHERE rolname = 'wallet_service'"
+    try:
+        url = _with_password(settings.database_url, password)
+        result = wallet("migrate", WALLET_DATABASE_URL=url)
+        assert result.returncode == 0, result.stderr
+        assert "wallet_service's password set from WALLET_DATABASE_URL" in result.stdout
+        verifier = await admin_conn.fetchval(stored)
+        assert _scram_matches(verifier, password)
+        assert not _scram_matches(verifier, password + "x")
+
+        # a URL without a password leaves the password alone
+        result = wallet("migrate", WALLET_DATABASE_URL=settings.database_url)
+        assert result.returncode == 0, result.stderr
+        assert "password" not in result.stdout
+        assert await admin_conn.fetchval(stored) == verifier
+    finally:
+        await admin_conn.execute("ALTER ROLE wallet_service PASSWORD NULL")
 
 
 def test_seed_again_changes_nothing() -> None:
@@ -140,3 +189,12 @@ def test_every_sqlstate_raised_in_db_is_in_the_registry_and_vice_versa() -> None
     for code in registry:  # the rules for our own SQLSTATEs (docs/sql-api.md)
         assert code[0] not in "FHPX0123456789" and code[2] not in "0P" and code[3].isalpha()
         assert not code.endswith("000")
+
+
+def test_env_example_lists_every_setting_with_its_default() -> None:
+    listed = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert listed == dict(DEFAULTS)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Callable
 
 import asyncpg
 
 from service.app import create_app
 from service.config import Settings
-from tests.conftest import asgi_lifespan
+from service.db import Database
+from tests.conftest import asgi_lifespan, running_app
 
 
 async def test_shutdown_is_prompt_while_key_notifications_keep_arriving(
@@ -45,3 +47,54 @@ async def test_shutdown_is_prompt_while_key_notifications_keep_arriving(
         await notifier
     assert slowest < 5, f"a shutdown took {slowest:.1f} s"
     print(f"\n25 start-ups and shutdowns under notifications: slowest shutdown {slowest:.2f} s")
+
+
+async def test_statement_cache_size_0_names_no_prepared_statement(settings: Settings) -> None:
+    """WALLET_DB_STATEMENT_CACHE_SIZE=0 is what a PgBouncer older than 1.21 in transaction mode
+    needs: no named statement outlives its transaction (unnamed ones are not listed)."""
+    named = {}
+    for size in (0, 100):
+        database = Database(
+            dataclasses.replace(settings, db_pool_size=1, db_statement_cache_size=size)
+        )
+        await database.open()
+        try:
+            await database.balances("user-rich-001", None)
+            await database.active_api_keys()
+            async with database._connection(read=True) as conn:
+                named[size] = await conn.fetchval("SELECT count(*) FROM pg_prepared_statements")
+        finally:
+            await database.close()
+    assert named[0] == 0
+    assert named[100] >= 2
+
+
+async def test_api_keys_are_listened_for_on_wallet_listen_database_url(
+    settings: Settings, admin_conn: asyncpg.Connection, new_key: Callable[..., str], unique: str
+) -> None:
+    """Behind a pooler in transaction mode LISTEN needs a connection straight to PostgreSQL."""
+    listener = f"wallet-listener-{unique}"
+    separator = "&" if "?" in settings.database_url else "?"
+    url = f"{settings.database_url}{separator}application_name={listener}"
+    async with running_app(settings, listen_database_url=url) as client:
+        for _ in range(100):  # the refresher connects in a task of its own
+            sessions = await admin_conn.fetch(
+                "SELECT query FROM pg_stat_activity WHERE application_name = $1", listener
+            )
+            if sessions and sessions[0]["query"].startswith("LISTEN"):
+                break
+            await asyncio.sleep(0.05)
+        assert len(sessions) == 1
+        assert sessions[0]["query"].startswith("LISTEN")
+        # a new key is seen within moments, on that connection's NOTIFY (well before the
+        # periodic refresh of every REFRESH_SECONDS)
+        key = new_key(["wallet:read"])
+        started = time.monotonic()
+        while time.monotonic() - started < 2:
+            answer = await client.get(
+                "/api/v1/wallet/user-rich-001/balance", headers={"Authorization": f"Bearer {key}"}
+            )
+            if answer.status_code == 200:
+                break
+            await asyncio.sleep(0.02)
+        assert answer.status_code == 200
