@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,6 +22,7 @@ from redis.asyncio import Redis
 from service.app import create_app
 from service.config import Settings, load_settings
 from service.keys import create_key
+from tests.server import StartServer, server_starter
 
 
 @pytest.fixture(scope="session")
@@ -138,3 +140,13 @@ async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+# ----------------------------------------------------------------------------------------------
+# `wallet serve`, the real server process (tests/server.py)
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """Starts `wallet serve` processes (see server_starter); all are killed at the end."""
+    with server_starter(tmp_path) as start:
+        yield start
