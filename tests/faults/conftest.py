@@ -104,10 +104,15 @@ class Client:
         return f"api:{self.name}"
 
 
-@pytest.fixture
-def api_client(settings: Settings) -> Client:
+def new_client(settings: Settings) -> Client:
+    """A new API key with every scope: a client with its own idempotency scope."""
     name = f"faults-{uuid.uuid4().hex[:10]}"
     return Client(name, create_key(settings.admin_database_url, name, ALL_SCOPES).key)
+
+
+@pytest.fixture
+def api_client(settings: Settings) -> Client:
+    return new_client(settings)
 
 
 ServeLoaded = Callable[..., Server]
