@@ -20,7 +20,7 @@ from tests.faults.conftest import FULL, Client, ServeLoaded, report
 from tests.faults.load import Load, verify
 
 KILLS = 3 if FULL else 1
-PHASE = 8.0 if FULL else 2.0  # seconds of load before each kill and after the last restart
+PHASE = 8.0 if FULL else 1.5  # seconds of load before each kill and after the last restart
 # the Redis claims of the keys in flight at the kill expire after 30 s; then their retries answer
 RETRY_TIMEOUT = 90.0
 EXPECTED = {"201", "422 insufficient_funds", "409 idempotency_key_in_flight", "no answer"}

@@ -19,9 +19,10 @@ from tests.faults.load import Answer, Load, verify
 from tests.server import GOLD
 
 LOCK_TIMEOUT_MS = 3000  # the default
-HELD = 20.0 if FULL else 7.0  # seconds the lock is held: two or more lock timeouts
-# a blocked posting answers after the lock timeout, plus the time to answer on a busy machine
-BLOCKED_BOUND = LOCK_TIMEOUT_MS / 1000 + 2.0
+HELD = 20.0 if FULL else 5.0  # seconds the lock is held: more than a lock timeout
+# lock_timeout bounds each wait for a lock, and a posting may wait twice: in PostgreSQL's queue for
+# the row (behind another posting waiting for it), then for the holder; plus a second to answer
+BLOCKED_BOUND = 2 * LOCK_TIMEOUT_MS / 1000 + 1.0
 # other wallets never wait for the lock: each of their answers comes before it would time out
 OTHERS_BOUND = LOCK_TIMEOUT_MS / 1000
 
@@ -45,10 +46,10 @@ async def test_a_locked_wallet_answers_503_after_the_lock_timeout_and_others_are
 
     stop = asyncio.Event()
     running = asyncio.create_task(others.run(stop, clients=12))
-    hammering = asyncio.create_task(locked.run(stop, clients=4))
+    hammering: asyncio.Task[None] | None = None
     holder = admin_conn.transaction()
     try:
-        await asyncio.sleep(1)  # the others' load at its pace
+        await asyncio.sleep(0.5)  # the others' load under way
         await holder.start()
         await admin_conn.execute(
             "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
@@ -56,6 +57,7 @@ async def test_a_locked_wallet_answers_503_after_the_lock_timeout_and_others_are
             GOLD,
         )
         locked_at = time.monotonic()
+        hammering = asyncio.create_task(locked.run(stop, clients=4))
         async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=10) as reader:
             read = await reader.get(
                 f"/api/v1/wallet/{locked_user}/balance",
@@ -67,14 +69,14 @@ async def test_a_locked_wallet_answers_503_after_the_lock_timeout_and_others_are
     finally:
         await holder.rollback()
         stop.set()
-        await asyncio.gather(running, hammering)
+        await asyncio.gather(running, *([hammering] if hammering else []))
     assert read.status_code == 200, read.text
     await locked.retry_lost(30)
 
     under_lock = [
         a
         for a in locked.answers()
-        if locked_at <= a.started and a.started + a.seconds < released_at
+        if locked_at <= a.started and a.started + a.seconds <= released_at
     ]
     # what reached the database: not the replays from Redis, nor the copies of a key in flight
     blocked = [

@@ -18,8 +18,8 @@ from service.config import Settings
 from tests.faults.conftest import FULL, Client, ServeLoaded, Stack, report, wait_until
 from tests.faults.load import Answer, Load, verify
 
-PHASE = 8.0 if FULL else 2.0
-OUTAGE = 6.0 if FULL else 3.0  # seconds PostgreSQL stays down
+PHASE = 8.0 if FULL else 1.5
+OUTAGE = 6.0 if FULL else 2.0  # seconds PostgreSQL stays down
 SHUTDOWNS = ("postgres", "postgres-crash") if FULL else ("postgres-crash",)
 ANSWER_BOUND = 10.0  # the slowest answer allowed during an outage
 RECOVERY_BOUND = 30.0  # from PostgreSQL accepting connections again to a 201

@@ -16,7 +16,7 @@ import httpx
 from tests.faults.conftest import FULL, Client, ServeLoaded, Stack, report, wait_until
 from tests.faults.load import Load, verify
 
-PHASE = 8.0 if FULL else 2.0
+PHASE = 8.0 if FULL else 1.5
 HEALTH_BOUND = 10.0  # seconds for /health to see Redis gone, and back
 EXPECTED = {"201", "422 insufficient_funds", "409 idempotency_key_in_flight"}
 
