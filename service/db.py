@@ -181,6 +181,11 @@ class Database:
         try:
             async with self._pool.acquire(timeout=5) as conn:
                 yield conn
+        except asyncpg.PostgresConnectionError as exc:
+            # SQLSTATE class 08: the connection was lost, e.g. closed in the middle of a
+            # statement by a shutting-down server; the posting may or may not have committed,
+            # and a retry with the same key finds out
+            raise unavailable("the connection to the database was lost") from exc
         except asyncpg.PostgresError as exc:
             sqlstate = exc.sqlstate or ""
             if sqlstate in _UNAVAILABLE_SQLSTATES:

@@ -127,3 +127,45 @@ async def test_the_service_recovers_when_postgres_comes_back_without_a_restart(
             assert (await api.get("/health")).json()["status"] == "ok"
         finally:
             proxy.close()
+
+
+async def test_bug_a_connection_cut_in_the_middle_of_a_posting_is_503_not_500(
+    settings: Settings, key: str, unique: str, admin_conn: asyncpg.Connection
+) -> None:
+    """Found by tests/faults/test_postgres.py (PostgreSQL shut down under load): asyncpg reports
+    a connection closed in the middle of a statement as ConnectionDoesNotExistError, a
+    PostgresError of SQLSTATE class 08 that was answered 500. Here the posting's backend is
+    terminated while it waits for a wallet's lock."""
+    auth = {"Authorization": f"Bearer {key}"}
+    user, idempotency_key = f"cut-{unique}", f"cut-key-{unique}"
+    headers = {**auth, "Idempotency-Key": idempotency_key}
+    body = {"userId": user, "assetTypeId": GOLD, "amount": "1.00"}
+    async with running_app(settings) as api:
+        assert (await topup(api, auth, user, "5.00")).status_code == 201
+        holder = admin_conn.transaction()
+        await holder.start()
+        try:
+            await admin_conn.execute(
+                "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
+                user,
+                GOLD,
+            )
+            pending = asyncio.create_task(
+                api.post("/api/v1/wallet/topup", json=body, headers=headers)
+            )
+            blocked = (
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
+            )
+            deadline = time.monotonic() + 2  # inside the 3 s lock timeout
+            while not (pid := await admin_conn.fetchval(blocked)):
+                assert time.monotonic() < deadline, "the posting never waited for the lock"
+                await asyncio.sleep(0.01)
+            assert await admin_conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+            response = await asyncio.wait_for(pending, timeout=10)
+        finally:
+            await holder.rollback()
+        assert_problem(response, 503, "service_unavailable")
+        # nothing moved and the key is free: the retry posts, once
+        retry = await api.post("/api/v1/wallet/topup", json=body, headers=headers)
+        assert retry.status_code == 201 and retry.json()["balance"] == "6.00", retry.text
