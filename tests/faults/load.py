@@ -176,17 +176,22 @@ class Load:
 
         await asyncio.gather(*(one_client(n) for n in range(clients)))
 
-    async def retry_lost(self, timeout: float) -> None:
+    async def retry_lost(self, timeout: float, clients: int = 16) -> None:
         """Retries every key without a final answer, with its key and body, until each has one
-        (a 409 in flight or a 503 is retried after a pause, as Retry-After says)."""
+        (a 409 in flight or a 503 is retried after a pause, as Retry-After says). At most
+        `clients` requests at once, as many as the load had: a thousand lost keys retried all at
+        once would be an overload of its own (it was: answers took up to 15 s, queued in the
+        kernel's backlog)."""
         deadline = time.monotonic() + timeout
+        slots = asyncio.Semaphore(clients)
         async with self._client() as client:
 
             async def settle(key: Key) -> None:
                 while key.outcome == "lost":
                     assert time.monotonic() < deadline, f"{key.name} unanswered after {timeout} s"
                     self.retried += 1
-                    answer = await self.send(client, key)
+                    async with slots:
+                        answer = await self.send(client, key)
                     if not answer.final:
                         await asyncio.sleep(1.0)
 

@@ -102,5 +102,6 @@ async def test_postgres_restarted_under_load_is_503_meanwhile_and_recovers_witho
     assert unavailable > 0, "no request met the outage"
     assert not wrong, f"{len(wrong)} answers in the outage other than 503, e.g. {wrong[:3]}"
     assert slowest < ANSWER_BOUND
+    assert figures.max_seconds < ANSWER_BOUND, "an answer outside the outages was slower still"
     unexpected = set(figures.statuses) - EXPECTED
     assert not unexpected, figures.statuses
