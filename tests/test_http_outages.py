@@ -169,3 +169,30 @@ async def test_bug_a_connection_cut_in_the_middle_of_a_posting_is_503_not_500(
         # nothing moved and the key is free: the retry posts, once
         retry = await api.post("/api/v1/wallet/topup", json=body, headers=headers)
         assert retry.status_code == 201 and retry.json()["balance"] == "6.00", retry.text
+
+
+async def test_bug_idle_connections_ended_by_the_server_are_503_or_replaced_never_500(
+    settings: Settings, key: str, unique: str, admin_conn: asyncpg.Connection
+) -> None:
+    """Found by tests/faults/test_postgres.py (a fast shutdown under load): the server ends the
+    pool's idle connections, and a request taking one at that moment met asyncpg's
+    InternalClientError ("another operation is in progress"), answered 500. Here the service's
+    idle backends are terminated again and again while postings go on."""
+    auth = {"Authorization": f"Bearer {key}"}
+    terminate = (
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE application_name = 'wallet-service' AND state = 'idle'"
+    )
+    statuses: list[int] = []
+    async with running_app(settings, db_pool_size=4) as api:
+        for round_ in range(20):
+            assert (await topup(api, auth, f"idle-{unique}", "1.00")).status_code == 201
+            await admin_conn.fetchval(terminate)
+            responses = await asyncio.gather(
+                *(topup(api, auth, f"idle-{unique}-{round_}-{n}", "1.00") for n in range(4))
+            )
+            statuses += [r.status_code for r in responses]
+            for response in responses:
+                if response.status_code != 201:
+                    assert_problem(response, 503, "service_unavailable")
+    assert 500 not in statuses and 201 in statuses, statuses
