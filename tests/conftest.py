@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -56,6 +57,38 @@ async def admin_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 def unique() -> str:
     """A fresh suffix for user ids and keys, so tests never see each other's data."""
     return uuid.uuid4().hex[:12]
+
+
+@asynccontextmanager
+async def wallet_locked(
+    conn: asyncpg.Connection, user_id: str, asset_id: str = "asset-gold-coin-001"
+) -> AsyncIterator[None]:
+    """Holds the user's wallet row FOR UPDATE in a transaction of `conn` until the block ends, as
+    another session (an operator's psql, a stuck job) would."""
+    holder = conn.transaction()
+    await holder.start()
+    try:
+        await conn.execute(
+            "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
+            user_id,
+            asset_id,
+        )
+        yield
+    finally:
+        await holder.rollback()
+
+
+async def blocked_backend(conn: asyncpg.Connection, within: float) -> int:
+    """The pid of a backend waiting for a lock that `conn` holds, once there is one."""
+    waiting = (
+        "SELECT pid FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
+    )
+    deadline = time.monotonic() + within
+    while not (pid := await conn.fetchval(waiting)):
+        assert time.monotonic() < deadline, f"nothing waited for the lock within {within} s"
+        await asyncio.sleep(0.01)
+    blocked: int = pid
+    return blocked
 
 
 # ----------------------------------------------------------------------------------------------

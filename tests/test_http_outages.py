@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from service.config import Settings
-from tests.conftest import running_app
+from tests.conftest import blocked_backend, running_app, wallet_locked
 from tests.test_http_money import GOLD, assert_problem, topup
 
 UNREACHABLE = "postgresql://wallet_service@127.0.0.1:1/wallet"  # nothing listens on port 1
@@ -45,21 +45,12 @@ async def test_a_locked_wallet_answers_503_within_the_lock_timeout_and_others_ar
     async with running_app(settings, lock_timeout_ms=500) as api:
         for user in (locked, free):
             assert (await topup(api, auth, user, "5.00")).status_code == 201
-        tx = admin_conn.transaction()
-        await tx.start()
-        try:
-            await admin_conn.execute(
-                "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
-                locked,
-                GOLD,
-            )
+        async with wallet_locked(admin_conn, locked):
             started = time.monotonic()
             blocked, unaffected = await asyncio.gather(
                 topup(api, auth, locked, "1.00"), topup(api, auth, free, "1.00")
             )
             elapsed = time.monotonic() - started
-        finally:
-            await tx.rollback()
         assert_problem(blocked, 503, "service_unavailable")
         assert "busy" in blocked.json()["detail"]
         assert 0.4 < elapsed < 3, elapsed
@@ -142,29 +133,13 @@ async def test_bug_a_connection_cut_in_the_middle_of_a_posting_is_503_not_500(
     body = {"userId": user, "assetTypeId": GOLD, "amount": "1.00"}
     async with running_app(settings) as api:
         assert (await topup(api, auth, user, "5.00")).status_code == 201
-        holder = admin_conn.transaction()
-        await holder.start()
-        try:
-            await admin_conn.execute(
-                "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
-                user,
-                GOLD,
-            )
+        async with wallet_locked(admin_conn, user):
             pending = asyncio.create_task(
                 api.post("/api/v1/wallet/topup", json=body, headers=headers)
             )
-            blocked = (
-                "SELECT pid FROM pg_stat_activity"
-                " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
-            )
-            deadline = time.monotonic() + 2  # inside the 3 s lock timeout
-            while not (pid := await admin_conn.fetchval(blocked)):
-                assert time.monotonic() < deadline, "the posting never waited for the lock"
-                await asyncio.sleep(0.01)
+            pid = await blocked_backend(admin_conn, within=2)  # inside the 3 s lock timeout
             assert await admin_conn.fetchval("SELECT pg_terminate_backend($1)", pid)
             response = await asyncio.wait_for(pending, timeout=10)
-        finally:
-            await holder.rollback()
         assert_problem(response, 503, "service_unavailable")
         # nothing moved and the key is free: the retry posts, once
         retry = await api.post("/api/v1/wallet/topup", json=body, headers=headers)

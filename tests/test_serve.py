@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.config import Settings
 from service.keys import create_key, revoke_key
-from tests.conftest import ALL_SCOPES
+from tests.conftest import ALL_SCOPES, blocked_backend, wallet_locked
 from tests.server import (
     GOLD,
     ROOT,
@@ -117,23 +117,9 @@ async def test_sigterm_finishes_the_spend_in_flight_refuses_new_connections_and_
                 headers=money(key),
             )
 
-    lock = admin_conn.transaction()
-    await lock.start()
-    try:
-        await admin_conn.fetchrow(
-            "SELECT id FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
-            user,
-            GOLD,
-        )
+    async with wallet_locked(admin_conn, user):
         in_flight = asyncio.create_task(spend())
-        blocked = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
-        )
-        deadline = time.monotonic() + 2  # well inside the service's 3 s lock_timeout
-        while not await admin_conn.fetchval(blocked):
-            assert time.monotonic() < deadline, "the spend never waited for the wallet's lock"
-            await asyncio.sleep(0.01)
+        await blocked_backend(admin_conn, within=2)  # well inside the service's 3 s lock_timeout
 
         server.terminate()
         terminated = time.monotonic()
@@ -142,8 +128,6 @@ async def test_sigterm_finishes_the_spend_in_flight_refuses_new_connections_and_
             await asyncio.sleep(0.02)
         await asyncio.sleep(max(0.0, 1 - (time.monotonic() - terminated)))
         assert not in_flight.done(), "the spend did not wait for the lock"
-    finally:
-        await lock.rollback()
 
     response = await asyncio.wait_for(in_flight, timeout=15)
     assert response.status_code == 201, response.text

@@ -14,9 +14,9 @@ import asyncpg
 import httpx
 
 from service.config import Settings
+from tests.conftest import wallet_locked
 from tests.faults.conftest import FULL, Client, ServeLoaded, new_client, report
 from tests.faults.load import Answer, Load, verify
-from tests.server import GOLD
 
 LOCK_TIMEOUT_MS = 3000  # the default
 HELD = 20.0 if FULL else 5.0  # seconds the lock is held: more than a lock timeout
@@ -47,27 +47,22 @@ async def test_a_locked_wallet_answers_503_after_the_lock_timeout_and_others_are
     stop = asyncio.Event()
     running = asyncio.create_task(others.run(stop, clients=12))
     hammering: asyncio.Task[None] | None = None
-    holder = admin_conn.transaction()
     try:
         await asyncio.sleep(0.5)  # the others' load under way
-        await holder.start()
-        await admin_conn.execute(
-            "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
-            locked_user,
-            GOLD,
-        )
-        locked_at = time.monotonic()
-        hammering = asyncio.create_task(locked.run(stop, clients=4))
-        async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=10) as reader:
-            read = await reader.get(
-                f"/api/v1/wallet/{locked_user}/balance",
-                headers={"Authorization": f"Bearer {second.key}"},
-            )
-        read_seconds = time.monotonic() - locked_at
-        await asyncio.sleep(HELD)
-        released_at = time.monotonic()
+        async with wallet_locked(admin_conn, locked_user):
+            locked_at = time.monotonic()
+            hammering = asyncio.create_task(locked.run(stop, clients=4))
+            async with httpx.AsyncClient(
+                base_url=server.url, trust_env=False, timeout=10
+            ) as reader:
+                read = await reader.get(
+                    f"/api/v1/wallet/{locked_user}/balance",
+                    headers={"Authorization": f"Bearer {second.key}"},
+                )
+            read_seconds = time.monotonic() - locked_at
+            await asyncio.sleep(HELD)
+            released_at = time.monotonic()
     finally:
-        await holder.rollback()
         stop.set()
         await asyncio.gather(running, *([hammering] if hammering else []))
     assert read.status_code == 200, read.text
