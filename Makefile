@@ -6,11 +6,15 @@ VENV := .venv
 WALLET := $(VENV)/bin/wallet
 DEV_KEY := .local/dev-api-key
 
-.PHONY: help install run stop test test-sql test-py test-load-smoke test-depth-smoke psql bench bench-sql bench-load bench-depth lint lint-containers lock clean
+.PHONY: help install run stop test test-sql test-py test-load-smoke test-depth-smoke test-faults \
+	test-faults-short faults-run psql bench bench-sql bench-load bench-depth lint lint-containers lock clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
-	@echo "make test       install what is missing, then pgTAP (pg_prove) and pytest on a throwaway stack"
+	@echo "make test       install what is missing, then pgTAP (pg_prove), pytest and the short fault"
+	@echo "                tests, each on a stack of its own"
+	@echo "make test-faults  crashes, Redis and PostgreSQL outages, locks and 10,000 fuzzed requests"
+	@echo "                against wallet serve on a stack of its own (docs/reliability.md)"
 	@echo "make psql       psql on the local database of make run"
 	@echo "make bench-sql  pgbench over the SQL API against the yardstick (docs/performance.md)"
 	@echo "make bench      the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
@@ -51,6 +55,7 @@ test: install lint-containers
 	$(WALLET) migrate; \
 	$(WALLET) seed; \
 	$(MAKE) --no-print-directory test-sql test-py test-load-smoke test-depth-smoke
+	@$(MAKE) --no-print-directory test-faults-short
 
 # These two expect a migrated and seeded stack in the WALLET_* / PG* environment (as make test sets).
 test-sql:
@@ -68,6 +73,24 @@ test-load-smoke:
 # make bench-depth in small (the bench stack, about 30 s), so that it cannot rot either.
 test-depth-smoke:
 	@scripts/bench_depth.sh smoke
+
+# The fault tests (tests/faults/) stop and start the servers of a stack of their own, FAULTS_STACK
+# (default faults: durable, as they prove that nothing acknowledged is lost), started fresh and
+# stopped whatever happens. make test runs the short size; each test prints its figures.
+FAULTS_STACK ?= faults
+test-faults: install
+	@$(MAKE) --no-print-directory faults-run FAULTS_SIZE=full
+
+test-faults-short: install
+	@$(MAKE) --no-print-directory faults-run FAULTS_SIZE=short
+
+faults-run:
+	@trap '$(STACK) stop $(FAULTS_STACK) >/dev/null' EXIT; \
+	$(STACK) start $(FAULTS_STACK) fresh; \
+	eval "$$($(STACK) env $(FAULTS_STACK))"; \
+	$(WALLET) migrate >/dev/null; \
+	$(WALLET) seed >/dev/null; \
+	FAULTS_STACK=$(FAULTS_STACK) FAULTS_SIZE=$(FAULTS_SIZE) $(VENV)/bin/pytest -q -s tests/faults
 
 bench-sql: install
 	@scripts/bench_sql.sh

@@ -2,8 +2,11 @@
 # Local PostgreSQL and Redis for development, tests and benchmarks, kept inside the checkout.
 #
 #   stack.sh install             install what is missing (apt) and the Python environment (.venv)
-#   stack.sh start NAME [fresh]  start stack NAME (run | test | bench | dev1..dev3 | faults); "fresh" wipes its data
-#   stack.sh stop NAME           stop it
+#   stack.sh start NAME [fresh]  start stack NAME (run | test | bench | dev1..dev3 | faults), or
+#                                whichever of its servers is down; "fresh" wipes its data
+#   stack.sh stop NAME [WHAT]    stop it; WHAT: all (default) | redis | postgres | postgres-crash
+#                                (the fault tests stop one server; postgres-crash is an immediate
+#                                shutdown, recovered from the WAL on the next start)
 #   stack.sh env NAME            print the WALLET_* variables that point at it (for eval)
 #   stack.sh psql NAME [ARGS]    psql on its database, as the superuser
 #
@@ -151,23 +154,36 @@ start() {
   echo "stack $name: PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT (data in $dir)"
 }
 
-stop() {
-  local name=$1
-  ports "$name"
-  local bindir dir
-  dir=$(state_dir "$name")
-  if [[ -f $dir/redis/redis.pid ]]; then  # this stack's Redis only, never another on the port
-    local pid
-    pid=$(cat "$dir/redis/redis.pid")
-    kill "$pid" 2>/dev/null || true
-    # wait until it has let go of its port: a restart right after (start NAME fresh) binds it
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    rm -f "$dir/redis/redis.pid"
-  fi
+stop_redis() {  # this stack's Redis only, never another on the port
+  local dir=$1 pid
+  [[ -f $dir/redis/redis.pid ]] || return 0
+  pid=$(cat "$dir/redis/redis.pid")
+  kill "$pid" 2>/dev/null || true
+  # wait until it has let go of its port: a restart right after (start NAME fresh) binds it
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  rm -f "$dir/redis/redis.pid"
+}
+
+stop_pg() {  # mode: fast (clients disconnected, checkpoint) or immediate (as a crash)
+  local dir=$1 mode=$2 bindir
   if bindir=$(pg_bindir) && [[ -f $dir/pg/PG_VERSION ]]; then
-    run_pg "$bindir/pg_ctl" -D "$dir/pg" -m fast -w stop >/dev/null 2>&1 || true
+    run_pg "$bindir/pg_ctl" -D "$dir/pg" -m "$mode" -w stop >/dev/null 2>&1 || true
   fi
-  echo "stack $name: stopped"
+}
+
+stop() {
+  local name=$1 what=${2:-all}
+  ports "$name"
+  local dir
+  dir=$(state_dir "$name")
+  case $what in
+    all) stop_redis "$dir"; stop_pg "$dir" fast ;;
+    redis) stop_redis "$dir" ;;
+    postgres) stop_pg "$dir" fast ;;
+    postgres-crash) stop_pg "$dir" immediate ;;
+    *) die "stop $name: unknown '$what' (all, redis, postgres or postgres-crash)" ;;
+  esac
+  if [[ $what == all ]]; then echo "stack $name: stopped"; else echo "stack $name: $what stopped"; fi
 }
 
 print_env() {
@@ -181,9 +197,9 @@ print_env() {
 case ${1:-} in
   install) install_system; install_python ;;
   start) start "${2:?stack name}" "${3:-}" ;;
-  stop) stop "${2:?stack name}" ;;
+  stop) stop "${2:?stack name}" "${3:-all}" ;;
   env) print_env "${2:?stack name}" ;;
   psql) ports "${2:?stack name}"; shift 2
         exec "$(pg_bindir)/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d wallet "$@" ;;
-  *) sed -n '2,10p' "$0"; exit 2 ;;
+  *) sed -n '2,14p' "$0"; exit 2 ;;
 esac

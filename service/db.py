@@ -181,7 +181,21 @@ class Database:
         assert self._pool is not None, "Database.open() was not called"
         try:
             async with self._pool.acquire(timeout=5) as conn:
-                yield conn
+                try:
+                    yield conn
+                except asyncpg.InternalClientError:
+                    # asyncpg's protocol is in a state no call can use: seen when a server
+                    # shutting down ends an idle pooled connection just as a request takes it.
+                    # Closed, so that the pool replaces it instead of handing it out again.
+                    conn.terminate()
+                    raise
+        except asyncpg.InternalClientError as exc:
+            raise unavailable("the connection to the database broke") from exc
+        except asyncpg.PostgresConnectionError as exc:
+            # SQLSTATE class 08: the connection was lost, e.g. closed in the middle of a
+            # statement by a shutting-down server; the posting may or may not have committed,
+            # and a retry with the same key finds out
+            raise unavailable("the connection to the database was lost") from exc
         except asyncpg.PostgresError as exc:
             sqlstate = exc.sqlstate or ""
             if sqlstate in _UNAVAILABLE_SQLSTATES:

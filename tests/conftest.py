@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,6 +23,7 @@ from redis.asyncio import Redis
 from service.app import create_app
 from service.config import Settings, load_settings
 from service.keys import create_key
+from tests.server import StartServer, server_starter
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +57,38 @@ async def admin_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 def unique() -> str:
     """A fresh suffix for user ids and keys, so tests never see each other's data."""
     return uuid.uuid4().hex[:12]
+
+
+@asynccontextmanager
+async def wallet_locked(
+    conn: asyncpg.Connection, user_id: str, asset_id: str = "asset-gold-coin-001"
+) -> AsyncIterator[None]:
+    """Holds the user's wallet row FOR UPDATE in a transaction of `conn` until the block ends, as
+    another session (an operator's psql, a stuck job) would."""
+    holder = conn.transaction()
+    await holder.start()
+    try:
+        await conn.execute(
+            "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
+            user_id,
+            asset_id,
+        )
+        yield
+    finally:
+        await holder.rollback()
+
+
+async def blocked_backend(conn: asyncpg.Connection, within: float) -> int:
+    """The pid of a backend waiting for a lock that `conn` holds, once there is one."""
+    waiting = (
+        "SELECT pid FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
+    )
+    deadline = time.monotonic() + within
+    while not (pid := await conn.fetchval(waiting)):
+        assert time.monotonic() < deadline, f"nothing waited for the lock within {within} s"
+        await asyncio.sleep(0.01)
+    blocked: int = pid
+    return blocked
 
 
 # ----------------------------------------------------------------------------------------------
@@ -138,3 +173,13 @@ async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+# ----------------------------------------------------------------------------------------------
+# `wallet serve`, the real server process (tests/server.py)
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """Starts `wallet serve` processes (see server_starter); all are killed at the end."""
+    with server_starter(tmp_path) as start:
+        yield start

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from service.config import Settings
-from tests.conftest import running_app
+from tests.conftest import blocked_backend, running_app, wallet_locked
 from tests.test_http_money import GOLD, assert_problem, topup
 
 UNREACHABLE = "postgresql://wallet_service@127.0.0.1:1/wallet"  # nothing listens on port 1
@@ -45,21 +45,12 @@ async def test_a_locked_wallet_answers_503_within_the_lock_timeout_and_others_ar
     async with running_app(settings, lock_timeout_ms=500) as api:
         for user in (locked, free):
             assert (await topup(api, auth, user, "5.00")).status_code == 201
-        tx = admin_conn.transaction()
-        await tx.start()
-        try:
-            await admin_conn.execute(
-                "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
-                locked,
-                GOLD,
-            )
+        async with wallet_locked(admin_conn, locked):
             started = time.monotonic()
             blocked, unaffected = await asyncio.gather(
                 topup(api, auth, locked, "1.00"), topup(api, auth, free, "1.00")
             )
             elapsed = time.monotonic() - started
-        finally:
-            await tx.rollback()
         assert_problem(blocked, 503, "service_unavailable")
         assert "busy" in blocked.json()["detail"]
         assert 0.4 < elapsed < 3, elapsed
@@ -127,3 +118,56 @@ async def test_the_service_recovers_when_postgres_comes_back_without_a_restart(
             assert (await api.get("/health")).json()["status"] == "ok"
         finally:
             proxy.close()
+
+
+async def test_bug_a_connection_cut_in_the_middle_of_a_posting_is_503_not_500(
+    settings: Settings, key: str, unique: str, admin_conn: asyncpg.Connection
+) -> None:
+    """Found by tests/faults/test_postgres.py (PostgreSQL shut down under load): asyncpg reports
+    a connection closed in the middle of a statement as ConnectionDoesNotExistError, a
+    PostgresError of SQLSTATE class 08 that was answered 500. Here the posting's backend is
+    terminated while it waits for a wallet's lock."""
+    auth = {"Authorization": f"Bearer {key}"}
+    user, idempotency_key = f"cut-{unique}", f"cut-key-{unique}"
+    headers = {**auth, "Idempotency-Key": idempotency_key}
+    body = {"userId": user, "assetTypeId": GOLD, "amount": "1.00"}
+    async with running_app(settings) as api:
+        assert (await topup(api, auth, user, "5.00")).status_code == 201
+        async with wallet_locked(admin_conn, user):
+            pending = asyncio.create_task(
+                api.post("/api/v1/wallet/topup", json=body, headers=headers)
+            )
+            pid = await blocked_backend(admin_conn, within=2)  # inside the 3 s lock timeout
+            assert await admin_conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+            response = await asyncio.wait_for(pending, timeout=10)
+        assert_problem(response, 503, "service_unavailable")
+        # nothing moved and the key is free: the retry posts, once
+        retry = await api.post("/api/v1/wallet/topup", json=body, headers=headers)
+        assert retry.status_code == 201 and retry.json()["balance"] == "6.00", retry.text
+
+
+async def test_bug_idle_connections_ended_by_the_server_are_503_or_replaced_never_500(
+    settings: Settings, key: str, unique: str, admin_conn: asyncpg.Connection
+) -> None:
+    """Found by tests/faults/test_postgres.py (a fast shutdown under load): the server ends the
+    pool's idle connections, and a request taking one at that moment met asyncpg's
+    InternalClientError ("another operation is in progress"), answered 500. Here the service's
+    idle backends are terminated again and again while postings go on."""
+    auth = {"Authorization": f"Bearer {key}"}
+    terminate = (
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE application_name = 'wallet-service' AND state = 'idle'"
+    )
+    statuses: list[int] = []
+    async with running_app(settings, db_pool_size=4) as api:
+        for round_ in range(20):
+            assert (await topup(api, auth, f"idle-{unique}", "1.00")).status_code == 201
+            await admin_conn.fetchval(terminate)
+            responses = await asyncio.gather(
+                *(topup(api, auth, f"idle-{unique}-{round_}-{n}", "1.00") for n in range(4))
+            )
+            statuses += [r.status_code for r in responses]
+            for response in responses:
+                if response.status_code != 201:
+                    assert_problem(response, 503, "service_unavailable")
+    assert 500 not in statuses and 201 in statuses, statuses

@@ -1,200 +1,43 @@
 """`wallet serve` as it runs in production: Granian, two worker processes, one port.
 
-Each test starts its own server process (its own port, its own metrics directory, stdout in a
-file) and stops it; whatever happens, the fixture kills the server's process group at the end.
-Requests go on fresh connections, so they spread over both workers; which worker answered is read
-from prometheus_client's per-process files (counter_<pid>.db).
+Each test starts its own server process with the `start_server` fixture (tests/server.py) and
+stops it; whatever happens, the fixture kills the server's process group at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.config import Settings
 from service.keys import create_key, revoke_key
+from tests.conftest import ALL_SCOPES, blocked_backend, wallet_locked
+from tests.server import (
+    GOLD,
+    ROOT,
+    StartServer,
+    bearer,
+    burst,
+    fresh_client,
+    money,
+    refuses_connections,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLD = "asset-gold-coin-001"
-ALL_SCOPES = ["wallet:read", "wallet:topup", "wallet:bonus", "wallet:spend"]
 BALANCE_ROUTE = "/api/v1/wallet/{userId}/balance"
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
-
-
-# ----------------------------------------------------------------------------------------------
-# The server process
-# ----------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def refuses_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    return False
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    stdout: Path
-    stderr: Path
-    metrics_dir: Path
-    workers: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
-
-    def terminate(self) -> None:
-        """SIGTERM to the main process, as a process manager sends it."""
-        self.process.send_signal(signal.SIGTERM)
-
-    def wait(self, timeout: float = STOP_TIMEOUT) -> int:
-        return self.process.wait(timeout=timeout)
-
-    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
-        self.terminate()
-        return self.wait(timeout)
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        """The app's JSON lines on stdout (Granian's own lines there are not JSON)."""
-        lines = self.stdout.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.startswith("{")]
-
-    def worker_counts(self, route: str, status: str | None = None) -> dict[str, float]:
-        """wallet_http_requests_total for `route` (and `status`), per worker pid."""
-        counts: dict[str, float] = {}
-        for path in self.metrics_dir.glob("counter_*.db"):
-            pid = path.stem.rsplit("_", 1)[1]
-            values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
-            for key, value, *_ in values:
-                _, sample, labels, _ = json.loads(key)
-                if (
-                    sample == "wallet_http_requests_total"
-                    and labels["route"] == route
-                    and status in (None, labels["status"])
-                ):
-                    counts[pid] = counts.get(pid, 0.0) + value
-        return counts
-
-
-StartServer = Callable[..., Server]
-
-
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[StartServer]:
-    """Starts `wallet serve` (two workers, limits off unless overridden) and waits until
-    GET /health answered 200 from every worker; the process group is killed at the end."""
-    servers: list[Server] = []
-
-    def start(**overrides: str) -> Server:
-        port = free_port()
-        run = tmp_path / f"server-{len(servers)}"
-        metrics_dir = run / "metrics"
-        metrics_dir.mkdir(parents=True)
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("OTEL_") and name != "WALLET_OTEL_ENDPOINT"
-        }
-        env.update(
-            WALLET_HOST="127.0.0.1",
-            WALLET_PORT=str(port),
-            WALLET_WORKERS="2",
-            WALLET_RATE_LIMIT_GENERAL="off",
-            WALLET_RATE_LIMIT_TRANSACTIONS="off",
-            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-            PYTHONUNBUFFERED="1",
-        )
-        env.update(overrides)
-        stdout, stderr = run / "stdout.log", run / "stderr.log"
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", "serve"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,  # its own process group: Granian and both workers
-            )
-        server = Server(process, port, stdout, stderr, metrics_dir, int(env["WALLET_WORKERS"]))
-        servers.append(server)
-        # ready when every worker has answered: the first one up would otherwise take every
-        # connection while another still starts
-        deadline = time.monotonic() + START_TIMEOUT
-        while len(server.worker_counts("/health", "200")) < server.workers:
-            assert process.poll() is None, f"wallet serve exited early:\n{server.output()}"
-            assert time.monotonic() < deadline, f"not healthy in time:\n{server.output()}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{server.url}/health", timeout=2, trust_env=False).is_success:
-                    continue
-            time.sleep(0.05)
-        return server
-
-    yield start
-    for server in servers:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.process.wait(timeout=10)
-
-
-def fresh_client(server: Server, timeout: float = 10) -> httpx.AsyncClient:
-    """A client that keeps no connection: each request is a new connection, so concurrent ones
-    spread over the workers."""
-    return httpx.AsyncClient(
-        base_url=server.url,
-        timeout=timeout,
-        trust_env=False,
-        limits=httpx.Limits(max_keepalive_connections=0),
-    )
-
-
-async def burst(server: Server, n: int, path: str, headers: dict[str, str]) -> list[int]:
-    """`n` concurrent GETs, each on its own connection: their statuses."""
-    async with fresh_client(server) as client:
-        responses = await asyncio.gather(*(client.get(path, headers=headers) for _ in range(n)))
-    return [response.status_code for response in responses]
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def money(key: str, idempotency_key: str | None = None) -> dict[str, str]:
-    return {**bearer(key), "Idempotency-Key": idempotency_key or uuid.uuid4().hex}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -274,23 +117,9 @@ async def test_sigterm_finishes_the_spend_in_flight_refuses_new_connections_and_
                 headers=money(key),
             )
 
-    lock = admin_conn.transaction()
-    await lock.start()
-    try:
-        await admin_conn.fetchrow(
-            "SELECT id FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
-            user,
-            GOLD,
-        )
+    async with wallet_locked(admin_conn, user):
         in_flight = asyncio.create_task(spend())
-        blocked = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
-        )
-        deadline = time.monotonic() + 2  # well inside the service's 3 s lock_timeout
-        while not await admin_conn.fetchval(blocked):
-            assert time.monotonic() < deadline, "the spend never waited for the wallet's lock"
-            await asyncio.sleep(0.01)
+        await blocked_backend(admin_conn, within=2)  # well inside the service's 3 s lock_timeout
 
         server.terminate()
         terminated = time.monotonic()
@@ -299,8 +128,6 @@ async def test_sigterm_finishes_the_spend_in_flight_refuses_new_connections_and_
             await asyncio.sleep(0.02)
         await asyncio.sleep(max(0.0, 1 - (time.monotonic() - terminated)))
         assert not in_flight.done(), "the spend did not wait for the lock"
-    finally:
-        await lock.rollback()
 
     response = await asyncio.wait_for(in_flight, timeout=15)
     assert response.status_code == 201, response.text
