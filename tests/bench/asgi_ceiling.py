@@ -1,0 +1,112 @@
+"""A measurement, not part of the service: how fast could the top-up route be without Litestar's
+per-request layers (routing, guard, argument parsing, exception middleware, response)? The
+same work as the service's route on the happy path (the key checked, the admission script, one
+SQL call, the answer stored, metrics, the Observed layer's log line and headers), as a raw ASGI
+handler in front of the same Litestar app, which serves everything else. It skips what a
+measurement can: problem bodies, the amount and key checks, replays. docs/performance.md quotes
+what it gave against the yardstick; to run it on a migrated stack (WALLET_* set):
+
+    PYTHONPATH=tests/bench .venv/bin/python tests/bench/asgi_ceiling.py 3301 &
+    ../shared/bench/compare.sh http://127.0.0.1:3301 10 32
+"""
+
+import hashlib
+import os
+import sys
+import tempfile
+from decimal import Decimal
+
+import msgspec
+
+from service.app import create_litestar
+from service.config import load_settings
+from service.observability import TRANSACTIONS, Observed, configure_logging
+from service.problems import ProblemError
+from service.routes import _encode, _exact_json, _fingerprint_encode, _rate_headers, _text
+from service.schemas import TopupRequest, TransactionResponse
+
+
+def create_app():
+    configure_logging()
+    lit = create_litestar(load_settings())
+    state = lit.state
+
+    async def fast(scope, receive, send):
+        if (
+            scope["type"] != "http"
+            or scope["path"] != "/api/v1/wallet/topup"
+            or scope["method"] != "POST"
+        ):
+            return await lit(scope, receive, send)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        chunks = []
+        while True:
+            m = await receive()
+            chunks.append(m.get("body", b""))
+            if not m.get("more_body"):
+                break
+        try:
+            client = state.keyring.authenticate(headers.get("authorization"), "wallet:topup")
+        except ProblemError as e:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": e.status,
+                    "headers": [(b"content-type", b"application/problem+json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"{}"})
+            return
+        data = msgspec.convert(_exact_json.decode(b"".join(chunks)), TopupRequest)
+        key = headers["idempotency-key"]
+        amount = Decimal(data.amount)
+        fingerprint = hashlib.sha256(
+            _fingerprint_encode(["topup", data, format(amount.normalize(), "f")])
+        ).hexdigest()
+        admission = await state.admissions.admit(
+            client.name, key=key, fingerprint=fingerprint, user_id=data.userId
+        )
+        rh = _rate_headers(admission)
+        metadata = _encode(data.metadata if data.metadata is not None else {}).decode()
+        posting = await state.database.topup(
+            data.userId, data.assetTypeId, amount, key, metadata, client.idempotency_scope
+        )
+        body = _encode(
+            TransactionResponse(
+                transactionId=str(posting.transaction_id),
+                type="topup",
+                status="completed",
+                userId=data.userId,
+                assetTypeId=data.assetTypeId,
+                amount=_text(posting.amount),
+                balance=_text(posting.balance),
+                walletId=str(posting.wallet_id),
+                createdAt=posting.created_at,
+            )
+        )
+        if admission.claimed:
+            await state.admissions.complete(client.name, key, fingerprint, 201, body)
+        TRANSACTIONS.labels("topup", data.assetTypeId).inc()
+        out = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        out += [(k.encode(), v.encode()) for k, v in rh.items()]
+        await send({"type": "http.response.start", "status": 201, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+
+    return Observed(fast)
+
+
+if __name__ == "__main__":
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp()
+    Granian(
+        "asgi_ceiling:create_app",
+        factory=True,
+        address="127.0.0.1",
+        port=int(sys.argv[1]),
+        interface=Interfaces.ASGI,
+        workers=2,
+        loop=Loops.uvloop,
+        log_access=False,
+    ).serve()
