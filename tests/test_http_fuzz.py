@@ -301,8 +301,13 @@ async def send(world: World, call: Call) -> httpx.Response:
         # not HTTP/1.1: Granian refuses it with a bare 400 before the app sees it (as
         # docs/http-api.md says), and only the app in process can be asked about it
         reject()
+    url = call.url
+    if url.startswith("//"):
+        # a path of "//…" is a fine request target, but httpx reads a relative "//…" as a host
+        # (and refuses it): given as an absolute URL, the same target is sent
+        url = str(world.api.base_url).rstrip("/") + url
     try:
-        return await world.api.request(call.method, call.url, headers=headers, content=call.content)
+        return await world.api.request(call.method, url, headers=headers, content=call.content)
     except httpx.LocalProtocolError:
         # h11 sends no value with whitespace at its ends, which HTTP strips anyway: the request
         # the server would see is one that is drawn without it
