@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,13 +23,26 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from service.config import RateLimit, Settings
+from service.db import POOL_WAIT_SECONDS, command_timeout
 from service.observability import REDIS_FAILURES
 
 log = logging.getLogger("wallet.admission")
 
-# Longer than a request can take (statement timeout + pool wait), short enough that a crashed
-# worker's key is free again soon.
-CLAIM_TTL_SECONDS = 30
+# A claim's life without a statement timeout, when no request has a bound.
+UNBOUNDED_CLAIM_TTL_SECONDS = 30
+
+
+def claim_ttl_seconds(settings: Settings) -> int:
+    """How long a money request's claim on its Idempotency-Key lives in Redis: longer than the
+    request can take (the wait for a connection, the SQL call's bound, 2 s for Redis), so that a
+    live request never loses its claim; no longer, so that the key of a request whose worker was
+    killed is free again soon (its retries answer 409 in flight until then): 14 s by default.
+    Correctness never rests on it: a copy let through early goes to the ledger, whose unique key
+    makes it wait for the first and answer with its transaction."""
+    bound = command_timeout(settings)
+    if bound is None:
+        return UNBOUNDED_CLAIM_TTL_SECONDS
+    return math.ceil(POOL_WAIT_SECONDS + bound + 2)
 
 _SCRIPT = """
 -- KEYS[1] general counter prefix, KEYS[2] idempotency key (or ""), KEYS[3] transactions
@@ -119,6 +133,7 @@ class Admissions:
         )
         self._script = self._redis.register_script(_SCRIPT)
         self._ttl = settings.idempotency_ttl
+        self.claim_ttl = claim_ttl_seconds(settings)
         self._general = _limit_args(settings.rate_limit_general)
         self._transactions = _limit_args(settings.rate_limit_transactions)
         self._last_warning = 0.0
@@ -149,7 +164,7 @@ class Admissions:
         ]
         args: list[str | int] = [
             fingerprint,
-            CLAIM_TTL_SECONDS,
+            self.claim_ttl,
             *self._general,
             *self._transactions,
         ]

@@ -140,6 +140,18 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     pool's default reset (RESET ALL, UNLISTEN ...: one round trip per request) is skipped."""
 
 
+# The longest a request waits for a pooled connection before it is answered 503.
+POOL_WAIT_SECONDS = 5
+
+
+def command_timeout(settings: Settings) -> float | None:
+    """The client's bound on one SQL call: the server cancels the statement at the statement
+    timeout, the client gives up 2 s later. None: no statement timeout, no bound."""
+    if not settings.statement_timeout_ms:
+        return None
+    return settings.statement_timeout_ms / 1000 + 2
+
+
 class Database:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -156,8 +168,7 @@ class Database:
             init=_init_connection,
             reset=_no_reset,
             statement_cache_size=s.db_statement_cache_size,
-            # the server cancels a statement after this; the client gives up a little later
-            command_timeout=(s.statement_timeout_ms / 1000 + 2) if s.statement_timeout_ms else None,
+            command_timeout=command_timeout(s),
             server_settings={
                 "statement_timeout": str(s.statement_timeout_ms),
                 "lock_timeout": str(s.lock_timeout_ms),
@@ -180,7 +191,7 @@ class Database:
     async def _connection(self, *, read: bool) -> AsyncIterator[asyncpg.Connection]:
         assert self._pool is not None, "Database.open() was not called"
         try:
-            async with self._pool.acquire(timeout=5) as conn:
+            async with self._pool.acquire(timeout=POOL_WAIT_SECONDS) as conn:
                 try:
                     yield conn
                 except asyncpg.InternalClientError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from typing import Any
 
@@ -10,6 +11,7 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
+from service.admission import Admissions, claim_ttl_seconds
 from service.config import Settings
 
 GOLD = "asset-gold-coin-001"
@@ -226,6 +228,24 @@ async def test_replay_returns_the_same_status_and_body_marked_replayed(
         "SELECT balance FROM api.balances($1, $2)", body["userId"], GOLD
     )
     assert balances[0]["balance"] == 7, "the replay moved nothing"
+
+
+async def test_a_claim_outlives_the_longest_request_and_no_more(
+    settings: Settings, redis_client: Redis, unique: str
+) -> None:
+    # a connection wait (5 s) + the statement timeout + 2 s of client slack + 2 s for Redis
+    assert claim_ttl_seconds(dataclasses.replace(settings, statement_timeout_ms=5000)) == 14
+    assert claim_ttl_seconds(dataclasses.replace(settings, statement_timeout_ms=20500)) == 30
+    # no statement timeout: no request has a bound
+    assert claim_ttl_seconds(dataclasses.replace(settings, statement_timeout_ms=0)) == 30
+    admissions = Admissions(dataclasses.replace(settings, statement_timeout_ms=5000))
+    try:
+        admission = await admissions.admit(f"c-{unique}", key="k", fingerprint="f", user_id="u")
+        assert admission.claimed
+        ttl = await redis_client.ttl(f"wallet:idem:c-{unique}:k")
+        assert 12 <= ttl <= 14
+    finally:
+        await admissions.close()
 
 
 async def test_same_key_with_a_different_body_is_idempotency_key_reused(

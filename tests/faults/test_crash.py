@@ -3,9 +3,10 @@ spends, then started again on the same port: every key whose answer was lost is 
 key has exactly one transaction, the one every 201 for it named.
 
 A key whose request was in flight at the kill may have been committed with its answer lost; its
-Redis claim outlives the process for up to 30 s (CLAIM_TTL_SECONDS), during which a retry is
-answered 409 idempotency_key_in_flight; then the ledger's durable key answers the retry with the
-original transaction (Idempotent-Replayed).
+Redis claim outlives the process for up to the claim's life (service.admission.claim_ttl_seconds:
+14 s with the default timeouts), during which a retry is answered 409 idempotency_key_in_flight;
+then the ledger's durable key answers the retry with the original transaction
+(Idempotent-Replayed).
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ import uuid
 
 import asyncpg
 
+from service.admission import claim_ttl_seconds
+from service.config import load_settings
 from tests.faults.conftest import FULL, Client, ServeLoaded, report
 from tests.faults.load import Load, verify
 
 KILLS = 3 if FULL else 1
 PHASE = 8.0 if FULL else 1.5  # seconds of load before each kill and after the last restart
-# the Redis claims of the keys in flight at the kill expire after 30 s; then their retries answer
-RETRY_TIMEOUT = 90.0
+# the Redis claims of the keys in flight at the kill expire after the claim's life; then their
+# retries answer: every lost key must be settled within it and a margin for the retries themselves
+RETRY_TIMEOUT = claim_ttl_seconds(load_settings()) + 15.0
 EXPECTED = {"201", "422 insufficient_funds", "409 idempotency_key_in_flight", "no answer"}
 
 
