@@ -44,6 +44,7 @@ def claim_ttl_seconds(settings: Settings) -> int:
         return UNBOUNDED_CLAIM_TTL_SECONDS
     return math.ceil(POOL_WAIT_SECONDS + bound + 2)
 
+
 _SCRIPT = """
 -- KEYS[1] general counter prefix, KEYS[2] idempotency key (or ""), KEYS[3] transactions
 -- counter prefix (or ""). ARGV: fingerprint, claim ttl, general limit, general window,
