@@ -236,6 +236,23 @@ async def _post(
     return await database.topup(data.userId, data.assetTypeId, amount, key, metadata, client)
 
 
+def transaction_body(kind: str, data: MoneyRequest, posting: Posting) -> bytes:
+    """A money request's 201 body: the bytes sent, and stored for the key's repeats."""
+    return _encode(
+        TransactionResponse(
+            transactionId=str(posting.transaction_id),
+            type=kind,  # type: ignore[arg-type]
+            status="completed",
+            userId=data.userId,
+            assetTypeId=data.assetTypeId,
+            amount=_text(posting.amount),
+            balance=_text(posting.balance),
+            walletId=str(posting.wallet_id),
+            createdAt=posting.created_at,
+        )
+    )
+
+
 async def _move_money(
     request: Request[Any, Any, Any],
     kind: str,
@@ -279,19 +296,7 @@ async def _move_money(
         if admission.claimed:
             await admissions.release(client.name, key)
         raise
-    body = _encode(
-        TransactionResponse(
-            transactionId=str(posting.transaction_id),
-            type=kind,  # type: ignore[arg-type]
-            status="completed",
-            userId=data.userId,
-            assetTypeId=data.assetTypeId,
-            amount=_text(posting.amount),
-            balance=_text(posting.balance),
-            walletId=str(posting.wallet_id),
-            createdAt=posting.created_at,
-        )
-    )
+    body = transaction_body(kind, data, posting)
     if admission.claimed:
         await admissions.complete(client.name, key, fingerprint, 201, body)
     if posting.replayed:

@@ -22,8 +22,14 @@ from service.app import create_litestar
 from service.config import load_settings
 from service.observability import TRANSACTIONS, Observed, configure_logging
 from service.problems import ProblemError
-from service.routes import _encode, _exact_json, _fingerprint_encode, _rate_headers, _text
-from service.schemas import TopupRequest, TransactionResponse
+from service.routes import (
+    _encode,
+    _exact_json,
+    _fingerprint_encode,
+    _rate_headers,
+    transaction_body,
+)
+from service.schemas import TopupRequest
 
 
 def create_app():
@@ -71,19 +77,7 @@ def create_app():
         posting = await state.database.topup(
             data.userId, data.assetTypeId, amount, key, metadata, client.idempotency_scope
         )
-        body = _encode(
-            TransactionResponse(
-                transactionId=str(posting.transaction_id),
-                type="topup",
-                status="completed",
-                userId=data.userId,
-                assetTypeId=data.assetTypeId,
-                amount=_text(posting.amount),
-                balance=_text(posting.balance),
-                walletId=str(posting.wallet_id),
-                createdAt=posting.created_at,
-            )
-        )
+        body = transaction_body("topup", data, posting)
         if admission.claimed:
             await state.admissions.complete(client.name, key, fingerprint, 201, body)
         TRANSACTIONS.labels("topup", data.assetTypeId).inc()
