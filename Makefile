@@ -7,7 +7,8 @@ WALLET := $(VENV)/bin/wallet
 DEV_KEY := .local/dev-api-key
 
 .PHONY: help install run stop test test-sql test-py test-load-smoke test-depth-smoke test-faults \
-	test-faults-short faults-run psql bench bench-sql bench-load bench-depth lint lint-containers lock clean
+	test-faults-short faults-run psql bench bench-sql bench-sql-costs test-bench-sql-smoke bench-load \
+	bench-depth lint lint-containers lock clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
@@ -17,6 +18,7 @@ help:
 	@echo "                against wallet serve on a stack of its own (docs/reliability.md)"
 	@echo "make psql       psql on the local database of make run"
 	@echo "make bench-sql  pgbench over the SQL API against the yardstick (docs/performance.md)"
+	@echo "make bench-sql-costs  what each guarantee costs per top-up, in µs (docs/performance.md)"
 	@echo "make bench      the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
 	@echo "make bench-depth  reads at depth: 1,000,000 wallets, 10,000,000 entries (docs/performance.md)"
 	@echo "make lint       ruff and mypy --strict"
@@ -54,7 +56,8 @@ test: install lint-containers
 	eval "$$($(STACK) env test)"; \
 	$(WALLET) migrate; \
 	$(WALLET) seed; \
-	$(MAKE) --no-print-directory test-sql test-py test-load-smoke test-depth-smoke
+	$(MAKE) --no-print-directory test-sql test-py test-load-smoke test-depth-smoke \
+		test-bench-sql-smoke
 	@$(MAKE) --no-print-directory test-faults-short
 
 # These two expect a migrated and seeded stack in the WALLET_* / PG* environment (as make test sets).
@@ -94,6 +97,15 @@ faults-run:
 
 bench-sql: install
 	@scripts/bench_sql.sh
+
+bench-sql-costs: install
+	@scripts/posting_costs.sh
+
+# make bench-sql and make bench-sql-costs in small (the bench stack, about a minute), so that
+# neither can rot.
+test-bench-sql-smoke:
+	@BENCH_SECONDS=1 BENCH_CLIENTS=2 scripts/bench_sql.sh >/dev/null
+	@scripts/posting_costs.sh smoke >/dev/null
 
 bench bench-load: install
 	@scripts/load.sh all full

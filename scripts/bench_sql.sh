@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make bench-sql: pgbench over the SQL API on the durable bench stack (fsync on), a fresh one
 # each time. Per client count it runs, in this order, our top-ups, the yardstick's top-ups
-# (../shared/bench/baseline.sql, when present) and our spends, so that noise on the machine
-# falls on all three alike. Prints the machine, progress (stderr), a table and the targets, then
-# proves the books with `wallet reconcile`. See docs/performance.md.
+# (../shared/bench/baseline.sql, when present), the yardstick's with 64 Treasury slots
+# (scripts/slotted_yardstick.py: the plain design's cost per call once nothing queues) and our
+# spends, so that noise on the machine falls on all alike. Prints the machine, progress
+# (stderr), a table and the targets, then proves the books with `wallet reconcile`. See
+# docs/performance.md.
 #
 #   BENCH_SECONDS  seconds per pgbench run (default 15)
 #   BENCH_CLIENTS  client counts (default "4 16 32 64")
@@ -18,8 +20,6 @@ cd "$root"
 seconds=${BENCH_SECONDS:-15}
 read -r -a clients <<<"${BENCH_CLIENTS:-4 16 32 64}"
 users=10000          # tests/bench/*.sql draw from bench-user-1 .. bench-user-10000
-asset=asset-gold-coin-001
-baseline_sql="$root/../shared/bench/baseline.sql"
 
 say() { echo "$*" >&2; }
 die() { echo "bench_sql.sh: $*" >&2; exit 1; }
@@ -29,46 +29,18 @@ die() { echo "bench_sql.sh: $*" >&2; exit 1; }
 for c in "${clients[@]}"; do
   [[ $c =~ ^[1-9][0-9]*$ ]] || die "BENCH_CLIENTS must be positive integers, not '$c'"
 done
-bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-[[ -n $bindir && -x $bindir/pgbench ]] || die "pgbench not found: run 'make install'"
-[[ -x .venv/bin/wallet ]] || die ".venv/bin/wallet not found: run 'make install'"
-psql=("$bindir/psql" -qAtX -v ON_ERROR_STOP=1)
-
 logs=$(mktemp -d)
 trap 'scripts/stack.sh stop bench >/dev/null 2>&1 || true; rm -rf "$logs"' EXIT
-
-scripts/stack.sh start bench fresh >&2
-eval "$(scripts/stack.sh env bench)"
-.venv/bin/wallet migrate >&2
-
-if [[ -f $baseline_sql ]]; then
-  have_baseline=1
-  PGOPTIONS='-c client_min_messages=warning' "${psql[@]}" -f "$baseline_sql" >/dev/null
-else
-  have_baseline=0
-  say "no $baseline_sql: running our functions only, without the baseline columns"
-fi
+# shellcheck source=scripts/lib/bench_stack.sh
+. scripts/lib/bench_stack.sh
+fresh_bench_stack "$users"
+psql=(bench_psql)
 
 # Enough connections for the largest run (superuser_reserved_connections are not for pgbench).
 max_clients=$(printf '%s\n' "${clients[@]}" | sort -n | tail -n 1)
 room=$("${psql[@]}" -c "SELECT current_setting('max_connections')::int
                               - current_setting('superuser_reserved_connections')::int")
 ((max_clients + 2 <= room)) || die "$max_clients clients need more than max_connections allows ($room)"
-
-# Every user starts with a wallet holding 1,000,000.00 in both designs: spends never run dry,
-# and the two top-up loads meet the same state (existing wallets, no first-credit inserts).
-say "funding $users users"
-"${psql[@]}" >/dev/null <<SQL
-SELECT count(*) FROM generate_series(1, $users) AS g (n),
-    LATERAL api.topup('bench-user-' || g.n, '$asset', 1000000.00, 'bench-fund-' || g.n);
-SQL
-if ((have_baseline)); then
-  "${psql[@]}" >/dev/null <<SQL
-SELECT count(*) FROM generate_series(1, $users) AS g (n),
-    LATERAL baseline.topup('bench-user-' || g.n, '$asset', 1000000.00, 'bench-fund-' || g.n);
-SQL
-fi
-"${psql[@]}" -c 'VACUUM ANALYZE' -c 'CHECKPOINT'
 
 echo "# machine"
 echo "cpus:       $(nproc) x $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -80,7 +52,7 @@ echo "postgresql: $("${psql[@]}" -c 'SHOW server_version')," \
 echo "load:       pgbench -n -M prepared -j 2 -c N -T $seconds, $users users, same host"
 echo
 
-runs_per=$((have_baseline ? 3 : 2))
+runs_per=$((have_baseline ? 4 : 2))
 total=$((${#clients[@]} * runs_per))
 step=0
 errors=0
@@ -111,7 +83,10 @@ bench() {
 
 for c in "${clients[@]}"; do
   bench topup-ours "$c" tests/bench/topup.sql
-  if ((have_baseline)); then bench topup-baseline "$c" tests/bench/baseline_topup.sql; fi
+  if ((have_baseline)); then
+    bench topup-baseline "$c" tests/bench/baseline_topup.sql
+    bench topup-slotted "$c" tests/bench/slotted_topup.sql
+  fi
   bench spend-ours "$c" tests/bench/spend.sql
 done
 
@@ -129,13 +104,17 @@ verdict() {
 }
 
 echo "# tx/s, $seconds s per run"
-printf '%7s | %15s | %19s | %5s | %15s\n' clients "ours topup tx/s" "baseline topup tx/s" ratio "ours spend tx/s"
+printf '%7s | %15s | %19s | %5s | %20s | %12s | %15s\n' clients "ours topup tx/s" \
+  "baseline topup tx/s" ratio "slotted yardstick tx/s" "ours/slotted" "ours spend tx/s"
 for c in "${clients[@]}"; do
-  ours=${tps[topup-ours,$c]} base=${tps[topup-baseline,$c]:--} spend=${tps[spend-ours,$c]}
+  ours=${tps[topup-ours,$c]} base=${tps[topup-baseline,$c]:--} slotted=${tps[topup-slotted,$c]:--}
+  spend=${tps[spend-ours,$c]}
   ratio=$(quotient "$ours" "$base" 1)
   [[ $ratio == - ]] || ratio+=x
-  printf '%7s | %15s | %19s | %5s | %15s\n' "$c" "$(whole "$ours")" "$(whole "$base")" "$ratio" \
-    "$(whole "$spend")"
+  of_slotted=$(quotient "$ours" "$slotted" 2)
+  [[ $of_slotted == - ]] || of_slotted+=x
+  printf '%7s | %15s | %19s | %5s | %20s | %12s | %15s\n' "$c" "$(whole "$ours")" "$(whole "$base")" \
+    "$ratio" "$(whole "$slotted")" "$of_slotted" "$(whole "$spend")"
 done
 echo
 
@@ -166,14 +145,16 @@ echo "# reconciliation after the load (wallet reconcile)"
 reconciled=0
 .venv/bin/wallet reconcile || reconciled=$?
 if ((have_baseline)); then
-  # the yardstick did the same work: its balances sum to zero and each matches its entries
-  "${psql[@]}" <<'SQL'
+  # the yardsticks did the same work: their balances sum to zero and each matches its entries
+  for design in baseline yardstick_slotted; do
+    "${psql[@]}" <<SQL
 SELECT CASE WHEN sum(w.balance) = 0 AND bool_and(w.balance = coalesce(e.total, 0))
-            THEN 'baseline books balance' ELSE 'baseline books DO NOT balance' END
-FROM baseline.wallets AS w
-LEFT JOIN (SELECT wallet_id, sum(amount) AS total FROM baseline.entries GROUP BY wallet_id) AS e
+            THEN '$design books balance' ELSE '$design books DO NOT balance' END
+FROM $design.wallets AS w
+LEFT JOIN (SELECT wallet_id, sum(amount) AS total FROM $design.entries GROUP BY wallet_id) AS e
        ON e.wallet_id = w.id;
 SQL
+  done
 fi
 
 if ((errors)); then

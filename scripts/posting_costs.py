@@ -1,0 +1,195 @@
+"""What each of our guarantees costs per top-up, in microseconds of one PostgreSQL backend.
+
+Run by scripts/posting_costs.sh on a scratch database it has migrated and funded (this script
+drops constraints and triggers there). Takes the guarantees away one after another, cumulatively,
+and times each step with a server-side loop: N calls of the function, each committed on its own,
+random user of 10,000, fresh idempotency key, synchronous_commit off (so that the figure is CPU,
+not the disk's flush). The yardstick (one Treasury row) and the yardstick with 64 Treasury slots
+(scripts/slotted_yardstick.py) are timed the same way in every phase, so that each step is
+compared with them on the same machine minutes apart.
+
+Why a single session: at 32 pgbench clients our top-ups are bound by CPU, so their throughput
+follows their CPU per call; the loop measures that without the client's and the network's share.
+
+usage: posting_costs.py ROUNDS CALLS [no-yardstick]   (environment: PG* of the scratch database)
+Without ../shared/bench/baseline.sql, pass no-yardstick: the ladder alone, no comparison.
+"""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRIVATE = ROOT / "db" / "functions" / "10_ledger_private.sql"
+ASSET = "asset-gold-coin-001"
+ARGS = "U, '" + ASSET + "', 1.00, K"
+POST_ARGS = "'topup', U, '" + ASSET + "', 1.00, NULL, K, '{}', NULL"
+
+
+def psql(sql: str) -> str:
+    out = subprocess.run(  # noqa: S603 - our psql, running SQL this script writes
+        [os.environ.get("PSQL", "psql"), "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PGOPTIONS": "-c synchronous_commit=off -c client_min_messages=warning"},
+    )
+    return out.stdout + out.stderr
+
+
+def cut(text: str, start: str, end: str, replacement: str) -> str:
+    """text with [start, end) replaced; fails if either marker is missing (the function changed)."""
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < i:
+        raise SystemExit(f"posting_costs.py: ledger._post no longer has {start!r} ... {end!r}")
+    return text[:i] + replacement + text[j:]
+
+
+def variants() -> dict[str, str]:
+    """Copies of ledger._post in schema costs, each with one more guarantee taken away."""
+    source = PRIVATE.read_text()
+    start = source.index("CREATE OR REPLACE FUNCTION ledger._post(")
+    post = source[start : source.index("$$;", start) + 3]
+    no_validation = cut(
+        post, "    -- NaN compares", "    -- Claims the key", "    v_amount := p_amount;\n"
+    )
+    no_skip_locked = cut(
+        no_validation,
+        "    v_home := pg_backend_pid()",
+        "    INSERT INTO ledger.entries",
+        """    v_home := pg_backend_pid() % v_asset.system_slots;
+    UPDATE ledger.wallets AS w
+    SET balance = w.balance + CASE WHEN v_credit THEN -v_amount ELSE v_amount END,
+        version = w.version + 1, updated_at = now()
+    WHERE w.asset_id = p_asset_id AND w.kind = v_system AND w.kind <> 'user' AND w.slot = v_home
+    RETURNING w.id, w.balance, w.version INTO STRICT v_slot, v_slot_balance, v_slot_version;
+""",
+    )
+    conflict = "    ON CONFLICT (client_id, idempotency_key) DO NOTHING\n"
+    if conflict not in no_skip_locked:
+        raise SystemExit("posting_costs.py: ledger._post no longer claims its key with ON CONFLICT")
+    no_on_conflict = no_skip_locked.replace(conflict, "")
+    copies = {
+        "no_validation": no_validation,
+        "no_skip_locked": no_skip_locked,
+        "no_on_conflict": no_on_conflict,
+    }
+    return {
+        name: text.replace("FUNCTION ledger._post(", f"FUNCTION costs.{name}(", 1)
+        for name, text in copies.items()
+    }
+
+
+def time_call(call: str, calls: int) -> float:
+    """Microseconds per call of `call` (SQL using U, the user, and K, a fresh key)."""
+    out = psql(f"""
+DO $$ DECLARE t0 timestamptz; U text; K text; BEGIN
+  t0 := clock_timestamp();
+  FOR i IN 1..{calls} LOOP
+    U := 'bench-user-' || (1 + floor(random() * 10000))::int; K := gen_random_uuid()::text;
+    PERFORM {call};
+    COMMIT;
+  END LOOP;
+  RAISE WARNING 'us_per_call %', extract(epoch FROM clock_timestamp() - t0) * 1e6 / {calls};
+END $$;""")
+    match = re.search(r"us_per_call ([0-9.]+)", out)
+    if not match:
+        raise SystemExit(f"posting_costs.py: no timing in {out!r}")
+    return float(match.group(1))
+
+
+def phase(steps: list[tuple[str, str]], rounds: int, calls: int) -> dict[str, float]:
+    """Median µs per call of each (label, call), rounds interleaved so drift falls on all alike."""
+    samples: dict[str, list[float]] = {label: [] for label, _ in steps}
+    for _ in range(rounds):
+        for label, call in steps:
+            samples[label].append(time_call(call, calls))
+            print(".", end="", file=sys.stderr, flush=True)
+    return {label: statistics.median(values) for label, values in samples.items()}
+
+
+def main() -> int:
+    rounds, calls = int(sys.argv[1]), int(sys.argv[2])
+    with_yardstick = sys.argv[3:] != ["no-yardstick"]
+    psql("DROP SCHEMA IF EXISTS costs CASCADE; CREATE SCHEMA costs;")
+    for text in variants().values():
+        psql(text)
+    yardsticks = [
+        ("yardstick, one Treasury row", f"baseline.topup({ARGS})"),
+        ("yardstick, 64 Treasury slots", f"yardstick_slotted.topup({ARGS})"),
+    ]
+    if not with_yardstick:
+        yardsticks = []
+    # (label, call, SQL run before the phase): cumulative, each line takes one more thing away
+    ladder = [
+        ("api.topup, as shipped", f"api.topup({ARGS})", None),
+        (
+            "ledger._post called directly: no SECURITY DEFINER door",
+            f"ledger._post({POST_ARGS})",
+            None,
+        ),
+        ("minus argument validation", f"costs.no_validation({POST_ARGS})", None),
+        ("minus the SKIP LOCKED slot search", f"costs.no_skip_locked({POST_ARGS})", None),
+        ("minus ON CONFLICT on the key", f"costs.no_on_conflict({POST_ARGS})", None),
+        (
+            "minus the double-entry trigger",
+            f"costs.no_on_conflict({POST_ARGS})",
+            "ALTER TABLE ledger.transactions DISABLE TRIGGER transactions_balance",
+        ),
+        (
+            "minus the CHECK: user balance >= 0",
+            f"costs.no_on_conflict({POST_ARGS})",
+            "ALTER TABLE ledger.wallets DROP CONSTRAINT wallets_user_balance_not_negative",
+        ),
+        (
+            "minus the entries' foreign keys",
+            f"costs.no_on_conflict({POST_ARGS})",
+            "ALTER TABLE ledger.entries DROP CONSTRAINT entries_transaction_id_fkey, "
+            "DROP CONSTRAINT entries_wallet_id_fkey",
+        ),
+    ]
+    rows = []  # (label, µs, µs of the slotted yardstick in the same phase, µs of the yardstick)
+    pending: list[tuple[str, str]] = []
+
+    def run(steps: list[tuple[str, str]]) -> None:
+        medians = phase(steps + yardsticks, rounds, calls)
+        for label, _ in steps:
+            rows.append(
+                (label, medians[label], *(medians[name] for name, _ in reversed(yardsticks)))
+            )
+
+    for label, call, before in ladder:
+        if before:  # a table-level step: measure what is pending, then change the tables
+            if pending:
+                run(pending)
+                pending = []
+            psql(before)
+        pending.append((label, call))
+    run(pending)
+    print(file=sys.stderr)
+
+    print(
+        f"# µs of one backend per top-up, median of {rounds} rounds of {calls} calls,"
+        " synchronous_commit off"
+    )
+    header = f"{'step':<56} | {'µs':>6} | {'saved':>6}"
+    print(header + (f" | {'x slotted yardstick':>19}" if yardsticks else ""))
+    previous = None
+    for label, micros, *reference in rows:
+        saved = "" if previous is None else f"{previous - micros:6.0f}"
+        line = f"{label:<56} | {micros:6.0f} | {saved:>6}"
+        print(line + (f" | {micros / reference[0]:18.2f}x" if reference else ""))
+        previous = micros
+    if yardsticks:
+        slotted = statistics.median(r[2] for r in rows)
+        plain = statistics.median(r[3] for r in rows)
+        print(f"{'yardstick, one Treasury row (median over the phases)':<56} | {plain:6.0f} |")
+        print(f"{'yardstick, 64 Treasury slots (median over the phases)':<56} | {slotted:6.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
