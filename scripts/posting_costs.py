@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PRIVATE = ROOT / "db" / "functions" / "10_ledger_private.sql"
+FUNCTIONS = ROOT / "db" / "functions"
 ASSET = "asset-gold-coin-001"
 ARGS = "U, '" + ASSET + "', 1.00, K"
 POST_ARGS = "'topup', U, '" + ASSET + "', 1.00, NULL, K, '{}', NULL"
@@ -48,11 +48,29 @@ def cut(text: str, start: str, end: str, replacement: str) -> str:
     return text[:i] + replacement + text[j:]
 
 
-def variants() -> dict[str, str]:
-    """Copies of ledger._post in schema costs, each with one more guarantee taken away."""
-    source = PRIVATE.read_text()
-    start = source.index("CREATE OR REPLACE FUNCTION ledger._post(")
-    post = source[start : source.index("$$;", start) + 3]
+def function_text(path: Path, header: str) -> str:
+    """The CREATE FUNCTION statement starting with `header` in a db/functions file."""
+    source = path.read_text()
+    start = source.find(header)
+    if start < 0:
+        raise SystemExit(f"posting_costs.py: {path.name} no longer has {header!r}")
+    return source[start : source.index("$$;", start) + 3]
+
+
+def variants() -> list[str]:
+    """Copies in schema costs: api.topup's door without its pinned search_path, and ledger._post
+    with one more guarantee taken away in each."""
+    door = function_text(FUNCTIONS / "20_api_money.sql", "CREATE OR REPLACE FUNCTION api.topup(")
+    pinned = "SET search_path = pg_catalog, pg_temp\n"
+    if pinned not in door:
+        raise SystemExit("posting_costs.py: api.topup no longer pins its search_path")
+    unpinned = door.replace(pinned, "").replace(
+        "FUNCTION api.topup(", "FUNCTION costs.topup_unpinned("
+    )
+
+    post = function_text(
+        FUNCTIONS / "10_ledger_private.sql", "CREATE OR REPLACE FUNCTION ledger._post("
+    )
     no_validation = cut(
         post, "    -- NaN compares", "    -- Claims the key", "    v_amount := p_amount;\n"
     )
@@ -72,15 +90,15 @@ def variants() -> dict[str, str]:
     if conflict not in no_skip_locked:
         raise SystemExit("posting_costs.py: ledger._post no longer claims its key with ON CONFLICT")
     no_on_conflict = no_skip_locked.replace(conflict, "")
-    copies = {
+    posts = {
         "no_validation": no_validation,
         "no_skip_locked": no_skip_locked,
         "no_on_conflict": no_on_conflict,
     }
-    return {
-        name: text.replace("FUNCTION ledger._post(", f"FUNCTION costs.{name}(", 1)
-        for name, text in copies.items()
-    }
+    return [unpinned] + [
+        text.replace("FUNCTION ledger._post(", f"FUNCTION costs.{name}(", 1)
+        for name, text in posts.items()
+    ]
 
 
 def time_call(call: str, calls: int) -> float:
@@ -115,7 +133,7 @@ def main() -> int:
     rounds, calls = int(sys.argv[1]), int(sys.argv[2])
     with_yardstick = sys.argv[3:] != ["no-yardstick"]
     psql("DROP SCHEMA IF EXISTS costs CASCADE; CREATE SCHEMA costs;")
-    for text in variants().values():
+    for text in variants():
         psql(text)
     yardsticks = [
         ("yardstick, one Treasury row", f"baseline.topup({ARGS})"),
@@ -126,8 +144,9 @@ def main() -> int:
     # (label, call, SQL run before the phase): cumulative, each line takes one more thing away
     ladder = [
         ("api.topup, as shipped", f"api.topup({ARGS})", None),
+        ("the same door without its pinned search_path", f"costs.topup_unpinned({ARGS})", None),
         (
-            "ledger._post called directly: no SECURITY DEFINER door",
+            "ledger._post called directly: no door at all",
             f"ledger._post({POST_ARGS})",
             None,
         ),
