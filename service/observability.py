@@ -8,6 +8,7 @@ header or a body.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import re
@@ -60,12 +61,32 @@ _NO_STORE = (b"cache-control", b"no-store")
 _log_encoder = msgspec.json.Encoder()
 
 
+class _WorkersCollector(MultiProcessCollector):
+    """MultiProcessCollector without the files of workers caught starting up.
+
+    A worker creates its metrics file, then sizes it; a scrape that globs the file in between
+    reads an empty file, which prometheus_client fails on (struct.error), and /metrics would
+    answer 500. Such a worker has counted nothing yet, so its file is left out."""
+
+    def collect(self) -> Any:
+        files = glob.glob(os.path.join(self._path, "*.db"))
+        kept = [f for f in files if _has_header(f)]
+        return self.merge(kept, accumulate=True)  # type: ignore[no-untyped-call]
+
+
+def _has_header(path: str) -> bool:
+    try:
+        return os.path.getsize(path) >= 8  # the used-bytes header every sized file starts with
+    except FileNotFoundError:  # a dead worker's file, removed since the glob
+        return False
+
+
 def metrics_text() -> bytes:
     """Prometheus text for this process, or for every worker when `wallet serve` runs several
     (prometheus_client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        _WorkersCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest()
 
