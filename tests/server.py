@@ -93,6 +93,10 @@ class Server:
         counts: dict[str, float] = {}
         for path in self.metrics_dir.glob("counter_*.db"):
             pid = path.stem.rsplit("_", 1)[1]
+            # A worker creates its file, then sizes it: caught in between, the file is empty and
+            # that worker has counted nothing yet (read_all_values_from_file would raise).
+            if path.stat().st_size < 8:
+                continue
             values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
             for key, value, *_ in values:
                 _, sample, labels, _ = json.loads(key)
