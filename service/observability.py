@@ -70,11 +70,12 @@ class _WorkersCollector(MultiProcessCollector):
 
     def collect(self) -> Any:
         files = glob.glob(os.path.join(self._path, "*.db"))
-        kept = [f for f in files if _has_header(f)]
+        kept = [f for f in files if sized_metrics_file(f)]
         return self.merge(kept, accumulate=True)  # type: ignore[no-untyped-call]
 
 
-def _has_header(path: str) -> bool:
+def sized_metrics_file(path: str) -> bool:
+    """False for a worker's metrics file not sized yet (or gone): it holds nothing to read."""
     try:
         return os.path.getsize(path) >= 8  # the used-bytes header every sized file starts with
     except FileNotFoundError:  # a dead worker's file, removed since the glob

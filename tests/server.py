@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 from prometheus_client.mmap_dict import MmapedDict
 
+from service.observability import sized_metrics_file
+
 ROOT = Path(__file__).resolve().parents[1]
 GOLD = "asset-gold-coin-001"
 START_TIMEOUT = 30.0
@@ -93,9 +95,7 @@ class Server:
         counts: dict[str, float] = {}
         for path in self.metrics_dir.glob("counter_*.db"):
             pid = path.stem.rsplit("_", 1)[1]
-            # A worker creates its file, then sizes it: caught in between, the file is empty and
-            # that worker has counted nothing yet (read_all_values_from_file would raise).
-            if path.stat().st_size < 8:
+            if not sized_metrics_file(str(path)):  # caught starting up: nothing counted yet
                 continue
             values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
             for key, value, *_ in values:
