@@ -32,11 +32,12 @@ POST_ARGS = "'topup', U, '" + ASSET + "', 1.00, NULL, K, '{}', NULL"
 def psql(sql: str) -> str:
     out = subprocess.run(  # noqa: S603 - our psql, running SQL this script writes
         [os.environ.get("PSQL", "psql"), "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
-        check=True,
         capture_output=True,
         text=True,
         env={**os.environ, "PGOPTIONS": "-c synchronous_commit=off -c client_min_messages=warning"},
     )
+    if out.returncode != 0:
+        raise SystemExit(f"posting_costs.py: psql failed:\n{out.stderr.strip()}")
     return out.stdout + out.stderr
 
 
