@@ -171,7 +171,7 @@ def main() -> int:
             "DROP CONSTRAINT entries_wallet_id_fkey",
         ),
     ]
-    rows = []  # (label, µs, µs of the slotted yardstick in the same phase, µs of the yardstick)
+    rows = []  # (label, µs[, µs of the slotted yardstick, µs of the yardstick, same phase])
     pending: list[tuple[str, str]] = []
 
     def run(steps: list[tuple[str, str]]) -> None:
