@@ -1,15 +1,19 @@
 """Configuration: environment variables first, then a `.env` file in the working directory.
 
+Each setting is written once, in DEFAULTS (its variable and default) and _FIELDS (the Settings
+field it fills and how its text is read); the Settings dataclass takes its defaults from there.
 The defaults are those of the local stack `make run` starts, so `.venv/bin/wallet ...` run in
 the checkout reaches the same PostgreSQL and Redis with no further set-up.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULTS: Mapping[str, str] = {
     # the service and trusted jobs: may only execute the SQL API
@@ -65,25 +69,104 @@ class RateLimit:
         return cls(limit, seconds)
 
 
+def _text(name: str, text: str) -> str:
+    return text
+
+
+def _stripped(name: str, text: str) -> str:
+    return text.strip()
+
+
+def _endpoint(name: str, text: str) -> str:
+    return text.strip().rstrip("/")
+
+
+def _origins(name: str, text: str) -> tuple[str, ...]:
+    return tuple(origin.strip() for origin in text.split(",") if origin.strip())
+
+
+def _number(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, text: str) -> int:
+        value = text.strip()
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+        return int(value)
+
+    return parse
+
+
+# Settings field -> (variable, how its text is read). Every variable of DEFAULTS, once.
+_FIELDS: Mapping[str, tuple[str, Callable[[str, str], Any]]] = {
+    "database_url": ("WALLET_DATABASE_URL", _text),
+    "admin_database_url": ("WALLET_ADMIN_DATABASE_URL", _text),
+    "redis_url": ("WALLET_REDIS_URL", _text),
+    "port": ("WALLET_PORT", _number(1, 65535)),
+    "host": ("WALLET_HOST", _text),
+    "workers": ("WALLET_WORKERS", _number(1, 64)),
+    "db_pool_size": ("WALLET_DB_POOL_SIZE", _number(1, 200)),
+    "db_statement_cache_size": ("WALLET_DB_STATEMENT_CACHE_SIZE", _number(0, 10_000)),
+    "listen_database_url": ("WALLET_LISTEN_DATABASE_URL", _stripped),
+    "statement_timeout_ms": ("WALLET_STATEMENT_TIMEOUT", _number(0, 3_600_000)),
+    "lock_timeout_ms": ("WALLET_LOCK_TIMEOUT", _number(0, 3_600_000)),
+    "idempotency_ttl": ("WALLET_IDEMPOTENCY_TTL", _number(60, 30 * 86400)),
+    "rate_limit_general": ("WALLET_RATE_LIMIT_GENERAL", RateLimit.parse),
+    "rate_limit_transactions": ("WALLET_RATE_LIMIT_TRANSACTIONS", RateLimit.parse),
+    "cors_origins": ("WALLET_CORS_ORIGINS", _origins),
+    "otel_endpoint": ("WALLET_OTEL_ENDPOINT", _endpoint),
+    "otel_service_name": ("WALLET_OTEL_SERVICE_NAME", _text),
+}
+
+
+# Each field's default: its variable's default text, read as the environment's would be.
+_DEFAULT = {field: parse(name, DEFAULTS[name]) for field, (name, parse) in _FIELDS.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
     admin_database_url: str
     redis_url: str
-    port: int
-    host: str = "127.0.0.1"
-    workers: int = 2
-    db_pool_size: int = 8
-    db_statement_cache_size: int = 100
-    listen_database_url: str = ""
-    statement_timeout_ms: int = 5000
-    lock_timeout_ms: int = 3000
-    idempotency_ttl: int = 86400
-    rate_limit_general: RateLimit | None = RateLimit(100, 15 * 60)
-    rate_limit_transactions: RateLimit | None = RateLimit(10, 60)
-    cors_origins: tuple[str, ...] = ()
-    otel_endpoint: str = ""
-    otel_service_name: str = "wallet-service"
+    port: int = _DEFAULT["port"]
+    host: str = _DEFAULT["host"]
+    workers: int = _DEFAULT["workers"]
+    db_pool_size: int = _DEFAULT["db_pool_size"]
+    db_statement_cache_size: int = _DEFAULT["db_statement_cache_size"]
+    listen_database_url: str = _DEFAULT["listen_database_url"]
+    statement_timeout_ms: int = _DEFAULT["statement_timeout_ms"]
+    lock_timeout_ms: int = _DEFAULT["lock_timeout_ms"]
+    idempotency_ttl: int = _DEFAULT["idempotency_ttl"]
+    rate_limit_general: RateLimit | None = _DEFAULT["rate_limit_general"]
+    rate_limit_transactions: RateLimit | None = _DEFAULT["rate_limit_transactions"]
+    cors_origins: tuple[str, ...] = _DEFAULT["cors_origins"]
+    otel_endpoint: str = _DEFAULT["otel_endpoint"]
+    otel_service_name: str = _DEFAULT["otel_service_name"]
+
+
+# The longest a request waits for a pooled connection before it is answered 503.
+POOL_WAIT_SECONDS = 5
+# A money request's claim on its Idempotency-Key when no statement timeout bounds a request.
+UNBOUNDED_CLAIM_TTL_SECONDS = 30
+
+
+def sql_call_timeout(settings: Settings) -> float | None:
+    """The client's bound on one SQL call: the server cancels the statement at the statement
+    timeout, the client gives up 2 s later. None: no statement timeout, no bound."""
+    if not settings.statement_timeout_ms:
+        return None
+    return settings.statement_timeout_ms / 1000 + 2
+
+
+def claim_ttl_seconds(settings: Settings) -> int:
+    """How long a money request's claim on its Idempotency-Key lives in Redis: longer than the
+    request can take (the wait for a connection, the SQL call's bound, 2 s for Redis), so that a
+    live request never loses its claim; no longer, so that the key of a request whose worker was
+    killed is free again soon (its retries answer 409 in flight until then): 14 s by default.
+    Correctness never rests on it: a copy let through early goes to the ledger, whose unique key
+    makes it wait for the first and answer with its transaction."""
+    bound = sql_call_timeout(settings)
+    if bound is None:
+        return UNBOUNDED_CLAIM_TTL_SECONDS
+    return math.ceil(POOL_WAIT_SECONDS + bound + 2)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -110,32 +193,4 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     def get(name: str) -> str:
         return env.get(name) or file_values.get(name) or DEFAULTS[name]
 
-    def number(name: str, low: int, high: int) -> int:
-        text = get(name).strip()
-        if not text.isdigit() or not low <= int(text) <= high:
-            raise ValueError(f"{name} must be a whole number from {low} to {high}, not {text!r}")
-        return int(text)
-
-    return Settings(
-        database_url=get("WALLET_DATABASE_URL"),
-        admin_database_url=get("WALLET_ADMIN_DATABASE_URL"),
-        redis_url=get("WALLET_REDIS_URL"),
-        port=number("WALLET_PORT", 1, 65535),
-        host=get("WALLET_HOST"),
-        workers=number("WALLET_WORKERS", 1, 64),
-        db_pool_size=number("WALLET_DB_POOL_SIZE", 1, 200),
-        db_statement_cache_size=number("WALLET_DB_STATEMENT_CACHE_SIZE", 0, 10_000),
-        listen_database_url=get("WALLET_LISTEN_DATABASE_URL").strip(),
-        statement_timeout_ms=number("WALLET_STATEMENT_TIMEOUT", 0, 3_600_000),
-        lock_timeout_ms=number("WALLET_LOCK_TIMEOUT", 0, 3_600_000),
-        idempotency_ttl=number("WALLET_IDEMPOTENCY_TTL", 60, 30 * 86400),
-        rate_limit_general=RateLimit.parse(
-            "WALLET_RATE_LIMIT_GENERAL", get("WALLET_RATE_LIMIT_GENERAL")
-        ),
-        rate_limit_transactions=RateLimit.parse(
-            "WALLET_RATE_LIMIT_TRANSACTIONS", get("WALLET_RATE_LIMIT_TRANSACTIONS")
-        ),
-        cors_origins=tuple(o.strip() for o in get("WALLET_CORS_ORIGINS").split(",") if o.strip()),
-        otel_endpoint=get("WALLET_OTEL_ENDPOINT").strip().rstrip("/"),
-        otel_service_name=get("WALLET_OTEL_SERVICE_NAME"),
-    )
+    return Settings(**{field: parse(name, get(name)) for field, (name, parse) in _FIELDS.items()})
