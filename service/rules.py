@@ -1,0 +1,55 @@
+"""The rules the service applies at its edge, each the Python copy of a rule the database owns.
+
+The database is the authority: db/functions/05_rules.sql defines each rule once, and every SQL
+function that checks it uses that definition. The service checks the same rules before calling,
+so that a malformed request is a 400 naming its field without a database round trip, and
+describes them in the OpenAPI document. tests/ledger/test_rules.py proves that each rule here
+accepts exactly what the database's accepts, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A user id: ledger._valid_user_id(text)
+USER_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
+USER_ID_RULE = "1 to 128 characters of letters, digits and ._:@-"
+# An idempotency key: ledger._valid_idempotency_key(text)
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,255}$"
+IDEMPOTENCY_KEY_RULE = "1 to 255 printable ASCII characters"
+# A spend's description or a bonus's reason: ledger._description_max_length()
+DESCRIPTION_MAX_LENGTH = 500
+# Metadata, as JSON text: ledger._metadata_max_bytes()
+METADATA_MAX_BYTES = 4096
+# A ledger page: ledger._page_limit_default(), ledger._page_limit_max()
+PAGE_LIMIT_DEFAULT = 50
+PAGE_LIMIT_MAX = 200
+
+# The scopes an API key may hold: ledger._api_scopes(). Each route names the one it needs.
+SCOPE_READ = "wallet:read"
+SCOPE_TOPUP = "wallet:topup"
+SCOPE_BONUS = "wallet:bonus"
+SCOPE_SPEND = "wallet:spend"
+SCOPES: tuple[str, ...] = (SCOPE_READ, SCOPE_TOPUP, SCOPE_BONUS, SCOPE_SPEND)
+
+# An amount on the wire: a well-formed decimal string. Whether it is above zero, within the
+# asset's decimal places and under its maximum is the ledger's decision (422 invalid_amount).
+AMOUNT_PATTERN = r"^-?[0-9]{1,40}(\.[0-9]{1,40})?$"
+
+# re.ASCII and \Z: "²" and "٣" are not digits here, and "1\n" is not "1" (Python's `$` also
+# matches before a final newline)
+_USER_ID = re.compile(USER_ID_PATTERN.removesuffix("$") + r"\Z", re.ASCII)
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN.removesuffix("$") + r"\Z", re.ASCII)
+_AMOUNT = re.compile(AMOUNT_PATTERN.removesuffix("$") + r"\Z", re.ASCII)
+
+
+def is_user_id(text: str) -> bool:
+    return _USER_ID.match(text) is not None
+
+
+def is_idempotency_key(text: str) -> bool:
+    return _IDEMPOTENCY_KEY.match(text) is not None
+
+
+def is_amount(text: str) -> bool:
+    return _AMOUNT.match(text) is not None
