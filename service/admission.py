@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,28 +21,10 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from service.config import RateLimit, Settings
-from service.db import POOL_WAIT_SECONDS, command_timeout
+from service.config import RateLimit, Settings, claim_ttl_seconds
 from service.observability import REDIS_FAILURES
 
 log = logging.getLogger("wallet.admission")
-
-# A claim's life without a statement timeout, when no request has a bound.
-UNBOUNDED_CLAIM_TTL_SECONDS = 30
-
-
-def claim_ttl_seconds(settings: Settings) -> int:
-    """How long a money request's claim on its Idempotency-Key lives in Redis: longer than the
-    request can take (the wait for a connection, the SQL call's bound, 2 s for Redis), so that a
-    live request never loses its claim; no longer, so that the key of a request whose worker was
-    killed is free again soon (its retries answer 409 in flight until then): 14 s by default.
-    Correctness never rests on it: a copy let through early goes to the ledger, whose unique key
-    makes it wait for the first and answer with its transaction."""
-    bound = command_timeout(settings)
-    if bound is None:
-        return UNBOUNDED_CLAIM_TTL_SECONDS
-    return math.ceil(POOL_WAIT_SECONDS + bound + 2)
-
 
 _SCRIPT = """
 -- KEYS[1] general counter prefix, KEYS[2] idempotency key (or ""), KEYS[3] transactions
@@ -99,11 +80,19 @@ class Quota:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """The answer kept for an Idempotency-Key, sent again to its repeats."""
+
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Admission:
     verdict: Verdict
-    # for "replay": the stored "status|body"; for "limited": which limit ("general", ...)
-    detail: str = ""
     quota: Quota | None = None  # the tightest limit that applied, for RateLimit-* headers
+    limit: str | None = None  # "limited": which limit was reached ("general" or "transactions")
+    answer: StoredAnswer | None = None  # "replay": the key's first answer
 
     @property
     def claimed(self) -> bool:
@@ -174,8 +163,13 @@ class Admissions:
         except RedisError as exc:
             self._warn("admit", exc)
             return Admission("open")
-        verdict = values[0].decode()
-        return Admission(verdict, values[1].decode(), _tightest(values))
+        verdict, detail, quota = values[0].decode(), values[1], _tightest(values)
+        if verdict == "limited":
+            return Admission(verdict, quota, limit=detail.decode())
+        if verdict == "replay":
+            status, _, body = detail.partition(b"|")
+            return Admission(verdict, quota, answer=StoredAnswer(int(status), body))
+        return Admission(verdict, quota)
 
     async def complete(
         self, client: str, key: str, fingerprint: str, status: int, body: bytes

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from service.db import Database, unavailable
 from service.keys import hash_key
-from service.problems import ProblemError
+from service.ledger import Ledger, LedgerUnavailableError
 
 log = logging.getLogger("wallet.auth")
 
@@ -37,45 +36,30 @@ class ApiClient:
 
 
 class KeyRing:
-    def __init__(self, database: Database, listen_url: str) -> None:
-        self._database = database
+    def __init__(self, ledger: Ledger, listen_url: str) -> None:
+        self._ledger = ledger
         self._listen_url = listen_url
         self._clients: dict[bytes, ApiClient] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.loaded = False
 
-    def authenticate(self, authorization: str | None, scope: str) -> ApiClient:
-        if not self.loaded:
-            # a key cannot be judged before the keys were read once: not the client's fault
-            raise unavailable("API keys cannot be read yet: the database is unreachable")
+    def client(self, authorization: str | None) -> ApiClient | None:
+        """The client whose key `Authorization: Bearer <key>` presents, if it is active."""
         if not authorization:
-            raise ProblemError(
-                401,
-                "unauthenticated",
-                "send an API key: Authorization: Bearer <key>",
-                headers={"WWW-Authenticate": 'Bearer realm="wallet"'},
-            )
+            return None
         kind, _, token = authorization.partition(" ")
-        client = self._clients.get(hash_key(token.strip())) if kind.lower() == "bearer" else None
-        if client is None:
-            raise ProblemError(
-                401,
-                "unauthenticated",
-                "the API key is not valid (unknown or revoked)",
-                headers={"WWW-Authenticate": 'Bearer realm="wallet", error="invalid_token"'},
-            )
-        if scope not in client.scopes:
-            raise ProblemError(403, "forbidden", f"this API key lacks the scope {scope}")
-        return client
+        if kind.lower() != "bearer":
+            return None
+        return self._clients.get(hash_key(token.strip()))
 
     async def reload(self) -> None:
-        rows = await self._database.active_api_keys()
+        rows = await self._ledger.active_api_keys()
         self._clients = {row.key_hash: ApiClient(row.name, frozenset(row.scopes)) for row in rows}
         self.loaded = True
 
     async def start(self) -> None:
-        with contextlib.suppress(ProblemError):
+        with contextlib.suppress(LedgerUnavailableError):
             await self.reload()
         self._task = asyncio.create_task(self._keep_fresh(), name="wallet-keyring")
 
@@ -107,7 +91,7 @@ class KeyRing:
                         async with asyncio.timeout(2):
                             await listener.close()
                 raise
-            except (TimeoutError, OSError, asyncpg.PostgresError, ProblemError) as exc:
+            except (TimeoutError, OSError, asyncpg.PostgresError, LedgerUnavailableError) as exc:
                 # keep the last known keys; revocations need the database, which is down too
                 log.warning("API keys not refreshed: %s", exc)
                 listener = None

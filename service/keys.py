@@ -19,9 +19,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import TupleRow, class_row, kwargs_row
 
-from service.schema import OWNER_ROLE
+from service import OWNER_ROLE
+from service.rules import SCOPES
 
-SCOPES: tuple[str, ...] = ("wallet:read", "wallet:topup", "wallet:bonus", "wallet:spend")
 KEY_PREFIX_LENGTH = 10  # "wk_" and 7 random characters: enough to tell keys apart in a listing
 
 # the SQLSTATEs of db/errors.tsv that key management raises: a person's mistake, not a failure

@@ -1,19 +1,21 @@
-"""Every error the API answers, as an RFC 9457 problem with a stable `code`.
+"""Every error the API answers, as an RFC 9457 problem with a stable `code`: the one place where
+ledger errors and validation errors become problems.
 
-The ledger's SQLSTATEs come from db/errors.tsv, the one registry both sides read, so a new
-error raised by a SQL function is mapped here without a second list to keep in step.
+A problem is made from its code alone: its status comes from the error catalogue
+(service/catalogue.py, db/errors.tsv), so a code and its status cannot drift apart.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from http import HTTPStatus
 
 import msgspec
 
-from service.schema import db_dir
+from service.catalogue import CATALOGUE
+from service.ledger import LedgerError
+from service.rules import USER_ID_RULE
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -23,28 +25,38 @@ class FieldError(msgspec.Struct):
     message: str
 
 
-class Problem(msgspec.Struct, omit_defaults=True):
+class Problem(msgspec.Struct, omit_defaults=True, rename="camel"):
     type: str
     title: str
     status: int
     code: str
     detail: str
     errors: list[FieldError] | None = None
-    requestId: str | None = None
+    request_id: str | None = None
 
 
-@dataclass
 class ProblemError(Exception):
-    """Raised anywhere on the request path; the app's handler turns it into the response."""
+    """Raised anywhere on the request path; the app's handler turns it into the response. The
+    status is the catalogue's for `code`; only http_error, whose status is the framework's, is
+    given one."""
 
-    status: int
-    code: str
-    detail: str
-    errors: list[FieldError] | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        super().__init__(f"{self.code}: {self.detail}")
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        errors: list[FieldError] | None = None,
+        headers: Mapping[str, str] | None = None,
+        status: int | None = None,
+    ) -> None:
+        catalogued = CATALOGUE[code].status
+        if (catalogued is None) == (status is None):
+            raise ValueError(f"{code}: the status comes from the catalogue ({catalogued})")
+        super().__init__(f"{code}: {detail}")
+        self.status: int = catalogued or status  # type: ignore[assignment]
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers: Mapping[str, str] = headers or {}
 
     def problem(self, request_id: str | None = None) -> Problem:
         return Problem(
@@ -54,31 +66,18 @@ class ProblemError(Exception):
             code=self.code,
             detail=self.detail,
             errors=self.errors,
-            requestId=request_id,
+            request_id=request_id,
         )
 
 
 def validation_failed(detail: str, errors: list[FieldError]) -> ProblemError:
-    return ProblemError(400, "validation_failed", detail, errors)
+    return ProblemError("validation_failed", detail, errors)
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerError:
-    code: str
-    status: int
+def unavailable(detail: str) -> ProblemError:
+    """Transient: the client may retry the same request (same Idempotency-Key) safely."""
+    return ProblemError("service_unavailable", detail, headers={"Retry-After": "1"})
 
-
-def _read_registry() -> dict[str, LedgerError]:
-    registry: dict[str, LedgerError] = {}
-    for line in (db_dir() / "errors.tsv").read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        sqlstate, code, status, *_ = line.split("\t")
-        registry[sqlstate] = LedgerError(code, int(status))
-    return registry
-
-
-LEDGER_ERRORS = _read_registry()
 
 # Ledger errors about a field the edge validates too: should one reach the ledger anyway, the
 # client still gets validation_failed naming the field.
@@ -88,21 +87,25 @@ _FIELD_OF_SQLSTATE = {
     "WDESC": "description",
     "WPAGE": "limit",
 }
-# A read of an unknown asset is "no such resource", a money movement in one is "cannot process".
-_READ_CODES = {"unknown_asset": ("asset_not_found", 404)}
 
 
-def from_ledger(sqlstate: str, message: str, detail: str | None, *, read: bool) -> ProblemError:
-    known = LEDGER_ERRORS.get(sqlstate)
-    if known is None or known.status >= 500:
-        raise LookupError(sqlstate)
-    text = message if not detail else f"{message} ({detail})"
-    if sqlstate in _FIELD_OF_SQLSTATE:
-        return validation_failed(text, [FieldError(_FIELD_OF_SQLSTATE[sqlstate], message)])
-    code, status = known.code, known.status
-    if read and code in _READ_CODES:
-        code, status = _READ_CODES[code]
-    return ProblemError(status, code, text)
+def ledger_detail(error: LedgerError) -> str:
+    """A ledger error's words for people: its message, and its DETAIL when it has one."""
+    return error.message if not error.detail else f"{error.message} ({error.detail})"
+
+
+def from_ledger(error: LedgerError) -> ProblemError:
+    """The problem a ledger error answers. LookupError for one that is never the client's doing
+    (status 500 in the catalogue: a broken invariant), which is a bug, answered 500."""
+    known = CATALOGUE[error.code]
+    if known.status is None or known.status >= 500:
+        raise LookupError(error.sqlstate)
+    text = ledger_detail(error)
+    if error.sqlstate in _FIELD_OF_SQLSTATE:
+        return validation_failed(
+            text, [FieldError(_FIELD_OF_SQLSTATE[error.sqlstate], error.message)]
+        )
+    return ProblemError(known.code, text)
 
 
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
@@ -129,5 +132,5 @@ def from_decode_error(message: str, default_field: str = "body") -> FieldError:
         elif "regex" in message:
             message = 'the amount must be a decimal string such as "100.00"'
     elif field_name.endswith("userId") and "regex" in message:
-        message = "a userId is 1 to 128 characters of letters, digits and ._:@-"
+        message = f"a userId is {USER_ID_RULE}"
     return FieldError(field_name, message)

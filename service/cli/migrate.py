@@ -1,4 +1,4 @@
-"""Applies the database: roles, yoyo migrations, then every file of db/functions/ again.
+"""`wallet migrate`: roles, yoyo migrations, then every file of db/functions/ again.
 
 yoyo (9.x) runs post-apply steps only in a run that applied a migration, so an edited function
 would never land on its own; the function files are therefore re-applied on every run, in one
@@ -8,7 +8,6 @@ transaction, under an advisory lock so that two deploys cannot interleave.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -16,19 +15,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from yoyo import get_backend, read_migrations
 
-OWNER_ROLE = "wallet_owner"
-SERVICE_ROLE = "wallet_service"
+from service import OWNER_ROLE, SERVICE_ROLE, db_dir
+
 # any constant will do; it only has to be the same in every deploy
 _FUNCTIONS_LOCK = 0x57414C4C  # "WALL"
-
-
-def db_dir() -> Path:
-    """db/ of a checkout (editable install), or the copy shipped inside the wheel."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "db", here.parent / "db"):
-        if (candidate / "migrations").is_dir():
-            return candidate
-    raise FileNotFoundError("cannot find the db/ directory with migrations and functions")
 
 
 def _with_role(url: str, role: str) -> str:
@@ -108,15 +98,3 @@ def migrate(
             conn.execute(path.read_text(encoding="utf-8").encode())
         conn.commit()
     say(f"functions: {len(function_files)} files applied")
-
-
-def seed(admin_url: str, say: Callable[[str], object] = print) -> None:
-    """The contract's users and their opening balances; running it again changes nothing."""
-    sql = (db_dir() / "seed.sql").read_text(encoding="utf-8")
-    with psycopg.connect(admin_url) as conn:
-        conn.execute(f"SET ROLE {OWNER_ROLE}")
-        rows = conn.execute(sql.encode()).fetchall()
-        conn.commit()
-    for user_id, asset_id, balance, replayed in rows:
-        state = "already seeded" if replayed else "seeded"
-        say(f"{user_id:<14} {asset_id:<20} {balance:>12}  {state}")

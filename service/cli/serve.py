@@ -1,4 +1,4 @@
-"""`wallet serve`: the HTTP service on Granian, several worker processes, one port.
+"""`wallet serve`: the HTTP service (service.http) on Granian, several worker processes, one port.
 
 Granian (a Rust HTTP server) because the Python process, not PostgreSQL, is what saturates first
 on a small machine, and it is the server the benchmark yardstick runs on. On SIGTERM or SIGINT
@@ -32,7 +32,7 @@ def serve(settings: Settings) -> int:
     )
     try:
         Granian(
-            "service.app:create_app",
+            "service.http.app:create_app",
             factory=True,
             address=settings.host,
             port=settings.port,

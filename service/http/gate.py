@@ -1,0 +1,115 @@
+"""The gate between a request and the ledger: Redis (service/admission.py) counts the rate limits,
+and for a money-moving request runs the exactly-once flow around its one ledger call. A request's
+data makes one pass: handler -> gate -> ledger -> gate -> handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from service.admission import Admission, Admissions
+from service.auth import ApiClient
+from service.observability import RATE_LIMITED, REPLAYS
+from service.problems import ProblemError
+
+CREATED = 201
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+def rate_headers(admission: Admission) -> dict[str, str]:
+    """RateLimit-* of the tightest limit that counted the request, if any did."""
+    quota = admission.quota
+    if quota is None:
+        return {}
+    return {
+        "RateLimit-Limit": str(quota.limit),
+        "RateLimit-Remaining": str(quota.remaining),
+        "RateLimit-Reset": str(quota.reset_seconds),
+    }
+
+
+def _refusal(admission: Admission, headers: dict[str, str]) -> ProblemError | None:
+    """The problem answering an admission that is neither a go-ahead nor a replay, if any."""
+    if admission.verdict == "limited":
+        RATE_LIMITED.labels(admission.limit).inc()
+        which = "API key's request" if admission.limit == "general" else "user's transaction"
+        retry = str(admission.quota.reset_seconds if admission.quota else 1)
+        return ProblemError(
+            "rate_limited",
+            f"the {which} limit is reached; retry after {retry} s",
+            headers={**headers, "Retry-After": retry},
+        )
+    if admission.verdict == "in_flight":
+        return ProblemError(
+            "idempotency_key_in_flight",
+            "a request with this Idempotency-Key is being processed; retry shortly for its result",
+            headers={**headers, "Retry-After": "1"},
+        )
+    if admission.verdict == "reused":
+        return ProblemError(
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request",
+            headers=headers,
+        )
+    return None
+
+
+class Gate:
+    def __init__(self, admissions: Admissions) -> None:
+        self._admissions = admissions
+
+    async def admit_read(self, client: ApiClient) -> dict[str, str]:
+        """Counts a read against the client's general limit: its RateLimit-* headers, or the
+        rate_limited problem."""
+        admission = await self._admissions.admit(client.name)
+        headers = rate_headers(admission)
+        refusal = _refusal(admission, headers)
+        if refusal is not None:
+            raise refusal
+        return headers
+
+    async def exactly_once(
+        self,
+        client: ApiClient,
+        key: str,
+        fingerprint: str,
+        user_id: str,
+        move: Callable[[], Awaitable[tuple[bytes, bool]]],
+    ) -> Answer:
+        """Moves money once per (client, key): `move` makes the ledger call and returns the 201
+        body and whether the ledger replayed an earlier transaction. A repeat that Redis still
+        remembers is answered from there; a key in flight, reused with another request, or over
+        a limit is refused. Redis being down only skips the fast path: the ledger's own unique
+        (client, key) still makes the movement happen once."""
+        admission = await self._admissions.admit(
+            client.name, key=key, fingerprint=fingerprint, user_id=user_id
+        )
+        headers = rate_headers(admission)
+        if admission.answer is not None:
+            REPLAYS.labels("redis").inc()
+            headers["Idempotent-Replayed"] = "true"
+            return Answer(admission.answer.status, admission.answer.body, headers)
+        refusal = _refusal(admission, headers)
+        if refusal is not None:
+            raise refusal
+        try:
+            body, replayed = await move()
+        except BaseException:
+            if admission.claimed:  # nothing moved: the key is free for a corrected retry
+                await self._admissions.release(client.name, key)
+            raise
+        if admission.claimed:
+            await self._admissions.complete(client.name, key, fingerprint, CREATED, body)
+        if replayed:
+            REPLAYS.labels("ledger").inc()
+            headers["Idempotent-Replayed"] = "true"
+        return Answer(CREATED, body, headers)
+
+    async def ping(self) -> bool:
+        return await self._admissions.ping()

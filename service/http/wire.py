@@ -1,0 +1,163 @@
+"""The HTTP API's bodies, in the wire format it documents: camelCase names (Python's snake_case
+fields renamed by msgspec), amounts as decimal strings.
+
+Requests reject unknown fields, so a typo such as "ammount" is a 400, never a silently ignored
+field. The same Structs generate the OpenAPI document, so the document cannot drift from them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from service import rules
+
+UserId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=rules.USER_ID_PATTERN,
+        description=rules.USER_ID_RULE,
+        examples=["user-rich-001"],
+    ),
+]
+AssetId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, examples=["asset-gold-coin-001"])
+]
+Amount = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=rules.AMOUNT_PATTERN,
+        description="A decimal string with at most the asset's decimal places (2 for the "
+        "seeded assets), above zero and at most 1000000000. Never a JSON number.",
+        examples=["100.00"],
+    ),
+]
+Description = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.DESCRIPTION_MAX_LENGTH)]
+Metadata = Annotated[
+    dict[str, Any],
+    msgspec.Meta(
+        description=f"Any JSON object of at most {rules.METADATA_MAX_BYTES} bytes, kept with "
+        "the transaction"
+    ),
+]
+TransactionType = Literal["topup", "bonus", "spend", "opening_balance"]
+Direction = Literal["credit", "debit"]
+
+
+class Wire(msgspec.Struct, rename="camel"):
+    """A body as the wire spells it: user_id is "userId"."""
+
+
+class RequestBody(Wire, forbid_unknown_fields=True):
+    """A request body: an unknown field is an error, never ignored."""
+
+
+class TopupRequest(RequestBody):
+    user_id: UserId
+    asset_type_id: AssetId
+    amount: Amount
+    metadata: Metadata | None = None
+
+
+class BonusRequest(RequestBody):
+    user_id: UserId
+    asset_type_id: AssetId
+    amount: Amount
+    reason: Description
+    metadata: Metadata | None = None
+
+
+class SpendRequest(RequestBody):
+    user_id: UserId
+    asset_type_id: AssetId
+    amount: Amount
+    service_description: Description
+    metadata: Metadata | None = None
+
+
+MoneyRequest = TopupRequest | BonusRequest | SpendRequest
+
+
+class TransactionResponse(Wire):
+    """A money movement as the POST endpoints answer it: the user's side of the transaction."""
+
+    transaction_id: str
+    type: TransactionType
+    status: Literal["completed"]
+    user_id: str
+    asset_type_id: str
+    amount: str
+    balance: Annotated[str, msgspec.Meta(description="the user's balance right after it")]
+    wallet_id: str
+    created_at: datetime
+
+
+class Balance(Wire):
+    asset_type_id: str
+    asset_code: str
+    asset_name: str
+    wallet_id: str | None
+    balance: str
+    version: int
+    updated_at: datetime | None
+
+
+class BalancesResponse(Wire):
+    user_id: str
+    balances: list[Balance]
+
+
+class LedgerEntry(Wire):
+    entry_id: str
+    transaction_id: str
+    type: TransactionType
+    direction: Direction
+    amount: str
+    balance_after: str
+    description: str | None
+    metadata: msgspec.Raw
+    created_at: datetime
+
+
+class LedgerResponse(Wire):
+    wallet_id: str
+    user_id: str | None
+    asset_type_id: str
+    balance: str
+    entries: list[LedgerEntry]
+    next_cursor: Annotated[
+        str | None, msgspec.Meta(description="pass as ?cursor= for the next page; null on the last")
+    ]
+
+
+class TransactionEntry(Wire):
+    entry_id: str
+    wallet_id: str
+    owner_type: Literal["user", "system"]
+    user_id: str | None
+    account: Annotated[str | None, msgspec.Meta(description='a system account, e.g. "treasury#3"')]
+    direction: Direction
+    amount: str
+    balance_after: str
+
+
+class TransactionDetail(Wire):
+    transaction_id: str
+    type: TransactionType
+    status: Literal["completed"]
+    user_id: str
+    asset_type_id: str
+    amount: str
+    balance: str
+    wallet_id: str
+    description: str | None
+    metadata: msgspec.Raw
+    created_at: datetime
+    entries: list[TransactionEntry]
+
+
+class HealthResponse(Wire):
+    status: Literal["ok", "degraded", "unavailable"]
+    checks: dict[str, str]

@@ -1,0 +1,319 @@
+"""The service's only door to PostgreSQL: one call of an `api.*` function per request.
+
+No SQL here but those calls; every rule about money is in the database. Results come back as
+msgspec Structs, decoded by column name, so a column that a migration adds to a result type is
+simply not read. Errors come back as the ledger's own: LedgerError for an error the SQL API
+raised on purpose (a SQLSTATE of the catalogue, db/errors.tsv), LedgerUnavailableError when
+PostgreSQL is unreachable, restarting, or slower than the statement timeout (never a hang), and
+UnstorableTextError for text PostgreSQL cannot hold. This module knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+from service.catalogue import BY_SQLSTATE
+from service.config import POOL_WAIT_SECONDS, Settings, sql_call_timeout
+
+
+class LedgerError(Exception):
+    """An error the SQL API raised on purpose: `code` is its name in the catalogue."""
+
+    def __init__(self, sqlstate: str, code: str, message: str, detail: str | None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.sqlstate = sqlstate
+        self.code = code
+        self.message = message
+        self.detail = detail
+
+
+class LedgerUnavailableError(Exception):
+    """The ledger cannot answer now; the same call (same idempotency key) may be retried safely:
+    either it had no effect, or the retry finds its transaction."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnstorableTextError(Exception):
+    """Text holding the NUL character (U+0000), which no PostgreSQL text value can store."""
+
+
+class Posting(msgspec.Struct, frozen=True):
+    transaction_id: int
+    wallet_id: int
+    balance: Decimal
+    replayed: bool
+    amount: Decimal
+    created_at: datetime
+
+
+class BalanceRow(msgspec.Struct, frozen=True):
+    asset_id: str
+    asset_code: str
+    asset_name: str
+    wallet_id: int | None
+    balance: Decimal
+    version: int
+    updated_at: datetime | None
+
+
+class LedgerLine(msgspec.Struct, frozen=True):
+    entry_id: int
+    transaction_id: int
+    type: str
+    direction: str
+    amount: Decimal
+    balance_after: Decimal
+    wallet_version: int
+    description: str | None
+    metadata: msgspec.Raw
+    created_at: datetime
+
+
+class LedgerPage(msgspec.Struct, frozen=True):
+    wallet_id: int
+    owner_type: str
+    user_id: str | None
+    asset_id: str
+    balance: Decimal
+    entries: list[LedgerLine]
+    next_cursor: int | None
+
+
+class TransactionLeg(msgspec.Struct, frozen=True):
+    entry_id: int
+    wallet_id: int
+    owner_type: str
+    user_id: str | None
+    account: str | None
+    direction: str
+    amount: Decimal
+    balance_after: Decimal
+
+
+class TransactionRecord(msgspec.Struct, frozen=True):
+    transaction_id: int
+    type: str
+    status: str
+    user_id: str
+    asset_id: str
+    amount: Decimal
+    balance: Decimal
+    wallet_id: int
+    description: str | None
+    metadata: msgspec.Raw
+    created_at: datetime
+    entries: list[TransactionLeg]
+
+
+class ApiKeyRow(msgspec.Struct, frozen=True):
+    key_hash: bytes
+    name: str
+    scopes: list[str]
+
+
+Row = TypeVar("Row", bound=msgspec.Struct)
+
+
+def _row(struct: type[Row], record: Mapping[str, Any], **decoded: Any) -> Row:
+    """`struct` from the record's columns of the same names (those in `decoded` given already)."""
+    fields = {name: record[name] for name in struct.__struct_fields__ if name not in decoded}
+    return struct(**fields, **decoded)
+
+
+# Transient: the client may retry the same request (same Idempotency-Key) and it will be safe.
+_UNAVAILABLE_SQLSTATES = {
+    "57014": "the database took too long to answer",  # statement_timeout
+    "55P03": "the wallet is busy; try again",  # lock_timeout
+    "57P01": "the database is restarting",  # admin_shutdown
+    "57P02": "the database is restarting",
+    "57P03": "the database is starting up",
+    "53300": "the database has too many connections",
+    "40001": "the database could not serialize this request; try again",
+    "40P01": "the database could not serialize this request; try again",
+}
+
+# PostgreSQL cannot store the NUL character (U+0000) in text: whatever field carried it, the
+# caller sent something no text value can hold.
+_UNSTORABLE_TEXT = {"22021", "22P05"}
+
+
+# jsonb's binary form is a version byte (1) and the JSON text. Binary, because asyncpg decodes
+# composite types (ledger lines inside a page) only with binary codecs.
+def _raw_json(data: bytes) -> msgspec.Raw:
+    # valid JSON: it goes to the client as is, numbers exactly as stored
+    return msgspec.Raw(data[1:])
+
+
+def _json_param(value: Any) -> bytes:
+    return b"\x01" + (value.encode() if isinstance(value, str) else msgspec.json.encode(value))
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_json_param, decoder=_raw_json, format="binary"
+    )
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Every call is one autocommit statement that leaves no session state behind, so the
+    pool's default reset (RESET ALL, UNLISTEN ...: one round trip per request) is skipped."""
+
+
+class Ledger:
+    """A pool of connections as wallet_service, and one method per SQL API function called."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        s = self._settings
+        self._pool = asyncpg.create_pool(
+            s.database_url,
+            # no connection at start: a service started before its database still starts (and
+            # answers 503 meanwhile), and connections are made on demand once it is up
+            min_size=0,
+            max_size=s.db_pool_size,
+            init=_init_connection,
+            reset=_no_reset,
+            statement_cache_size=s.db_statement_cache_size,
+            command_timeout=sql_call_timeout(s),
+            server_settings={
+                "statement_timeout": str(s.statement_timeout_ms),
+                "lock_timeout": str(s.lock_timeout_ms),
+                "application_name": "wallet-service",
+            },
+            timeout=5,
+        )
+        await self._pool
+
+    async def close(self) -> None:
+        """Waits for connections in use to come back, then closes; past 10 s it cuts them."""
+        if self._pool is not None:
+            try:
+                async with asyncio.timeout(10):
+                    await self._pool.close()
+            except TimeoutError:
+                self._pool.terminate()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        assert self._pool is not None, "Ledger.open() was not called"
+        try:
+            async with self._pool.acquire(timeout=POOL_WAIT_SECONDS) as conn:
+                try:
+                    yield conn
+                except asyncpg.InternalClientError:
+                    # asyncpg's protocol is in a state no call can use: seen when a server
+                    # shutting down ends an idle pooled connection just as a request takes it.
+                    # Closed, so that the pool replaces it instead of handing it out again.
+                    conn.terminate()
+                    raise
+        except asyncpg.InternalClientError as exc:
+            raise LedgerUnavailableError("the connection to the database broke") from exc
+        except asyncpg.PostgresConnectionError as exc:
+            # SQLSTATE class 08: the connection was lost, e.g. closed in the middle of a
+            # statement by a shutting-down server; the posting may or may not have committed,
+            # and a retry with the same key finds out
+            raise LedgerUnavailableError("the connection to the database was lost") from exc
+        except asyncpg.PostgresError as exc:
+            sqlstate = exc.sqlstate or ""
+            if sqlstate in _UNAVAILABLE_SQLSTATES:
+                raise LedgerUnavailableError(_UNAVAILABLE_SQLSTATES[sqlstate]) from exc
+            if sqlstate in _UNSTORABLE_TEXT:
+                raise UnstorableTextError(str(exc)) from exc
+            known = BY_SQLSTATE.get(sqlstate)
+            if known is None:
+                raise
+            message = getattr(exc, "message", None) or str(exc)
+            raise LedgerError(sqlstate, known.code, message, getattr(exc, "detail", None)) from exc
+        except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
+            raise LedgerUnavailableError("the database cannot be reached") from exc
+
+    async def _posting(self, call: str, *args: object) -> Posting:
+        async with self._connection() as conn:
+            record = await conn.fetchrow(call, *args)
+        assert record is not None
+        return _row(Posting, record)
+
+    async def topup(
+        self, user_id: str, asset_id: str, amount: Decimal, key: str, metadata: str, client: str
+    ) -> Posting:
+        return await self._posting(
+            "SELECT * FROM api.topup($1, $2, $3, $4, $5, $6)",
+            user_id, asset_id, amount, key, metadata, client,
+        )  # fmt: skip
+
+    async def grant_bonus(
+        self,
+        user_id: str,
+        asset_id: str,
+        amount: Decimal,
+        reason: str,
+        key: str,
+        metadata: str,
+        client: str,
+    ) -> Posting:
+        return await self._posting(
+            "SELECT * FROM api.grant_bonus($1, $2, $3, $4, $5, $6, $7)",
+            user_id, asset_id, amount, reason, key, metadata, client,
+        )  # fmt: skip
+
+    async def spend(
+        self,
+        user_id: str,
+        asset_id: str,
+        amount: Decimal,
+        description: str,
+        key: str,
+        metadata: str,
+        client: str,
+    ) -> Posting:
+        return await self._posting(
+            "SELECT * FROM api.spend($1, $2, $3, $4, $5, $6, $7)",
+            user_id, asset_id, amount, description, key, metadata, client,
+        )  # fmt: skip
+
+    async def balances(self, user_id: str, asset_id: str | None) -> list[BalanceRow]:
+        async with self._connection() as conn:
+            records = await conn.fetch("SELECT * FROM api.balances($1, $2)", user_id, asset_id)
+        return [_row(BalanceRow, record) for record in records]
+
+    async def ledger_page(
+        self, wallet_id: int, limit: int, offset: int, before_version: int | None
+    ) -> LedgerPage:
+        async with self._connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM api.ledger_page($1, $2, $3, $4)",
+                wallet_id, limit, offset, before_version,
+            )  # fmt: skip
+        assert record is not None
+        lines = [_row(LedgerLine, line) for line in record["entries"]]
+        return _row(LedgerPage, record, entries=lines)
+
+    async def get_transaction(self, transaction_id: int) -> TransactionRecord:
+        async with self._connection() as conn:
+            record = await conn.fetchrow("SELECT * FROM api.get_transaction($1)", transaction_id)
+        assert record is not None
+        legs = [_row(TransactionLeg, leg) for leg in record["entries"] or ()]
+        return _row(TransactionRecord, record, entries=legs)
+
+    async def active_api_keys(self) -> list[ApiKeyRow]:
+        async with self._connection() as conn:
+            records = await conn.fetch("SELECT * FROM api.active_api_keys()")
+        return [ApiKeyRow(bytes(r["key_hash"]), r["name"], list(r["scopes"])) for r in records]
+
+    async def ping(self) -> None:
+        async with self._connection() as conn:
+            await conn.fetchval("SELECT 1", timeout=2)
