@@ -1,5 +1,8 @@
-"""`wallet serve` as a real process for the tests that need one (tests/test_serve.py and the
-fault tests of tests/faults/): Granian, two worker processes, one port.
+"""What the tests share: the checkout's root, the database and HTTP helpers, the app run in
+process, and `wallet serve` as a real process.
+
+`wallet serve` runs for the tests that need one (tests/serve/ and the fault tests of
+tests/faults/): Granian, two worker processes, one port.
 
 Each server has its own port, its own metrics directory and its stdout in a file; whatever
 happens, the `start_server` fixture (tests/conftest.py) kills its process group at the end.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -19,18 +23,129 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from prometheus_client.mmap_dict import MmapedDict
 
+from service.config import Settings
+from service.http.app import create_app
 from service.observability import sized_metrics_file
+from service.rules import SCOPES
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLD = "asset-gold-coin-001"
+ALL_SCOPES = list(SCOPES)
+
+
+# ----------------------------------------------------------------------------------------------
+# The database
+# ----------------------------------------------------------------------------------------------
+@asynccontextmanager
+async def wallet_locked(
+    conn: asyncpg.Connection, user_id: str, asset_id: str = "asset-gold-coin-001"
+) -> AsyncIterator[None]:
+    """Holds the user's wallet row FOR UPDATE in a transaction of `conn` until the block ends, as
+    another session (an operator's psql, a stuck job) would."""
+    holder = conn.transaction()
+    await holder.start()
+    try:
+        await conn.execute(
+            "SELECT 1 FROM ledger.wallets WHERE owner_id = $1 AND asset_id = $2 FOR UPDATE",
+            user_id,
+            asset_id,
+        )
+        yield
+    finally:
+        await holder.rollback()
+
+
+async def blocked_backend(conn: asyncpg.Connection, within: float) -> int:
+    """The pid of a backend waiting for a lock that `conn` holds, once there is one."""
+    waiting = (
+        "SELECT pid FROM pg_stat_activity WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]"
+    )
+    deadline = time.monotonic() + within
+    while not (pid := await conn.fetchval(waiting)):
+        assert time.monotonic() < deadline, f"nothing waited for the lock within {within} s"
+        await asyncio.sleep(0.01)
+    blocked: int = pid
+    return blocked
+
+
+# ----------------------------------------------------------------------------------------------
+# The HTTP app, in process, against the same PostgreSQL and Redis
+# ----------------------------------------------------------------------------------------------
+@asynccontextmanager
+async def running_app(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app as `wallet serve` builds it, started and stopped with its lifespan, in the test's
+    own event loop (so concurrent requests really interleave); limits off unless overridden."""
+    options: dict[str, Any] = {"rate_limit_general": None, "rate_limit_transactions": None}
+    options.update(overrides)
+    app = create_app(dataclasses.replace(settings, **options))
+    async with asgi_lifespan(app):
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://wallet.test") as client:
+            yield client
+
+
+@asynccontextmanager
+async def asgi_lifespan(app: Any) -> AsyncIterator[None]:
+    """Runs the ASGI lifespan protocol in a task of its own, as a server does (Litestar's
+    lifespan keeps an anyio cancel scope that must be left in the task that entered it)."""
+    inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+
+    async def receive() -> dict[str, str]:
+        return await inbox.get()
+
+    async def send(message: dict[str, str]) -> None:
+        await outbox.put(message)
+
+    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    await inbox.put({"type": "lifespan.startup"})
+    started = await asyncio.wait_for(outbox.get(), timeout=30)
+    assert started["type"] == "lifespan.startup.complete", started
+    try:
+        yield
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        stopped = await asyncio.wait_for(outbox.get(), timeout=30)
+        assert stopped["type"] == "lifespan.shutdown.complete", stopped
+        await asyncio.wait_for(task, timeout=10)
+
+
+def money_headers(auth: dict[str, str], key: str | None = None) -> dict[str, str]:
+    """`auth` with an Idempotency-Key (a fresh one unless given)."""
+    return {**auth, "Idempotency-Key": key or uuid.uuid4().hex}
+
+
+async def topup(
+    api: httpx.AsyncClient, auth: dict[str, str], user: str, amount: str, **extra: Any
+) -> Any:
+    """POST /api/v1/wallet/topup of `amount` gold coins to `user` (and `extra` body fields)."""
+    body = {"userId": user, "assetTypeId": GOLD, "amount": amount, **extra}
+    return await api.post("/api/v1/wallet/topup", json=body, headers=money_headers(auth))
+
+
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The RFC 9457 body of `response`, asserted to be the problem `code` with `status`."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem: dict[str, Any] = response.json()
+    assert problem["code"] == code, problem
+    assert problem["status"] == status and problem["detail"] and problem["type"].endswith(code)
+    return problem
+
+
+# ----------------------------------------------------------------------------------------------
+# `wallet serve`, the real server process
+# ----------------------------------------------------------------------------------------------
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 

@@ -15,8 +15,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 
 from service.config import DEFAULTS, Settings, load_settings
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 def wallet(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -173,22 +172,6 @@ def test_environment_wins_over_dotenv_which_wins_over_defaults(tmp_path: Path) -
         redis_url="redis://from-dotenv:1/0",
         port=5000,
     )
-
-
-def test_every_sqlstate_raised_in_db_is_in_the_registry_and_vice_versa() -> None:
-    raised: set[str] = set()
-    for path in (ROOT / "db").rglob("*.sql"):
-        raised |= set(re.findall(r"ERRCODE = '([0-9A-Z]{5})'", path.read_text()))
-    raised = {code for code in raised if not code[:2].isdigit()}  # PostgreSQL's own, e.g. 23514
-    registry = {
-        line.split("\t")[0]
-        for line in (ROOT / "db" / "errors.tsv").read_text().splitlines()
-        if line and not line.startswith("#")
-    }
-    assert raised == registry
-    for code in registry:  # the rules for our own SQLSTATEs (docs/sql-api.md)
-        assert code[0] not in "FHPX0123456789" and code[2] not in "0P" and code[3].isalpha()
-        assert not code.endswith("000")
 
 
 def test_env_example_lists_every_setting_with_its_default() -> None:

@@ -7,13 +7,12 @@ import hashlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import asyncpg
 
-from service.keys import SCOPES, generate_key, hash_key
-
-ROOT = Path(__file__).resolve().parents[1]
+from service.keys import generate_key, hash_key
+from service.rules import SCOPES
+from tests.support import ROOT
 
 
 def wallet(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -21,8 +21,7 @@ from packaging.utils import canonicalize_name
 
 from service.cli import build_parser
 from service.config import DEFAULTS
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 
 def _compose() -> dict[str, Any]:

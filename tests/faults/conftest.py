@@ -23,8 +23,7 @@ import pytest
 
 from service.config import Settings
 from service.keys import create_key
-from tests.conftest import ALL_SCOPES
-from tests.server import ROOT, Server, StartServer
+from tests.support import ALL_SCOPES, ROOT, Server, StartServer
 
 SIZE = os.environ.get("FAULTS_SIZE", "short")
 if SIZE not in ("short", "full"):

@@ -27,7 +27,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.server import GOLD, ROOT
+from tests.support import GOLD, ROOT
 
 # How long a client waits for one answer. The service's own bounds (statement timeout 5 s, pool
 # wait 5 s, Redis 0.5 s) keep every answer well inside it; a request past it is a hang.

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 from tests.faults.conftest import FULL, ServeLoaded, report
-from tests.server import ROOT
+from tests.support import ROOT
 
 # examples per fuzz test; about six requests per example over the three tests (100 sent 586)
 EXAMPLES = int(os.environ.get("WALLET_FUZZ_EXAMPLES", "2000" if FULL else "10"))
@@ -26,7 +26,7 @@ def test_fuzzing_through_the_real_server_answers_only_as_documented(serve: Serve
     server = serve()
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "pytest", "tests/test_http_fuzz.py"),
+            *(sys.executable, "-m", "pytest", "tests/http/test_fuzz.py"),
             *("-q", "-s", "-p", "no:cacheprovider", "-k", "not bug"),
         ],
         cwd=ROOT,

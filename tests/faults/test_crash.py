@@ -3,7 +3,7 @@ spends, then started again on the same port: every key whose answer was lost is 
 key has exactly one transaction, the one every 201 for it named.
 
 A key whose request was in flight at the kill may have been committed with its answer lost; its
-Redis claim outlives the process for up to the claim's life (service.admission.claim_ttl_seconds:
+Redis claim outlives the process for up to the claim's life (service.config.claim_ttl_seconds:
 14 s with the default timeouts), during which a retry is answered 409 idempotency_key_in_flight;
 then the ledger's durable key answers the retry with the original transaction
 (Idempotent-Replayed).
@@ -17,8 +17,7 @@ import uuid
 
 import asyncpg
 
-from service.admission import claim_ttl_seconds
-from service.config import load_settings
+from service.config import claim_ttl_seconds, load_settings
 from tests.faults.conftest import FULL, Client, ServeLoaded, report
 from tests.faults.load import Load, verify
 

@@ -14,9 +14,9 @@ import asyncpg
 import httpx
 
 from service.config import Settings
-from tests.conftest import wallet_locked
 from tests.faults.conftest import FULL, Client, ServeLoaded, new_client, report
 from tests.faults.load import Answer, Load, verify
+from tests.support import wallet_locked
 
 LOCK_TIMEOUT_MS = 3000  # the default
 HELD = 20.0 if FULL else 5.0  # seconds the lock is held: more than a lock timeout

@@ -11,8 +11,7 @@ from redis.asyncio import Redis
 
 from service.config import RateLimit, Settings
 from service.keys import create_key, revoke_key
-from tests.conftest import running_app
-from tests.test_http_money import GOLD, assert_problem, topup
+from tests.support import GOLD, assert_problem, running_app, topup
 
 Client = httpx.AsyncClient
 

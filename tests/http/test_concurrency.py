@@ -9,7 +9,7 @@ from collections import Counter
 import asyncpg
 import httpx
 
-from tests.test_http_money import GOLD, topup
+from tests.support import GOLD, topup
 
 Client = httpx.AsyncClient
 

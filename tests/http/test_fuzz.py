@@ -40,9 +40,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from service.config import Settings
-from service.keys import revoke_key
-from service.problems import FieldError, Problem
-from service.schemas import (
+from service.http.wire import (
     Balance,
     BalancesResponse,
     HealthResponse,
@@ -52,7 +50,9 @@ from service.schemas import (
     TransactionEntry,
     TransactionResponse,
 )
-from tests.conftest import running_app
+from service.keys import revoke_key
+from service.problems import FieldError, Problem
+from tests.support import running_app
 
 EXAMPLES = int(os.environ.get("WALLET_FUZZ_EXAMPLES", "200"))
 SERVER = os.environ.get("WALLET_FUZZ_SERVER", "")
@@ -160,9 +160,11 @@ OPTIONS_ANSWER = {204: Documented(frozenset(), None)}
 
 
 def _codes(description: str) -> frozenset[str]:
-    """The codes of a problem response's description, written "code, code (...): when"."""
-    head = re.sub(r"\([^)]*\)", "", description.split(":")[0])
-    return frozenset(re.findall(r"[a-z]+(?:_[a-z]+)*", head))
+    """The codes of a problem response's description, written "code: when; code: when" (one
+    status's problems, as service/http/openapi.py describes them from the error catalogue)."""
+    codes = frozenset(part.partition(": ")[0] for part in description.split("; "))
+    assert all(re.fullmatch(r"[a-z]+(?:_[a-z]+)*", code) for code in codes), description
+    return codes
 
 
 class Contract:
@@ -221,7 +223,7 @@ def check(contract: Contract, response: httpx.Response) -> Any:
         assert expected.codes is None or problem.code in expected.codes, (
             f"{sent}: {status} {problem.code}, not one of {sorted(expected.codes or ())}"
         )
-        assert problem.requestId == response.headers["x-request-id"], problem
+        assert problem.request_id == response.headers["x-request-id"], problem
         return problem
     body_type = SUCCESS_BODIES.get((request.method, template or ""))
     if body_type is None:
@@ -795,15 +797,15 @@ async def test_money_requests_answer_as_documented_and_move_exactly_what_they_re
     tally.count(response, body)
     after = await world.balances(user) if user else {}
     if isinstance(body, TransactionResponse) and "idempotent-replayed" not in response.headers:
-        assert (body.userId, f"/api/v1/wallet/{body.type}") == (user, call.url), body
+        assert (body.user_id, f"/api/v1/wallet/{body.type}") == (user, call.url), body
         sign = -1 if body.type == "spend" else 1
         moved = {
             asset: after[asset][0] - before[asset][0]
             for asset in after
             if after[asset] != before[asset]
         }
-        assert moved == {body.assetTypeId: sign * Decimal(body.amount)}, (body, before, after)
-        assert after[body.assetTypeId][0] == Decimal(body.balance), (body, after)
+        assert moved == {body.asset_type_id: sign * Decimal(body.amount)}, (body, before, after)
+        assert after[body.asset_type_id][0] == Decimal(body.balance), (body, after)
     else:
         assert after == before, f"{response.status_code} yet balances changed: {before} {after}"
 
@@ -820,14 +822,14 @@ async def test_reads_and_unrouted_requests_answer_as_documented(
     tally.count(response, body)
     segments = [s for s in response.request.url.path.split("/") if s]
     if isinstance(body, BalancesResponse):
-        assert body.userId == segments[-2], body
+        assert body.user_id == segments[-2], body
     elif isinstance(body, LedgerResponse):
-        assert body.walletId == segments[-2], body
+        assert body.wallet_id == segments[-2], body
         query = parse_qsl(response.request.url.query.decode(), keep_blank_values=True)
         limits = [int(v) for name, v in query if name == "limit" and v.isdecimal()] or [50]
         assert len(body.entries) <= max(limits), (limits, len(body.entries))
     elif isinstance(body, TransactionDetail):
-        assert body.transactionId == segments[-1], body
+        assert body.transaction_id == segments[-1], body
         assert sum(Decimal(leg.amount) for leg in body.entries if leg.direction == "credit") == sum(
             Decimal(leg.amount) for leg in body.entries if leg.direction == "debit"
         ), body

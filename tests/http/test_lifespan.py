@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import asyncpg
 
-from service.app import create_app
 from service.config import Settings
-from service.db import Database
-from tests.conftest import asgi_lifespan, running_app
+from service.http.app import create_app
+from service.ledger import Ledger
+from tests.support import asgi_lifespan, running_app
 
 
 async def test_shutdown_is_prompt_while_key_notifications_keep_arriving(
@@ -54,17 +54,15 @@ async def test_statement_cache_size_0_names_no_prepared_statement(settings: Sett
     needs: no named statement outlives its transaction (unnamed ones are not listed)."""
     named = {}
     for size in (0, 100):
-        database = Database(
-            dataclasses.replace(settings, db_pool_size=1, db_statement_cache_size=size)
-        )
-        await database.open()
+        ledger = Ledger(dataclasses.replace(settings, db_pool_size=1, db_statement_cache_size=size))
+        await ledger.open()
         try:
-            await database.balances("user-rich-001", None)
-            await database.active_api_keys()
-            async with database._connection(read=True) as conn:
+            await ledger.balances("user-rich-001", None)
+            await ledger.active_api_keys()
+            async with ledger._connection() as conn:
                 named[size] = await conn.fetchval("SELECT count(*) FROM pg_prepared_statements")
         finally:
-            await database.close()
+            await ledger.close()
     assert named[0] == 0
     assert named[100] >= 2
 

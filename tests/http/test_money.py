@@ -4,36 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
-from typing import Any
 
 import asyncpg
 import httpx
 from redis.asyncio import Redis
 
-from service.admission import Admissions, claim_ttl_seconds
-from service.config import Settings
+from service.admission import Admissions
+from service.config import Settings, claim_ttl_seconds
+from tests.support import GOLD, assert_problem, money_headers, topup
 
-GOLD = "asset-gold-coin-001"
 Client = httpx.AsyncClient
-
-
-def headers(auth: dict[str, str], key: str | None = None) -> dict[str, str]:
-    return {**auth, "Idempotency-Key": key or uuid.uuid4().hex}
-
-
-async def topup(api: Client, auth: dict[str, str], user: str, amount: str, **extra: Any) -> Any:
-    body = {"userId": user, "assetTypeId": GOLD, "amount": amount, **extra}
-    return await api.post("/api/v1/wallet/topup", json=body, headers=headers(auth))
-
-
-def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem: dict[str, Any] = response.json()
-    assert problem["code"] == code, problem
-    assert problem["status"] == status and problem["detail"] and problem["type"].endswith(code)
-    return problem
 
 
 async def test_topup_answers_201_with_the_transaction_at_the_assets_places(
@@ -56,14 +36,14 @@ async def test_bonus_and_spend_move_money_and_show_the_balance_after(
     bonus = await api.post(
         "/api/v1/wallet/bonus",
         json={"userId": user, "assetTypeId": GOLD, "amount": "50.00", "reason": "Referral"},
-        headers=headers(auth),
+        headers=money_headers(auth),
     )
     assert bonus.status_code == 201, bonus.text
     assert (bonus.json()["type"], bonus.json()["balance"]) == ("bonus", "50.00")
     spend = await api.post(
         "/api/v1/wallet/spend",
         json={"userId": user, "assetTypeId": GOLD, "amount": "30.5", "serviceDescription": "Sword"},
-        headers=headers(auth),
+        headers=money_headers(auth),
     )
     assert spend.status_code == 201, spend.text
     assert (spend.json()["type"], spend.json()["amount"], spend.json()["balance"]) == (
@@ -79,7 +59,7 @@ async def test_unknown_field_is_validation_failed_naming_it(
     response = await api.post(
         "/api/v1/wallet/topup",
         json={"userId": f"u-{unique}", "assetTypeId": GOLD, "ammount": "1.00"},
-        headers=headers(auth),
+        headers=money_headers(auth),
     )
     problem = assert_problem(response, 400, "validation_failed")
     assert {"field": "ammount", "message": "unknown field `ammount`"} in problem["errors"]
@@ -92,7 +72,7 @@ async def test_amount_as_json_number_is_validation_failed_saying_send_a_string(
         response = await api.post(
             "/api/v1/wallet/topup",
             json={"userId": f"u-{unique}", "assetTypeId": GOLD, "amount": amount},
-            headers=headers(auth),
+            headers=money_headers(auth),
         )
         problem = assert_problem(response, 400, "validation_failed")
         assert problem["errors"][0]["field"] == "amount"
@@ -115,13 +95,13 @@ async def test_malformed_fields_are_validation_failed_naming_the_field(
         ({k: v for k, v in good.items() if k != "amount"}, "amount"),
     ]
     for body, field in cases:
-        response = await api.post("/api/v1/wallet/topup", json=body, headers=headers(auth))
+        response = await api.post("/api/v1/wallet/topup", json=body, headers=money_headers(auth))
         problem = assert_problem(response, 400, "validation_failed")
         assert [e["field"] for e in problem["errors"]] == [field], (body, problem)
     spend = {**good, "serviceDescription": ""}
-    response = await api.post("/api/v1/wallet/spend", json=spend, headers=headers(auth))
+    response = await api.post("/api/v1/wallet/spend", json=spend, headers=money_headers(auth))
     assert_problem(response, 400, "validation_failed")
-    response = await api.post("/api/v1/wallet/bonus", json=good, headers=headers(auth))
+    response = await api.post("/api/v1/wallet/bonus", json=good, headers=money_headers(auth))
     problem = assert_problem(response, 400, "validation_failed")
     assert problem["errors"][0]["field"] == "reason"
 
@@ -132,7 +112,7 @@ async def test_body_that_is_not_json_is_validation_failed(
     response = await api.post(
         "/api/v1/wallet/topup",
         content=b'{"userId": ',
-        headers={**headers(auth), "Content-Type": "application/json"},
+        headers={**money_headers(auth), "Content-Type": "application/json"},
     )
     assert_problem(response, 400, "validation_failed")
 
@@ -151,7 +131,7 @@ async def test_wrong_content_type_is_unsupported_media_type(
     response = await api.post(
         "/api/v1/wallet/topup",
         content=f'{{"userId": "u-{unique}", "assetTypeId": "{GOLD}", "amount": "1"}}',
-        headers={**headers(auth), "Content-Type": "text/plain"},
+        headers={**money_headers(auth), "Content-Type": "text/plain"},
     )
     assert_problem(response, 415, "unsupported_media_type")
 
@@ -165,7 +145,7 @@ async def test_body_over_16_kib_is_payload_too_large(
         "amount": "1",
         "metadata": {"x": "y" * 17000},
     }
-    response = await api.post("/api/v1/wallet/topup", json=body, headers=headers(auth))
+    response = await api.post("/api/v1/wallet/topup", json=body, headers=money_headers(auth))
     assert_problem(response, 413, "payload_too_large")
 
 
@@ -197,11 +177,11 @@ async def test_ledger_rejections_are_422_with_their_codes(
     response = await api.post(
         "/api/v1/wallet/topup",
         json={"userId": user, "assetTypeId": "asset-nope", "amount": "1"},
-        headers=headers(auth),
+        headers=money_headers(auth),
     )
     assert_problem(response, 422, "unknown_asset")
     spend = {"userId": user, "assetTypeId": GOLD, "amount": "1.00", "serviceDescription": "x"}
-    response = await api.post("/api/v1/wallet/spend", json=spend, headers=headers(auth))
+    response = await api.post("/api/v1/wallet/spend", json=spend, headers=money_headers(auth))
     problem = assert_problem(response, 422, "insufficient_funds")
     assert "0.00" in problem["detail"]
 
@@ -215,7 +195,7 @@ async def test_replay_returns_the_same_status_and_body_marked_replayed(
     settings: Settings,
 ) -> None:
     body = {"userId": f"u-{unique}", "assetTypeId": GOLD, "amount": "7.00"}
-    sent = headers(auth)
+    sent = money_headers(auth)
     first = await api.post("/api/v1/wallet/topup", json=body, headers=sent)
     again = await api.post("/api/v1/wallet/topup", json=body, headers=sent)
     assert first.status_code == again.status_code == 201
@@ -251,7 +231,7 @@ async def test_a_claim_outlives_the_longest_request_and_no_more(
 async def test_same_key_with_a_different_body_is_idempotency_key_reused(
     api: Client, auth: dict[str, str], unique: str
 ) -> None:
-    sent = headers(auth)
+    sent = money_headers(auth)
     body = {"userId": f"u-{unique}", "assetTypeId": GOLD, "amount": "7.00"}
     assert (await api.post("/api/v1/wallet/topup", json=body, headers=sent)).status_code == 201
     changed = {**body, "amount": "8.00"}
@@ -267,7 +247,7 @@ async def test_a_rejected_request_does_not_use_up_its_key(
     api: Client, auth: dict[str, str], unique: str
 ) -> None:
     user = f"u-{unique}"
-    sent = headers(auth)
+    sent = money_headers(auth)
     spend = {"userId": user, "assetTypeId": GOLD, "amount": "5.00", "serviceDescription": "hat"}
     response = await api.post("/api/v1/wallet/spend", json=spend, headers=sent)
     assert_problem(response, 422, "insufficient_funds")
@@ -282,7 +262,7 @@ async def test_repeat_while_the_first_is_running_is_in_flight_409(
 ) -> None:
     user = f"u-{unique}"
     assert (await topup(api, auth, user, "10.00")).status_code == 201
-    sent = headers(auth)
+    sent = money_headers(auth)
     spend = {"userId": user, "assetTypeId": GOLD, "amount": "1.00", "serviceDescription": "hat"}
     # a lock on the user's wallet holds the first spend inside the ledger
     tx = admin_conn.transaction()

@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from service.config import Settings
-from tests.conftest import blocked_backend, running_app, wallet_locked
-from tests.test_http_money import GOLD, assert_problem, topup
+from tests.support import GOLD, assert_problem, blocked_backend, running_app, topup, wallet_locked
 
 UNREACHABLE = "postgresql://wallet_service@127.0.0.1:1/wallet"  # nothing listens on port 1
 

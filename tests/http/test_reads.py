@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.test_http_money import GOLD, assert_problem, topup
+from tests.support import GOLD, assert_problem, topup
 
 Client = httpx.AsyncClient
 

@@ -25,16 +25,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.config import Settings
 from service.keys import create_key, revoke_key
-from tests.conftest import ALL_SCOPES, blocked_backend, wallet_locked
-from tests.server import (
+from tests.support import (
+    ALL_SCOPES,
     GOLD,
     ROOT,
     StartServer,
     bearer,
+    blocked_backend,
     burst,
     fresh_client,
     money,
     refuses_connections,
+    wallet_locked,
 )
 
 BALANCE_ROUTE = "/api/v1/wallet/{userId}/balance"
@@ -333,7 +335,7 @@ def imported_by_create_app() -> tuple[list[str], list[str]]:
     fresh interpreter: without WALLET_OTEL_ENDPOINT, then after one more with it set."""
     probe = (
         "import dataclasses, json, sys\n"
-        "from service.app import create_app\n"
+        "from service.http.app import create_app\n"
         "from service.config import load_settings\n"
         "def loaded(): return sorted(m for m in sys.modules if 'opentelemetry' in m)\n"
         "create_app()\n"
