@@ -71,11 +71,11 @@ test-py:
 # A few seconds of the replay storm against a server and stack of its own (LOAD_STACK, default
 # dev1), then reconciliation: so the load scenarios cannot rot.
 test-load-smoke:
-	@scripts/load.sh replay smoke
+	@bench/http/load.sh replay smoke
 
 # make bench-depth in small (the bench stack, about 30 s), so that it cannot rot either.
 test-depth-smoke:
-	@scripts/bench_depth.sh smoke
+	@bench/depth/bench_depth.sh smoke
 
 # The fault tests (tests/faults/) stop and start the servers of a stack of their own, FAULTS_STACK
 # (default faults: durable, as they prove that nothing acknowledged is lost), started fresh and
@@ -96,26 +96,26 @@ faults-run:
 	FAULTS_STACK=$(FAULTS_STACK) FAULTS_SIZE=$(FAULTS_SIZE) $(VENV)/bin/pytest -q -s tests/faults
 
 bench-sql: install
-	@scripts/bench_sql.sh
+	@bench/sql/bench_sql.sh
 
 bench-sql-costs: install
-	@scripts/posting_costs.sh
+	@bench/sql/posting_costs.sh
 
 # make bench-sql and make bench-sql-costs in small (the bench stack, about a minute), so that
 # neither can rot.
 test-bench-sql-smoke:
-	@BENCH_SECONDS=1 BENCH_CLIENTS=2 scripts/bench_sql.sh >/dev/null
-	@scripts/posting_costs.sh smoke >/dev/null
+	@BENCH_SECONDS=1 BENCH_CLIENTS=2 bench/sql/bench_sql.sh >/dev/null
+	@bench/sql/posting_costs.sh smoke >/dev/null
 
 bench bench-load: install
-	@scripts/load.sh all full
+	@bench/http/load.sh all full
 
 bench-depth: install
-	@scripts/bench_depth.sh
+	@bench/depth/bench_depth.sh
 
 lint: install
-	$(VENV)/bin/ruff check service tests scripts
-	$(VENV)/bin/ruff format --check service tests scripts
+	$(VENV)/bin/ruff check service tests scripts bench
+	$(VENV)/bin/ruff format --check service tests scripts bench
 	$(VENV)/bin/mypy service
 
 # No Docker engine runs on the development machines: the Dockerfile is linted and the compose file
