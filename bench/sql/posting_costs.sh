@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make bench-sql-costs: what each of our guarantees costs per top-up, in µs of one backend, against
-# the yardstick with one and with 64 Treasury rows (scripts/posting_costs.py says how). Uses a fresh
-# bench stack and changes its tables (drops constraints): never point it at data you keep.
+# the yardstick with one and with 64 Treasury rows (bench/sql/posting_costs.py says how). Uses a
+# fresh bench stack and changes its tables (drops constraints): never point it at data you keep.
 #
-#   scripts/posting_costs.sh [ROUNDS] [CALLS]   default 5 rounds of 3000 calls per step (~3 min)
-#   scripts/posting_costs.sh smoke              1 round of 30 calls: proves it still runs (make test)
+#   bench/sql/posting_costs.sh [ROUNDS] [CALLS]  default 5 rounds of 3000 calls per step (~3 min)
+#   bench/sql/posting_costs.sh smoke             1 round of 30 calls: proves it still runs
+#                                                (make test-bench-smoke)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
