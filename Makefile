@@ -8,7 +8,7 @@ DEV_KEY := .local/dev-api-key
 
 .PHONY: help install run stop test test-sql test-py test-bench-smoke test-load-smoke test-depth-smoke \
 	test-bench-sql-smoke test-faults test-faults-short faults-run psql bench bench-load bench-sql \
-	bench-sql-costs bench-depth lint lint-containers lock clean
+	bench-sql-costs bench-depth bench-http lint lint-containers lock clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench-sql  pgbench over the SQL API against the yardstick (bench/README.md)"
 	@echo "make bench-sql-costs  what each guarantee costs per top-up, in µs"
 	@echo "make bench      the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
+	@echo "make bench-http  top-ups over HTTP against the yardstick app (../shared/bench/compare.sh)"
 	@echo "make bench-depth  reads at depth: 1,000,000 wallets, 10,000,000 entries"
 	@echo "make lint       ruff (service, tests, scripts, bench) and mypy --strict (service)"
 	@echo "make lint-containers  hadolint on the Dockerfile, docker-compose.yml against the compose spec"
@@ -115,6 +116,10 @@ bench-sql-costs: install
 
 bench bench-load: install
 	@bench/http/load.sh all full
+
+# BENCH_SECONDS (default 10) and BENCH_CONNECTIONS (default 32) pass through to compare.sh.
+bench-http: install
+	@bench/http/bench_http.sh
 
 bench-depth: install
 	@bench/depth/bench_depth.sh
