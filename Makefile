@@ -6,22 +6,24 @@ VENV := .venv
 WALLET := $(VENV)/bin/wallet
 DEV_KEY := .local/dev-api-key
 
-.PHONY: help install run stop test test-sql test-py test-load-smoke test-depth-smoke test-faults \
-	test-faults-short faults-run psql bench bench-sql bench-sql-costs test-bench-sql-smoke bench-load \
-	bench-depth lint lint-containers lock clean
+.PHONY: help install run stop test test-sql test-py test-bench-smoke test-load-smoke test-depth-smoke \
+	test-bench-sql-smoke test-faults test-faults-short faults-run psql bench bench-load bench-sql \
+	bench-sql-costs bench-depth bench-http lint lint-containers lock clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
-	@echo "make test       install what is missing, then pgTAP (pg_prove), pytest and the short fault"
-	@echo "                tests, each on a stack of its own"
+	@echo "make test       install what is missing, lint, then pgTAP (pg_prove), pytest and the short"
+	@echo "                fault tests, each on a stack of its own"
+	@echo "make test-bench-smoke  every benchmark in small (bench/README.md), so that none can rot"
 	@echo "make test-faults  crashes, Redis and PostgreSQL outages, locks and 10,000 fuzzed requests"
 	@echo "                against wallet serve on a stack of its own (docs/reliability.md)"
 	@echo "make psql       psql on the local database of make run"
-	@echo "make bench-sql  pgbench over the SQL API against the yardstick (docs/performance.md)"
-	@echo "make bench-sql-costs  what each guarantee costs per top-up, in µs (docs/performance.md)"
+	@echo "make bench-sql  pgbench over the SQL API against the yardstick (bench/README.md)"
+	@echo "make bench-sql-costs  what each guarantee costs per top-up, in µs"
 	@echo "make bench      the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
-	@echo "make bench-depth  reads at depth: 1,000,000 wallets, 10,000,000 entries (docs/performance.md)"
-	@echo "make lint       ruff and mypy --strict"
+	@echo "make bench-http  top-ups over HTTP against the yardstick app (../shared/bench/compare.sh)"
+	@echo "make bench-depth  reads at depth: 1,000,000 wallets, 10,000,000 entries"
+	@echo "make lint       ruff (service, tests, scripts, bench) and mypy --strict (service)"
 	@echo "make lint-containers  hadolint on the Dockerfile, docker-compose.yml against the compose spec"
 	@echo "make lock       re-lock requirements.lock and requirements-runtime.lock (the image's)"
 	@echo "make stop       stop the servers make run started"
@@ -50,14 +52,13 @@ psql:
 	@$(STACK) psql run
 
 # A throwaway stack (fresh data, fsync off) that is stopped whatever happens.
-test: install lint-containers
+test: install lint lint-containers
 	@trap '$(STACK) stop test >/dev/null' EXIT; \
 	$(STACK) start test fresh; \
 	eval "$$($(STACK) env test)"; \
 	$(WALLET) migrate; \
 	$(WALLET) seed; \
-	$(MAKE) --no-print-directory test-sql test-py test-load-smoke test-depth-smoke \
-		test-bench-sql-smoke
+	$(MAKE) --no-print-directory test-sql test-py
 	@$(MAKE) --no-print-directory test-faults-short
 
 # These two expect a migrated and seeded stack in the WALLET_* / PG* environment (as make test sets).
@@ -68,14 +69,24 @@ test-sql:
 test-py:
 	$(VENV)/bin/pytest -q
 
-# A few seconds of the replay storm against a server and stack of its own (LOAD_STACK, default
-# dev1), then reconciliation: so the load scenarios cannot rot.
-test-load-smoke:
-	@scripts/load.sh replay smoke
+# Every benchmark in small, each on the stack it uses in full (bench/README.md), so that none can
+# rot: the load scenarios, the reads at depth, make bench-sql and make bench-sql-costs.
+test-bench-smoke: install
+	@$(MAKE) --no-print-directory test-load-smoke test-depth-smoke test-bench-sql-smoke
 
-# make bench-depth in small (the bench stack, about 30 s), so that it cannot rot either.
+# A few seconds of the replay storm against a server and stack of its own (LOAD_STACK, default
+# dev1), then reconciliation.
+test-load-smoke:
+	@bench/http/load.sh replay smoke
+
+# make bench-depth in small (the bench stack, about 30 s).
 test-depth-smoke:
-	@scripts/bench_depth.sh smoke
+	@bench/depth/bench_depth.sh smoke
+
+# make bench-sql and make bench-sql-costs in small (the bench stack, about a minute).
+test-bench-sql-smoke:
+	@BENCH_SECONDS=1 BENCH_CLIENTS=2 bench/sql/bench_sql.sh >/dev/null
+	@bench/sql/posting_costs.sh smoke >/dev/null
 
 # The fault tests (tests/faults/) stop and start the servers of a stack of their own, FAULTS_STACK
 # (default faults: durable, as they prove that nothing acknowledged is lost), started fresh and
@@ -95,27 +106,27 @@ faults-run:
 	$(WALLET) seed >/dev/null; \
 	FAULTS_STACK=$(FAULTS_STACK) FAULTS_SIZE=$(FAULTS_SIZE) $(VENV)/bin/pytest -q -s tests/faults
 
+# The benchmarks (bench/README.md says what each measures and how long it takes; the figures are
+# in docs/performance.md).
 bench-sql: install
-	@scripts/bench_sql.sh
+	@bench/sql/bench_sql.sh
 
 bench-sql-costs: install
-	@scripts/posting_costs.sh
-
-# make bench-sql and make bench-sql-costs in small (the bench stack, about a minute), so that
-# neither can rot.
-test-bench-sql-smoke:
-	@BENCH_SECONDS=1 BENCH_CLIENTS=2 scripts/bench_sql.sh >/dev/null
-	@scripts/posting_costs.sh smoke >/dev/null
+	@bench/sql/posting_costs.sh
 
 bench bench-load: install
-	@scripts/load.sh all full
+	@bench/http/load.sh all full
+
+# BENCH_SECONDS (default 10) and BENCH_CONNECTIONS (default 32) pass through to compare.sh.
+bench-http: install
+	@bench/http/bench_http.sh
 
 bench-depth: install
-	@scripts/bench_depth.sh
+	@bench/depth/bench_depth.sh
 
 lint: install
-	$(VENV)/bin/ruff check service tests scripts
-	$(VENV)/bin/ruff format --check service tests scripts
+	$(VENV)/bin/ruff check service tests scripts bench
+	$(VENV)/bin/ruff format --check service tests scripts bench
 	$(VENV)/bin/mypy service
 
 # No Docker engine runs on the development machines: the Dockerfile is linted and the compose file

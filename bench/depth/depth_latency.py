@@ -1,4 +1,4 @@
-"""Latency of reads at depth, for make bench-depth (scripts/bench_depth.sh).
+"""Latency of reads at depth, for make bench-depth (bench/depth/bench_depth.sh).
 
     depth_latency.py BASE_URL API_KEY USER_PREFIX USERS WHALE_USER [READS]
 

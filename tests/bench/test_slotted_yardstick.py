@@ -1,4 +1,4 @@
-"""scripts/slotted_yardstick.py: the yardstick with 64 Treasury slots that make bench-sql and
+"""bench/sql/slotted_yardstick.py: the yardstick with 64 Treasury slots that make bench-sql and
 make bench-sql-costs measure against. Its figures only mean something if the copy does exactly
 the yardstick's work on its own tables, so every rewrite must apply and none may be missed."""
 
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "slotted_yardstick.py"
-YARDSTICK = SCRIPT.parent.parent.parent / "shared" / "bench" / "baseline.sql"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "sql" / "slotted_yardstick.py"
+YARDSTICK = ROOT.parent / "shared" / "bench" / "baseline.sql"
 
 spec = importlib.util.spec_from_file_location("slotted_yardstick", SCRIPT)
 assert spec is not None and spec.loader is not None

@@ -12,7 +12,7 @@
 -- transaction id modulo the slot count rather than a hash of the key, and created_at is spread
 -- one second apart from 2025-01-01 rather than being the time of writing.
 --
---   psql -1 -v prefix=depth-user- -v lo=1 -v hi=100000 -v per_user=4 -f scripts/depth_fixture.sql
+--   psql -1 -v prefix=depth-user- -v lo=1 -v hi=100000 -v per_user=4 -f bench/depth/depth_fixture.sql
 --
 -- A chunk may add top-ups to wallets written by an earlier chunk (the whale of bench-depth gets
 -- its million entries 100,000 at a time): entries continue from the wallet's version and balance.

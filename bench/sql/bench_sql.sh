@@ -2,7 +2,7 @@
 # make bench-sql: pgbench over the SQL API on the durable bench stack (fsync on), a fresh one
 # each time. Per client count it runs, in this order, our top-ups, the yardstick's top-ups
 # (../shared/bench/baseline.sql, when present), the yardstick's with 64 Treasury slots
-# (scripts/slotted_yardstick.py: the plain design's cost per call once nothing queues) and our
+# (bench/sql/slotted_yardstick.py: the plain design's cost per call once nothing queues) and our
 # spends, so that noise on the machine falls on all alike. Prints the machine, progress
 # (stderr), a table and the targets, then proves the books with `wallet reconcile`. See
 # docs/performance.md.
@@ -14,12 +14,12 @@
 # met (this is a measurement, not a test); 1 when a run had errors or reconciliation failed.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 seconds=${BENCH_SECONDS:-15}
 read -r -a clients <<<"${BENCH_CLIENTS:-4 16 32 64}"
-users=10000          # tests/bench/*.sql draw from bench-user-1 .. bench-user-10000
+users=10000          # bench/sql/*.sql draw from bench-user-1 .. bench-user-10000
 
 say() { echo "$*" >&2; }
 die() { echo "bench_sql.sh: $*" >&2; exit 1; }
@@ -31,8 +31,8 @@ for c in "${clients[@]}"; do
 done
 logs=$(mktemp -d)
 trap 'scripts/stack.sh stop bench >/dev/null 2>&1 || true; rm -rf "$logs"' EXIT
-# shellcheck source=scripts/lib/bench_stack.sh
-. scripts/lib/bench_stack.sh
+# shellcheck source=bench/lib/bench_stack.sh
+. bench/lib/bench_stack.sh
 fresh_bench_stack "$users"
 psql=(bench_psql)
 
@@ -82,12 +82,12 @@ bench() {
 }
 
 for c in "${clients[@]}"; do
-  bench topup-ours "$c" tests/bench/topup.sql
+  bench topup-ours "$c" bench/sql/topup.sql
   if ((have_baseline)); then
-    bench topup-baseline "$c" tests/bench/baseline_topup.sql
-    bench topup-slotted "$c" tests/bench/slotted_topup.sql
+    bench topup-baseline "$c" bench/sql/baseline_topup.sql
+    bench topup-slotted "$c" bench/sql/slotted_topup.sql
   fi
-  bench spend-ours "$c" tests/bench/spend.sql
+  bench spend-ours "$c" bench/sql/spend.sql
 done
 
 number() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }

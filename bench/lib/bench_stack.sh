@@ -4,7 +4,7 @@
 #
 #   fresh_bench_stack USERS   wipes and starts the durable bench stack, migrates it, loads the
 #                             yardstick (../shared/bench/baseline.sql) and its copy with 64
-#                             Treasury slots (scripts/slotted_yardstick.py) when the yardstick is
+#                             Treasury slots (bench/sql/slotted_yardstick.py) when the yardstick is
 #                             there, and gives bench-user-1 .. bench-user-USERS 1,000,000.00 gold
 #                             coins in every design, so that all meet the same state. Exports the
 #                             stack's PG* and WALLET_* variables; sets have_baseline (1 or 0).
@@ -29,7 +29,7 @@ fresh_bench_stack() {
   if [[ -f $baseline_sql ]]; then
     have_baseline=1
     PGOPTIONS='-c client_min_messages=warning' bench_psql -f "$baseline_sql" >/dev/null
-    .venv/bin/python scripts/slotted_yardstick.py "$baseline_sql" \
+    .venv/bin/python bench/sql/slotted_yardstick.py "$baseline_sql" \
       | PGOPTIONS='-c client_min_messages=warning' bench_psql >/dev/null
     designs+=(baseline yardstick_slotted)
   else

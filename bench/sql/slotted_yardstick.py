@@ -7,7 +7,7 @@ the same row. It is not a design to ship (a busy row is waited for, never skippe
 none of our guarantees); it measures what the plain design costs per call once nothing queues,
 which is the ceiling our top-ups are compared with in docs/performance.md.
 
-usage: python3 scripts/slotted_yardstick.py [BASELINE_SQL] | psql ...
+usage: python3 bench/sql/slotted_yardstick.py [BASELINE_SQL] | psql ...
 Fails (exit 1) if the yardstick's text has changed so that the rewrite no longer applies.
 """
 
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 SLOTS = 64
-DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "baseline.sql"
+DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "bench" / "baseline.sql"
 
 # (what the yardstick says, what the slotted copy says instead); each must occur exactly once
 REWRITES = [

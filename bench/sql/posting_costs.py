@@ -1,11 +1,11 @@
 """What each of our guarantees costs per top-up, in microseconds of one PostgreSQL backend.
 
-Run by scripts/posting_costs.sh on a scratch database it has migrated and funded (this script
+Run by bench/sql/posting_costs.sh on a scratch database it has migrated and funded (this script
 drops constraints and triggers there). Takes the guarantees away one after another, cumulatively,
 and times each step with a server-side loop: N calls of the function, each committed on its own,
 random user of 10,000, fresh idempotency key, synchronous_commit off (so that the figure is CPU,
 not the disk's flush). The yardstick (one Treasury row) and the yardstick with 64 Treasury slots
-(scripts/slotted_yardstick.py) are timed the same way in every phase, so that each step is
+(bench/sql/slotted_yardstick.py) are timed the same way in every phase, so that each step is
 compared with them on the same machine minutes apart.
 
 Why a single session: at 32 pgbench clients our top-ups are bound by CPU, so their throughput
@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "db" / "functions"
 ASSET = "asset-gold-coin-001"
 ARGS = "U, '" + ASSET + "', 1.00, K"
