@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# A walk through the HTTP API (the README's): with `make run` serving, in another terminal of the
+# same checkout, `bash examples/http/walkthrough.sh`. API and KEY may be set in the environment.
+# walkthrough.sh.out is what it printed on a freshly seeded database, ids and times masked
+# (tests/examples checks it; examples/README.md says how to regenerate it).
+set -euo pipefail
+
+API=${API:-http://localhost:3000/api/v1}
+KEY=${KEY:-$(cat .local/dev-api-key)}
+step() { printf '\n# %s\n' "$1"; }
+field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }  # field '["a"][0]'
+
+step "the seeded users' balances (a user without a wallet in an asset holds 0.00 there)"
+curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/wallet/user-rich-001/balance"
+
+step "top up: amounts are decimal strings; the Idempotency-Key makes a retry safe"
+curl -s -w '\n' -X POST "$API/wallet/topup" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: order-8812' \
+  -d '{"userId": "user-new-002", "assetTypeId": "asset-gold-coin-001", "amount": "100.00",
+       "metadata": {"paymentProvider": "Stripe", "paymentId": "pi_123456"}}'
+
+step 'the same request again: the same answer, "Idempotent-Replayed: true", nothing moves'
+curl -si -w '\n' -X POST "$API/wallet/topup" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: order-8812' \
+  -d '{"userId": "user-new-002", "assetTypeId": "asset-gold-coin-001", "amount": "100.00",
+       "metadata": {"paymentProvider": "Stripe", "paymentId": "pi_123456"}}'
+
+step "a bonus, with its reason"
+curl -s -w '\n' -X POST "$API/wallet/bonus" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: referral-77' \
+  -d '{"userId": "user-new-002", "assetTypeId": "asset-loyalty-001", "amount": "50.00",
+       "reason": "Referral bonus", "metadata": {"campaign": "Spring2026"}}'
+
+step "a spend"
+SPEND=$(curl -s -X POST "$API/wallet/spend" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: buy-sword-1' \
+  -d '{"userId": "user-rich-001", "assetTypeId": "asset-gold-coin-001", "amount": "30.00",
+       "serviceDescription": "Legendary Sword", "metadata": {"itemId": "item-123"}}')
+echo "$SPEND"
+
+step "more than the balance: a 422 problem with a stable code, insufficient_funds; nothing moves"
+curl -s -w '\n' -X POST "$API/wallet/spend" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: buy-castle-1' \
+  -d '{"userId": "user-new-002", "assetTypeId": "asset-gold-coin-001", "amount": "500.00",
+       "serviceDescription": "Castle"}'
+
+step "a wallet's ledger, newest first, a page of one entry (walletId from the balance answer)"
+WALLET=$(curl -s -H "Authorization: Bearer $KEY" \
+  "$API/wallet/user-rich-001/balance?assetTypeId=asset-gold-coin-001" | field '["balances"][0]["walletId"]')
+PAGE=$(curl -s -H "Authorization: Bearer $KEY" "$API/wallet/$WALLET/ledger?limit=1")
+echo "$PAGE"
+
+step "the next page: the previous page's nextCursor as cursor"
+CURSOR=$(field '["nextCursor"]' <<<"$PAGE")
+curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/wallet/$WALLET/ledger?limit=1&cursor=$CURSOR"
+
+step "the spend with both of its entries: the user's wallet and a slot of Revenue"
+TRANSACTION=$(field '["transactionId"]' <<<"$SPEND")
+curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/transactions/$TRANSACTION"
+
+step "the service's health and metrics (no key needed: expose them to your monitoring only)"
+curl -s -w '\n' "${API%/api/v1}/health"
+curl -s "${API%/api/v1}/metrics" | grep -E '^wallet_(transactions|idempotent_replays)_total' | sort

@@ -1,0 +1,20 @@
+-- A walk through the SQL API (the README's), on a freshly migrated and seeded database, as the
+-- superuser: with `make run` serving, `make psql < examples/sql/walkthrough.sql`. Its transcript
+-- (psql -X -a) with ids and times masked is walkthrough.sql.out, checked by tests/examples.
+
+-- the seeded users
+SELECT asset_code, balance FROM api.balances('user-rich-001');
+
+-- top up, grant a bonus, spend: each returns (transaction_id, wallet_id, balance, replayed, ...)
+SELECT * FROM api.topup('user-new-002', 'asset-gold-coin-001', 100.00, 'order-1',
+                        '{"paymentProvider": "Stripe", "paymentId": "pi_123456"}');
+SELECT * FROM api.grant_bonus('user-new-002', 'asset-loyalty-001', 50.00, 'Referral bonus', 'ref-1');
+SELECT * FROM api.spend('user-rich-001', 'asset-gold-coin-001', 30.00, 'Legendary Sword', 'buy-1');
+
+-- the same key again: the same transaction, replayed = true, nothing moves
+SELECT * FROM api.spend('user-rich-001', 'asset-gold-coin-001', 30.00, 'Legendary Sword', 'buy-1');
+
+-- a wallet's ledger, newest first, and the books
+SELECT * FROM api.wallet_entries((SELECT wallet_id FROM api.balances('user-rich-001', 'asset-gold-coin-001')));
+SELECT * FROM api.trial_balance;
+SELECT * FROM api.reconcile();
