@@ -8,7 +8,7 @@ DEV_KEY := .local/dev-api-key
 
 .PHONY: help install run stop test test-sql test-py test-bench-smoke test-load-smoke test-depth-smoke \
 	test-bench-sql-smoke test-faults test-faults-short faults-run psql bench bench-load bench-sql \
-	bench-sql-costs bench-depth bench-http lint lint-containers lock clean
+	bench-sql-costs bench-depth bench-http examples-update lint lint-containers lock clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench      the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
 	@echo "make bench-http  top-ups over HTTP against the yardstick app (../shared/bench/compare.sh)"
 	@echo "make bench-depth  reads at depth: 1,000,000 wallets, 10,000,000 entries"
+	@echo "make examples-update  rewrite examples/*.out from a fresh run (review them with git diff)"
 	@echo "make lint       ruff (service, tests, scripts, bench) and mypy --strict (service)"
 	@echo "make lint-containers  hadolint on the Dockerfile, docker-compose.yml against the compose spec"
 	@echo "make lock       re-lock requirements.lock and requirements-runtime.lock (the image's)"
@@ -113,6 +114,15 @@ bench-sql: install
 
 bench-sql-costs: install
 	@bench/sql/posting_costs.sh
+
+# Rewrites the expected outputs of examples/ from a run of each example on a throwaway stack
+# (tests/examples compares them in make test); review the change with git diff examples/.
+EXAMPLES_STACK ?= test
+examples-update: install
+	@trap '$(STACK) stop $(EXAMPLES_STACK) >/dev/null' EXIT; \
+	$(STACK) start $(EXAMPLES_STACK) fresh; \
+	eval "$$($(STACK) env $(EXAMPLES_STACK))"; \
+	UPDATE_EXAMPLES=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/examples
 
 bench bench-load: install
 	@bench/http/load.sh all full

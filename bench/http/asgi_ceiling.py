@@ -18,24 +18,22 @@ from decimal import Decimal
 
 import msgspec
 
-from service.app import create_litestar
 from service.config import load_settings
+from service.http.app import Backends, create_litestar
+from service.http.codec import decode_exact, encode, encode_canonical
+from service.http.gate import Gate
+from service.http.money import transaction_body
+from service.http.wire import TopupRequest
 from service.observability import TRANSACTIONS, Observed, configure_logging
 from service.problems import ProblemError
-from service.routes import (
-    _encode,
-    _exact_json,
-    _fingerprint_encode,
-    _rate_headers,
-    transaction_body,
-)
-from service.schemas import TopupRequest
 
 
 def create_app():
     configure_logging()
-    lit = create_litestar(load_settings())
-    state = lit.state
+    settings = load_settings()
+    backends = Backends.from_settings(settings)
+    lit = create_litestar(settings, backends)
+    gate = Gate(backends.admissions)
 
     async def fast(scope, receive, send):
         if (
@@ -51,39 +49,38 @@ def create_app():
             chunks.append(m.get("body", b""))
             if not m.get("more_body"):
                 break
-        try:
-            client = state.keyring.authenticate(headers.get("authorization"), "wallet:topup")
-        except ProblemError as e:
+        client = backends.keyring.client(headers.get("authorization"))
+        if client is None or "wallet:topup" not in client.scopes:
+            error = ProblemError("unauthenticated", "no valid key with the top-up scope")
             await send(
                 {
                     "type": "http.response.start",
-                    "status": e.status,
+                    "status": error.status,
                     "headers": [(b"content-type", b"application/problem+json")],
                 }
             )
             await send({"type": "http.response.body", "body": b"{}"})
             return
-        data = msgspec.convert(_exact_json.decode(b"".join(chunks)), TopupRequest)
+        data = msgspec.convert(decode_exact(b"".join(chunks)), TopupRequest)
         key = headers["idempotency-key"]
         amount = Decimal(data.amount)
         fingerprint = hashlib.sha256(
-            _fingerprint_encode(["topup", data, format(amount.normalize(), "f")])
+            encode_canonical(["topup", data, format(amount.normalize(), "f")])
         ).hexdigest()
-        admission = await state.admissions.admit(
-            client.name, key=key, fingerprint=fingerprint, user_id=data.userId
-        )
-        rh = _rate_headers(admission)
-        metadata = _encode(data.metadata if data.metadata is not None else {}).decode()
-        posting = await state.database.topup(
-            data.userId, data.assetTypeId, amount, key, metadata, client.idempotency_scope
-        )
-        body = transaction_body("topup", data, posting)
-        if admission.claimed:
-            await state.admissions.complete(client.name, key, fingerprint, 201, body)
-        TRANSACTIONS.labels("topup", data.assetTypeId).inc()
+
+        async def move():
+            metadata = encode(data.metadata if data.metadata is not None else {}).decode()
+            posting = await backends.ledger.topup(
+                data.user_id, data.asset_type_id, amount, key, metadata, client.idempotency_scope
+            )
+            TRANSACTIONS.labels("topup", data.asset_type_id).inc()
+            return transaction_body("topup", data, posting), posting.replayed
+
+        answer = await gate.exactly_once(client, key, fingerprint, data.user_id, move)
+        body = answer.body
         out = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        out += [(k.encode(), v.encode()) for k, v in rh.items()]
-        await send({"type": "http.response.start", "status": 201, "headers": out})
+        out += [(k.encode(), v.encode()) for k, v in answer.headers.items()]
+        await send({"type": "http.response.start", "status": answer.status, "headers": out})
         await send({"type": "http.response.body", "body": body})
 
     return Observed(fast)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -145,10 +146,24 @@ def _dependencies(ledger: Ledger, gate: Gate) -> dict[str, Provide]:
     }
 
 
-def create_litestar(settings: Settings) -> Litestar:
-    ledger = Ledger(settings)
-    admissions = Admissions(settings)
-    keyring = KeyRing(ledger, settings.listen_database_url or settings.database_url)
+@dataclass(frozen=True, slots=True)
+class Backends:
+    """What the app talks to, made once per process and opened and closed by its lifespan."""
+
+    ledger: Ledger
+    admissions: Admissions
+    keyring: KeyRing
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Backends:
+        ledger = Ledger(settings)
+        listen_url = settings.listen_database_url or settings.database_url
+        return cls(ledger, Admissions(settings), KeyRing(ledger, listen_url))
+
+
+def create_litestar(settings: Settings, backends: Backends | None = None) -> Litestar:
+    backends = backends or Backends.from_settings(settings)
+    ledger, admissions, keyring = backends.ledger, backends.admissions, backends.keyring
     plugins: list[Any] = []
     tracer_provider: Any = None
     if settings.otel_endpoint:

@@ -39,7 +39,7 @@ from psycopg import sql
 from redis import Redis
 
 from service.config import DEFAULTS, Settings
-from tests.server import StartServer
+from tests.support import StartServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL_EXAMPLE = ROOT / "examples" / "sql" / "walkthrough.sql"
