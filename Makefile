@@ -140,7 +140,7 @@ lint: install
 	$(VENV)/bin/mypy service
 
 # No Docker engine runs on the development machines: the Dockerfile is linted and the compose file
-# validated against the compose spec (tests/test_containers.py checks what a schema cannot).
+# validated against the compose spec (tests/containers/test_containers.py checks what a schema cannot).
 lint-containers: install
 	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml

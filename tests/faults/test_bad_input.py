@@ -1,4 +1,4 @@
-"""Bad input at scale: the property-based fuzzing of tests/test_http_fuzz.py (every endpoint,
+"""Bad input at scale: the property-based fuzzing of tests/http/test_fuzz.py (every endpoint,
 malformed and hostile requests, batches of rejected money requests), sent through a real
 `wallet serve`: no 500, nothing outside the documented schema, no money moved by a rejected
 request. The full size sends at least 10,000 requests and proves that it did, from the figures

@@ -5,12 +5,12 @@ Whatever a client sends:
   for the operation (404 not_found / 405 method_not_allowed where no route or method matches);
 - an error is an RFC 9457 problem (application/problem+json) that decodes strictly into
   service.problems.Problem, with a `code` the document names for that status;
-- a success decodes strictly (no unknown fields) into its Struct of service/schemas.py;
+- a success decodes strictly (no unknown fields) into its Struct of service/http/wire.py;
 - a rejected request moves no money, and an accepted one moves exactly what it reports.
 
 WALLET_FUZZ_EXAMPLES sets the examples per test: the default 200 takes about 25 s for the file,
 2000 about 2.5 min. Each test prints its figures (requests sent, answers per status and per
-problem code): `pytest -s tests/test_http_fuzz.py | grep ^fuzz`. With WALLET_FUZZ_SERVER (a base
+problem code): `pytest -s tests/http/test_fuzz.py | grep ^fuzz`. With WALLET_FUZZ_SERVER (a base
 URL) the requests go to that running `wallet serve` instead of the app in process: that is how
 tests/faults/test_bad_input.py sends 10,000 and more through Granian.
 """

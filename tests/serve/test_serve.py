@@ -1,6 +1,6 @@
 """`wallet serve` as it runs in production: Granian, two worker processes, one port.
 
-Each test starts its own server process with the `start_server` fixture (tests/server.py) and
+Each test starts its own server process with the `start_server` fixture (tests/support.py) and
 stops it; whatever happens, the fixture kills the server's process group at the end.
 """
 
