@@ -47,10 +47,7 @@ mkdir -p "$out"
 source bench/lib/server.sh
 trap 'stop_server; scripts/stack.sh stop bench >/dev/null 2>&1 || true' EXIT
 
-scripts/stack.sh start bench fresh >&2
-eval "$(scripts/stack.sh env bench)"
-.venv/bin/wallet migrate >&2
-.venv/bin/wallet seed >&2
+fresh_stack bench
 psql=(psql -qAtX -v ON_ERROR_STOP=1)
 
 # chunk PREFIX LO HI PER_USER: one transaction of the fixture

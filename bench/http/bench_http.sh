@@ -24,10 +24,9 @@ cd "$root"
 
 say() { echo "bench_http.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
-usage() { sed -n '2,19p' "$0" >&2; exit 2; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
-[[ $# -eq 0 ]] || usage
+[[ $# -eq 0 ]] || { sed -n '2,19p' "$0" >&2; exit 2; }
 seconds=${BENCH_SECONDS:-10}
 connections=${BENCH_CONNECTIONS:-32}
 for v in "$seconds" "$connections"; do
@@ -59,10 +58,7 @@ mkdir -p "$out"
 source bench/lib/server.sh
 trap 'stop_server; scripts/stack.sh stop bench >/dev/null 2>&1 || true' EXIT
 
-scripts/stack.sh start bench fresh >&2
-eval "$(scripts/stack.sh env bench)"
-.venv/bin/wallet migrate >&2
-.venv/bin/wallet seed >&2
+fresh_stack bench
 WALLET_API_KEY=$(.venv/bin/wallet keys create --name "bench-http-$(date -u +%H%M%S)-$RANDOM" \
   --scopes wallet:topup | tail -n 1)
 export WALLET_API_KEY

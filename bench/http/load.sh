@@ -49,10 +49,7 @@ mkdir -p "$out"
 source bench/lib/server.sh
 trap 'stop_server; scripts/stack.sh stop "$stack" >/dev/null 2>&1 || true' EXIT
 
-scripts/stack.sh start "$stack" fresh >&2
-eval "$(scripts/stack.sh env "$stack")"
-.venv/bin/wallet migrate >&2
-.venv/bin/wallet seed >&2
+fresh_stack "$stack"
 
 run=$(date -u +%H%M%S)-$RANDOM
 declare -A key

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# Serving the API in the background for the measurement scripts (load.sh, bench_depth.sh).
-# Source it from the checkout's root with the WALLET_* environment of a stack already set.
+# A fresh stack, and the API served from it in the background, for the measurement scripts
+# (load.sh, bench_http.sh, bench_depth.sh). Source it from the checkout's root.
 #
+#   fresh_stack NAME                    wipes and starts stack NAME, exports its WALLET_* and PG*
+#                                       variables, migrates and seeds it
 #   start_server LOG [NAME=VALUE ...]   serve on a free port with the settings given (as `env`
 #                                       takes them); sets server (its pid) and base (its URL), and
 #                                       returns once /health answers 200, or fails with LOG's tail
@@ -9,6 +11,13 @@
 
 server=
 base=
+
+fresh_stack() {
+  scripts/stack.sh start "$1" fresh >&2
+  eval "$(scripts/stack.sh env "$1")"
+  .venv/bin/wallet migrate >&2
+  .venv/bin/wallet seed >&2
+}
 
 start_server() {
   local log=$1 port
