@@ -23,8 +23,11 @@ SELECT functions_are('api',
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
     ARRAY['_post', '_replay', '_reject_change', '_check_transaction_balances',
-          '_check_wallet_identity', '_check_page', '_wallet_lines'],
-    'schema ledger holds exactly the private helpers');
+          '_check_wallet_identity', '_check_page', '_wallet_lines',
+          '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_api_key_name',
+          '_description_max_length', '_metadata_max_bytes', '_page_limit_default',
+          '_page_limit_max', '_api_scopes'],
+    'schema ledger holds exactly the private helpers and the rule functions');
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
        WHERE p.pronamespace = 'ledger'::regnamespace AND p.proname !~ '^_' $$,

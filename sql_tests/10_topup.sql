@@ -165,9 +165,9 @@ SELECT throws_ok($$ SELECT * FROM api.topup('tap-topup-5', 'asset-gold-coin-001'
 SELECT throws_ok($$ SELECT * FROM api.topup('tap-topup-5', 'asset-gold-coin-001', 1, NULL) $$,
     'WIKEY', NULL, 'a NULL idempotency key is idempotency_key_invalid (WIKEY)');
 SELECT throws_ok($$ SELECT * FROM api.topup('tap-topup-5', 'asset-gold-coin-001', 1, 'tap-topup-x21', '{}', '') $$,
-    'WIKEY', NULL, 'an empty client id is rejected with WIKEY (it scopes the key)');
+    'WCLNT', NULL, 'an empty client id is invalid_client_id (WCLNT)');
 SELECT throws_ok($$ SELECT * FROM api.topup('tap-topup-5', 'asset-gold-coin-001', 1, 'tap-topup-x22', '{}', repeat('c', 201)) $$,
-    'WIKEY', NULL, 'a client id of 201 characters is rejected with WIKEY');
+    'WCLNT', NULL, 'a client id of 201 characters is invalid_client_id (WCLNT)');
 
 SELECT throws_ok($$ SELECT * FROM api.topup('tap-topup-5', 'asset-gold-coin-001', 1, 'tap-topup-x23', '[]') $$,
     'WMETA', NULL, 'array metadata is invalid_metadata (WMETA)');

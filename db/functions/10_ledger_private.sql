@@ -5,7 +5,10 @@
 -- The one posting routine behind api.topup, api.grant_bonus, api.open_balance (Treasury -> user)
 -- and api.spend (user -> Revenue). Validates every argument, claims the idempotency key, moves
 -- the money, writes both entries. Everything is inline: on this path each nested PL/pgSQL call,
--- bounded regular expression ({1,128}) or extra statement costs as much as a row update.
+-- bounded regular expression ({1,128}) or extra statement costs as much as a row update. The
+-- argument rules come from db/functions/05_rules.sql all the same: those are single-expression
+-- SQL functions that the planner inlines into this function's checks, at no cost per call
+-- (measured, see db/CONVENTIONS.md).
 --
 -- Lock order, the same in every call: the idempotency key (unique index), then the user's
 -- wallet row, then one system slot, last. Nothing waits for anything while holding a slot, so
@@ -55,32 +58,36 @@ BEGIN
                 p_amount, v_asset.scale, v_asset.id
             USING ERRCODE = 'WAMNT';
     END IF;
-    IF p_user_id IS NULL OR length(p_user_id) > 128 OR p_user_id !~ '^[A-Za-z0-9._:@-]+$' THEN
+    -- The rules are db/functions/05_rules.sql's, inlined by the planner: each check costs what
+    -- its expression written here would.
+    IF NOT ledger._valid_user_id(p_user_id) THEN
         RAISE EXCEPTION 'invalid user id %', coalesce(quote_literal(left(p_user_id, 140)), 'NULL')
             USING ERRCODE = 'WUSER',
                   HINT = 'a user id is 1 to 128 characters of letters, digits and ._:@-';
     END IF;
-    IF p_idempotency_key IS NULL OR length(p_idempotency_key) > 255
-       OR p_idempotency_key !~ '^[ -~]+$' THEN
+    IF NOT ledger._valid_idempotency_key(p_idempotency_key) THEN
         RAISE EXCEPTION 'invalid idempotency key'
             USING ERRCODE = 'WIKEY',
                   HINT = 'an idempotency key is 1 to 255 printable ASCII characters';
     END IF;
-    IF length(v_client) NOT BETWEEN 1 AND 200 THEN
-        RAISE EXCEPTION 'invalid client id' USING ERRCODE = 'WIKEY',
+    IF NOT ledger._valid_client_id(v_client) THEN
+        RAISE EXCEPTION 'invalid client id' USING ERRCODE = 'WCLNT',
             HINT = 'a client id is 1 to 200 characters';
     END IF;
     IF p_metadata IS NULL OR jsonb_typeof(p_metadata) <> 'object' THEN
         RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = 'WMETA';
     END IF;
-    IF octet_length(p_metadata::text) > 4096 THEN
-        RAISE EXCEPTION 'metadata is larger than 4096 bytes' USING ERRCODE = 'WMETA';
+    IF octet_length(p_metadata::text) > ledger._metadata_max_bytes() THEN
+        RAISE EXCEPTION 'metadata is larger than % bytes', ledger._metadata_max_bytes()
+            USING ERRCODE = 'WMETA';
     END IF;
     -- spends need a description and bonuses a reason; blank means only whitespace
-    IF p_type IN ('spend', 'bonus') AND (p_description IS NULL OR length(p_description) > 500
-                                         OR p_description !~ '[^[:space:]]') THEN
-        RAISE EXCEPTION 'a % of 1 to 500 characters is required',
-                CASE WHEN p_type = 'spend' THEN 'description' ELSE 'reason' END
+    IF p_type IN ('spend', 'bonus')
+       AND (p_description IS NULL OR length(p_description) > ledger._description_max_length()
+            OR p_description !~ '[^[:space:]]') THEN
+        RAISE EXCEPTION 'a % of 1 to % characters is required',
+                CASE WHEN p_type = 'spend' THEN 'description' ELSE 'reason' END,
+                ledger._description_max_length()
             USING ERRCODE = 'WDESC';
     END IF;
 

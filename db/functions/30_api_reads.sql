@@ -10,7 +10,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_user_id IS NULL OR p_user_id !~ '^[A-Za-z0-9._:@-]{1,128}$' THEN
+    IF NOT ledger._valid_user_id(p_user_id) THEN
         RAISE EXCEPTION 'invalid user id' USING ERRCODE = 'WUSER',
             HINT = 'a user id is 1 to 128 characters of letters, digits and ._:@-';
     END IF;
@@ -62,8 +62,8 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 200 THEN
-        RAISE EXCEPTION 'limit must be between 1 and 200' USING ERRCODE = 'WPAGE';
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND ledger._page_limit_max() THEN
+        RAISE EXCEPTION 'limit must be between 1 and %', ledger._page_limit_max() USING ERRCODE = 'WPAGE';
     END IF;
     IF p_offset IS NULL OR p_offset < 0 THEN
         RAISE EXCEPTION 'offset must be 0 or more' USING ERRCODE = 'WPAGE';
@@ -111,6 +111,9 @@ REVOKE ALL ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint) FR
 -- A page of a wallet's entries, newest first: by p_offset, or by keyset, p_before_version being
 -- the wallet_version of the last entry already seen (a page's next_cursor). An unknown wallet
 -- has no entries here; api.ledger_page raises wallet_not_found.
+-- p_limit's DEFAULT 50 is ledger._page_limit_default() written out: a default is evaluated with
+-- the caller's rights, and the callers may not execute ledger's helpers. sql_tests/05_rules.sql
+-- proves that both readers' defaults are the rule's.
 CREATE OR REPLACE FUNCTION api.wallet_entries(
     p_wallet_id bigint, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0,
     p_before_version bigint DEFAULT NULL)

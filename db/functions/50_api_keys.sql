@@ -12,10 +12,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_known  CONSTANT text[] := ARRAY['wallet:bonus', 'wallet:read', 'wallet:spend', 'wallet:topup'];
+    v_known  CONSTANT text[] := ledger._api_scopes();
     v_scopes text[];
 BEGIN
-    IF p_name IS NULL OR p_name !~ '^[A-Za-z0-9._-]{1,64}$' THEN
+    IF NOT ledger._valid_api_key_name(p_name) THEN
         RAISE EXCEPTION 'invalid API key name %', coalesce(quote_literal(left(p_name, 80)), 'NULL')
             USING ERRCODE = 'WKNAM',
                   HINT = 'a key name is 1 to 64 characters of letters, digits and ._-';
