@@ -2,7 +2,7 @@
 -- The catalog checks (function_privs_are, table_privs_are, ...) are backed by behaviour: each
 -- role actually tries what it must not be able to do.
 BEGIN;
-SELECT plan(119);
+SELECT plan(120);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -195,6 +195,67 @@ SELECT is_empty(
               OR (c.relkind = 'S'
                   AND pg_catalog.has_sequence_privilege('wallet_auditor', c.oid, 'USAGE, UPDATE'))) $$,
     'wallet_auditor can change no table, view or sequence of api or ledger');
+
+-- ---------------------------------------------------------------------------------------------
+-- Every grant, exactly: each privilege any role but the owner holds on a schema, table, view,
+-- sequence or function of api and ledger (defaults expanded). Tables, sequences and schemas are
+-- granted by db/functions/00_privileges.sql, views and functions right under their definitions.
+-- ---------------------------------------------------------------------------------------------
+SELECT set_eq(
+    $$ SELECT g.kind, g.object, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END,
+              g.privilege
+       FROM (SELECT 'schema' AS kind, n.nspname::text AS object, a.grantee, a.privilege_type AS privilege,
+                    n.nspowner AS owner
+             FROM pg_catalog.pg_namespace AS n,
+                  aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) AS a
+             WHERE n.nspname IN ('api', 'ledger')
+             UNION ALL
+             SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' ELSE 'sequence' END,
+                    c.oid::regclass::text, a.grantee, a.privilege_type, c.relowner
+             FROM pg_catalog.pg_class AS c,
+                  aclexplode(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char",
+                                                           c.relowner))) AS a
+             WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+               AND c.relkind IN ('r', 'v', 'S', 'm', 'p', 'f')
+             UNION ALL
+             SELECT 'function', p.oid::regprocedure::text, a.grantee, a.privilege_type, p.proowner
+             FROM pg_catalog.pg_proc AS p,
+                  aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
+             WHERE p.pronamespace IN ('api'::regnamespace, 'ledger'::regnamespace)) AS g
+       WHERE g.grantee <> g.owner $$,
+    $$ VALUES
+       ('function', 'api.active_api_keys()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.balances(text,text)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.balances(text,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.get_transaction(bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.get_transaction(bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.grant_bonus(text,text,numeric,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.list_api_keys()', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.reconcile()', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.reconcile()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.spend(text,text,numeric,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.topup(text,text,numeric,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.transaction_entries(bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.transaction_entries(bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.wallet(bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.wallet(bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.wallet_entries(bigint,integer,integer,bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.wallet_entries(bigint,integer,integer,bigint)', 'wallet_service', 'EXECUTE'),
+       ('schema', 'api', 'wallet_auditor', 'USAGE'),
+       ('schema', 'api', 'wallet_service', 'USAGE'),
+       ('schema', 'ledger', 'wallet_auditor', 'USAGE'),
+       ('table', 'ledger.assets', 'wallet_auditor', 'SELECT'),
+       ('table', 'ledger.entries', 'wallet_auditor', 'SELECT'),
+       ('table', 'ledger.transactions', 'wallet_auditor', 'SELECT'),
+       ('table', 'ledger.wallets', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.negative_user_balances', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.system_accounts', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.trial_balance', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.unbalanced_transactions', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.wallet_drift', 'wallet_auditor', 'SELECT') $$,
+    'the roles hold exactly these privileges on api and ledger, and nothing else (the rule functions and helpers: none)');
 
 -- ---------------------------------------------------------------------------------------------
 -- Function privileges

@@ -171,7 +171,8 @@ BEGIN
     RETURN (v_tx, v_wallet, v_balance, false, v_amount, now())::ledger.posting;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 -- A repeated idempotency key: the original transaction if the arguments are the same, else
 -- idempotency_key_reused. Compares the stored transaction itself, so no fingerprint can drift.
@@ -206,7 +207,8 @@ BEGIN
     RETURN (v_tx.id, v_user.id, v_entry.balance_after, true, abs(v_entry.amount), v_tx.created_at)::ledger.posting;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 -- Immutability: transactions and entries are written once. Fires for every role, the owner's
 -- included (only dropping the trigger, which needs ownership, gets past it).
@@ -220,7 +222,7 @@ BEGIN
               HINT = 'correct a mistake with a new, compensating transaction';
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._reject_change() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger._reject_change() FROM PUBLIC, wallet_service, wallet_auditor;
 
 CREATE OR REPLACE TRIGGER transactions_are_immutable
     BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger.transactions
@@ -255,7 +257,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._check_transaction_balances() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger._check_transaction_balances()
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 DROP TRIGGER IF EXISTS transactions_balance ON ledger.transactions;
 CREATE CONSTRAINT TRIGGER transactions_balance
@@ -283,7 +286,7 @@ BEGIN
     RETURN NEW;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._check_wallet_identity() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger._check_wallet_identity() FROM PUBLIC, wallet_service, wallet_auditor;
 
 CREATE OR REPLACE TRIGGER wallets_identity
     BEFORE INSERT OR UPDATE OF asset_id, kind, owner_id, slot ON ledger.wallets

@@ -28,7 +28,7 @@ END
 $$;
 COMMENT ON FUNCTION api.balances(text, text) IS
     'A user''s balances: every asset, or only p_asset_id. No wallet means a balance of 0.';
-REVOKE ALL ON FUNCTION api.balances(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.balances(text, text) FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.balances(text, text) TO wallet_service, wallet_auditor;
 
 -- One wallet: a user's, or one slot of a system account (owner_type 'system', account named).
@@ -53,7 +53,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.wallet(bigint) IS 'One wallet''s owner, asset, balance and version.';
-REVOKE ALL ON FUNCTION api.wallet(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.wallet(bigint) FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.wallet(bigint) TO wallet_service, wallet_auditor;
 
 -- Paging arguments shared by the two ledger readers.
@@ -76,7 +76,8 @@ BEGIN
     END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._check_page(integer, integer, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger._check_page(integer, integer, bigint)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 -- Newest first by wallet_version, which orders a wallet's history exactly. A wallet's versions
 -- are exactly 1 .. its current version, one per entry (each posting adds 1 under the row lock;
@@ -106,7 +107,8 @@ AS $$
     ORDER BY e.wallet_version DESC
     LIMIT p_limit;
 $$;
-REVOKE ALL ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 -- A page of a wallet's entries, newest first: by p_offset, or by keyset, p_before_version being
 -- the wallet_version of the last entry already seen (a page's next_cursor). An unknown wallet
@@ -128,7 +130,8 @@ END
 $$;
 COMMENT ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) IS
     'A wallet''s entries, newest first, by offset or by keyset (p_before_version).';
-REVOKE ALL ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) TO wallet_service, wallet_auditor;
 
 -- The HTTP ledger page in one call: the wallet, one page of entries, and next_cursor (NULL on the
@@ -163,7 +166,8 @@ END
 $$;
 COMMENT ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) IS
     'One page of a wallet''s ledger with the wallet itself and the cursor of the next page.';
-REVOKE ALL ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.ledger_page(bigint, integer, integer, bigint)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) TO wallet_service, wallet_auditor;
 
 -- Every entry of one transaction: which wallet, whose, which direction, the balance after.
@@ -183,7 +187,7 @@ AS $$
     ORDER BY e.id;
 $$;
 COMMENT ON FUNCTION api.transaction_entries(bigint) IS 'The entries of one transaction.';
-REVOKE ALL ON FUNCTION api.transaction_entries(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.transaction_entries(bigint) FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.transaction_entries(bigint) TO wallet_service, wallet_auditor;
 
 -- One transaction as the HTTP API shows it: its user side (user, wallet, amount, balance after)
@@ -216,5 +220,5 @@ END
 $$;
 COMMENT ON FUNCTION api.get_transaction(bigint) IS
     'One transaction with its user side and all its entries; status is always completed (a failed call leaves nothing).';
-REVOKE ALL ON FUNCTION api.get_transaction(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.get_transaction(bigint) FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.get_transaction(bigint) TO wallet_service, wallet_auditor;

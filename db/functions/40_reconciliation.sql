@@ -35,7 +35,8 @@ LEFT JOIN balance_sums AS b ON b.asset_id = a.id
 ORDER BY a.id;
 COMMENT ON VIEW api.trial_balance IS
     'Per asset: Treasury, Revenue and user balances; entries and balances must each total zero.';
-GRANT SELECT ON api.trial_balance TO wallet_auditor;
+REVOKE ALL ON TABLE api.trial_balance FROM PUBLIC, wallet_service, wallet_auditor;
+GRANT SELECT ON TABLE api.trial_balance TO wallet_auditor;
 
 -- Wallets (user wallets and system slots) whose stored balance or version disagrees with their
 -- entries: the balance must equal the sum of the entries and the latest entry's balance_after,
@@ -60,7 +61,8 @@ WHERE w.balance <> coalesce(s.entries_sum, 0)
    OR latest.balance_after <> w.balance;
 COMMENT ON VIEW api.wallet_drift IS
     'Wallets whose balance or version disagrees with their entries. Empty when the books are right.';
-GRANT SELECT ON api.wallet_drift TO wallet_auditor;
+REVOKE ALL ON TABLE api.wallet_drift FROM PUBLIC, wallet_service, wallet_auditor;
+GRANT SELECT ON TABLE api.wallet_drift TO wallet_auditor;
 
 -- The CHECK constraint forbids these; the view proves it from the data.
 CREATE OR REPLACE VIEW api.negative_user_balances AS
@@ -68,7 +70,8 @@ SELECT w.id AS wallet_id, w.owner_id::text AS user_id, w.asset_id, w.balance
 FROM ledger.wallets AS w
 WHERE w.kind = 'user' AND w.balance < 0;
 COMMENT ON VIEW api.negative_user_balances IS 'User wallets below zero. Always empty.';
-GRANT SELECT ON api.negative_user_balances TO wallet_auditor;
+REVOKE ALL ON TABLE api.negative_user_balances FROM PUBLIC, wallet_service, wallet_auditor;
+GRANT SELECT ON TABLE api.negative_user_balances TO wallet_auditor;
 
 -- Transactions that are not a clean double entry: entries not summing to zero, fewer than two,
 -- mixing assets, or not exactly one user side.
@@ -85,7 +88,8 @@ HAVING coalesce(sum(e.amount), 0) <> 0 OR count(e.id) < 2 OR count(DISTINCT w.as
     OR count(*) FILTER (WHERE w.kind = 'user') <> 1;
 COMMENT ON VIEW api.unbalanced_transactions IS
     'Transactions whose entries do not form one balanced, single-asset double entry. Always empty.';
-GRANT SELECT ON api.unbalanced_transactions TO wallet_auditor;
+REVOKE ALL ON TABLE api.unbalanced_transactions FROM PUBLIC, wallet_service, wallet_auditor;
+GRANT SELECT ON TABLE api.unbalanced_transactions TO wallet_auditor;
 
 -- Each system account as one balance (the sum of its slots).
 CREATE OR REPLACE VIEW api.system_accounts AS
@@ -98,7 +102,8 @@ WHERE w.kind <> 'user'
 GROUP BY w.asset_id, w.kind, a.scale
 ORDER BY w.asset_id, w.kind;
 COMMENT ON VIEW api.system_accounts IS 'Treasury and Revenue per asset, their slots summed.';
-GRANT SELECT ON api.system_accounts TO wallet_auditor;
+REVOKE ALL ON TABLE api.system_accounts FROM PUBLIC, wallet_service, wallet_auditor;
+GRANT SELECT ON TABLE api.system_accounts TO wallet_auditor;
 
 -- Every check at once: one row per check, ok false with the number of problems and where to look.
 CREATE OR REPLACE FUNCTION api.reconcile()
@@ -133,5 +138,5 @@ END
 $$;
 COMMENT ON FUNCTION api.reconcile() IS
     'Runs every reconciliation check; each row is one check, ok = false means discrepancies.';
-REVOKE ALL ON FUNCTION api.reconcile() FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.reconcile() FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.reconcile() TO wallet_auditor, wallet_service;
