@@ -2,6 +2,7 @@
 -- The catalog checks (function_privs_are, table_privs_are, ...) are backed by behaviour: each
 -- role actually tries what it must not be able to do.
 BEGIN;
+\ir lib/helpers.psql
 SELECT plan(120);
 
 -- ---------------------------------------------------------------------------------------------
@@ -356,7 +357,7 @@ SELECT is_empty(
 
 -- A role with no grants of its own has only what PUBLIC has: nothing.
 CREATE ROLE tap_public_probe NOLOGIN;
-SET LOCAL ROLE tap_public_probe;
+SELECT tap.act_as('tap_public_probe');
 SELECT throws_ok($$ SELECT * FROM api.balances('user-rich-001') $$, '42501', NULL,
     'a role with only PUBLIC''s rights cannot call api.balances');
 SELECT throws_ok($$ SELECT * FROM api.topup('tap-priv-public', 'asset-gold-coin-001', 1, 'tap-priv-public-1') $$,
@@ -365,12 +366,12 @@ SELECT throws_ok($$ SELECT * FROM api.trial_balance $$, '42501', NULL,
     'a role with only PUBLIC''s rights cannot read api.trial_balance');
 SELECT throws_ok($$ SELECT * FROM ledger.entries $$, '42501', NULL,
     'a role with only PUBLIC''s rights cannot read ledger.entries');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------
 -- wallet_service, for real: the API works, the tables and helpers do not
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT lives_ok($$ SELECT * FROM api.topup('tap-priv-1', 'asset-gold-coin-001', 10, 'tap-priv-topup') $$,
     'wallet_service can call api.topup');
 SELECT lives_ok($$ SELECT * FROM api.grant_bonus('tap-priv-1', 'asset-gold-coin-001', 2, 'welcome', 'tap-priv-bonus') $$,
@@ -386,9 +387,9 @@ SELECT results_eq(
 -- wallet_service, is what its COMMIT does. (wallet_service cannot name schema ledger, so ALL.)
 SELECT lives_ok($$ SET CONSTRAINTS ALL IMMEDIATE $$,
     'wallet_service''s postings pass the double-entry check when it runs as wallet_service, as at its commit');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SET CONSTRAINTS ledger.transactions_balance DEFERRED;
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT lives_ok($$ SELECT * FROM api.ledger_page((SELECT wallet_id FROM api.balances('tap-priv-1', 'asset-gold-coin-001'))) $$,
     'wallet_service can call api.ledger_page');
 SELECT lives_ok($$ SELECT * FROM api.reconcile() $$, 'wallet_service can call api.reconcile');
@@ -413,12 +414,12 @@ SELECT throws_ok($$ SELECT ledger._check_page(10, 0, NULL) $$, '42501', NULL,
     'wallet_service cannot call a private helper (ledger._check_page)');
 SELECT throws_ok($$ SELECT * FROM api.trial_balance $$, '42501', NULL,
     'wallet_service cannot read the auditor''s views (api.trial_balance)');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------
 -- wallet_auditor, for real: reads everything, changes nothing
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT isnt_empty($$ SELECT * FROM ledger.assets $$, 'wallet_auditor can read ledger.assets');
 SELECT isnt_empty($$ SELECT * FROM ledger.wallets $$, 'wallet_auditor can read ledger.wallets');
 SELECT isnt_empty($$ SELECT * FROM ledger.transactions $$, 'wallet_auditor can read ledger.transactions');
@@ -447,7 +448,7 @@ SELECT throws_ok($$ DELETE FROM ledger.entries $$, '42501', NULL,
     'wallet_auditor cannot DELETE from ledger.entries');
 SELECT throws_ok($$ SELECT ledger._check_page(10, 0, NULL) $$, '42501', NULL,
     'wallet_auditor cannot call a private helper (ledger._check_page)');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,12 +1,13 @@
 -- api.topup: Treasury -> user. What it writes, what it accepts at the edges, and every error it
 -- raises (WAMNT, WASST, WUSER, WIKEY, WMETA). Called as wallet_service, like the HTTP service.
 BEGIN;
+\ir lib/helpers.psql
 SELECT plan(57);
 
 SELECT coalesce(sum(balance), 0) AS treasury_gold_before FROM ledger.wallets
 WHERE asset_id = 'asset-gold-coin-001' AND kind = 'treasury' \gset
 
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 
 -- ---------------------------------------------------------------------------------------------
 -- Success
@@ -40,7 +41,7 @@ SELECT isnt(
     (SELECT wallet_id FROM api.balances('tap-topup-1', 'asset-diamond-001')), :w1::bigint,
     'the user''s DIAMOND wallet is not the GOLD wallet');
 
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT results_eq(
     format($$ SELECT type::text, client_id::text COLLATE "default", idempotency_key::text COLLATE "default",
                      description::text, metadata::jsonb
@@ -66,7 +67,7 @@ SELECT is(
 -- ---------------------------------------------------------------------------------------------
 -- Accepted at the edges
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT results_eq(
     $$ SELECT balance::text FROM api.topup('tap-topup-2', 'asset-gold-coin-001', 1.000, 'tap-topup-e1') $$,
     ARRAY['1.00'],
@@ -108,10 +109,10 @@ SELECT results_eq(
 -- ---------------------------------------------------------------------------------------------
 -- Rejected: nothing may be written by any of these
 -- ---------------------------------------------------------------------------------------------
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT count(*) AS tx_before FROM ledger.transactions \gset
 SELECT count(*) AS wallets_before FROM ledger.wallets \gset
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 
 SELECT throws_ok($$ SELECT * FROM api.topup('tap-topup-5', 'asset-gold-coin-001', 0, 'tap-topup-x1') $$,
     'WAMNT', NULL, 'a zero amount is invalid_amount (WAMNT)');
@@ -184,7 +185,7 @@ SELECT throws_ok(
                                jsonb_build_object('note', repeat('x', 4085))) $$,
     'WMETA', NULL, 'metadata of 4097 bytes is invalid_metadata (WMETA)');
 
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT is((SELECT count(*) FROM ledger.transactions), :tx_before::bigint,
     'no rejected top-up left a transaction behind');
 SELECT is((SELECT count(*) FROM ledger.wallets), :wallets_before::bigint,

@@ -1,12 +1,13 @@
 -- api.grant_bonus: Treasury -> user with a required reason. What it writes, and every error it
 -- raises (WDESC for the reason, and the checks it shares with api.topup). Called as wallet_service.
 BEGIN;
+\ir lib/helpers.psql
 SELECT plan(32);
 
 SELECT coalesce(sum(balance), 0) AS treasury_loyalty_before FROM ledger.wallets
 WHERE asset_id = 'asset-loyalty-001' AND kind = 'treasury' \gset
 
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 
 -- ---------------------------------------------------------------------------------------------
 -- Success
@@ -40,7 +41,7 @@ SELECT results_eq(
     $$ VALUES ('system', true, 'debit', '15.00'), ('user', NULL, 'credit', '15.00') $$,
     'a bonus debits a Treasury slot and credits the user');
 
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT results_eq(
     format($$ SELECT type::text, client_id::text COLLATE "default", idempotency_key::text COLLATE "default",
                      description::text
@@ -56,7 +57,7 @@ SELECT is(
 -- Rejected
 -- ---------------------------------------------------------------------------------------------
 SELECT count(*) AS tx_before FROM ledger.transactions \gset
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 
 SELECT throws_ok($$ SELECT * FROM api.grant_bonus('tap-bonus-2', 'asset-loyalty-001', 5, NULL, 'tap-bonus-x1') $$,
     'WDESC', NULL, 'a missing reason is invalid_description (WDESC)');
@@ -104,7 +105,7 @@ SELECT throws_ok(
                                      jsonb_build_object('note', repeat('x', 5000))) $$,
     'WMETA', NULL, 'a bonus with metadata over 4096 bytes is invalid_metadata (WMETA)');
 
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT is((SELECT count(*) FROM ledger.transactions), :tx_before::bigint,
     'no rejected bonus left a transaction behind');
 SELECT is_empty($$ SELECT * FROM ledger.wallets WHERE owner_id = 'tap-bonus-2' $$,

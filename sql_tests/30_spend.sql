@@ -1,12 +1,13 @@
 -- api.spend: user -> Revenue, never below zero. What it writes, the insufficient-funds rule
 -- (WFUND), and every other error it raises. Called as wallet_service, like the HTTP service.
 BEGIN;
+\ir lib/helpers.psql
 SELECT plan(43);
 
 SELECT coalesce(sum(balance), 0) AS revenue_gold_before FROM ledger.wallets
 WHERE asset_id = 'asset-gold-coin-001' AND kind = 'revenue' \gset
 
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT wallet_id AS w1 FROM api.topup('tap-spend-1', 'asset-gold-coin-001', 100, 'tap-spend-fund-1') \gset
 
 -- ---------------------------------------------------------------------------------------------
@@ -44,7 +45,7 @@ SELECT results_eq(
     ARRAY['0.00'],
     'spending the whole balance leaves exactly 0.00 (and a 500-character description is accepted)');
 
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT results_eq(
     format($$ SELECT type::text, client_id::text COLLATE "default", idempotency_key::text COLLATE "default",
                      description::text
@@ -64,17 +65,17 @@ SELECT is(
 -- ---------------------------------------------------------------------------------------------
 -- Insufficient funds (WFUND): nothing moves
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 0.01, 'd', 'tap-spend-f1') $$,
     'WFUND', NULL, 'spending 0.01 from an empty wallet is insufficient_funds (WFUND)');
 SELECT lives_ok($$ SELECT * FROM api.topup('tap-spend-1', 'asset-gold-coin-001', 50, 'tap-spend-fund-2') $$,
     'the wallet is topped up to 50.00');
 
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT count(*) AS tx_before FROM ledger.transactions \gset
 SELECT count(*) AS entries_before FROM ledger.entries \gset
 SELECT count(*) AS wallets_before FROM ledger.wallets \gset
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 
 SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 50.01, 'd', 'tap-spend-f2') $$,
     'WFUND', NULL, 'spending one cent more than the balance is insufficient_funds (WFUND)');
@@ -135,7 +136,7 @@ SELECT throws_ok(
                                jsonb_build_object('note', repeat('x', 4085))) $$,
     'WMETA', NULL, 'a spend with 4097 bytes of metadata is invalid_metadata (WMETA)');
 
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT is((SELECT count(*) FROM ledger.transactions), :tx_before::bigint,
     'no refused or invalid spend left a transaction behind');
 SELECT is((SELECT count(*) FROM ledger.entries), :entries_before::bigint,
