@@ -3,7 +3,7 @@
 -- role actually tries what it must not be able to do.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(120);
+SELECT plan(125);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -95,6 +95,38 @@ SELECT results_eq(
               ('asset-gold-coin-001', 'treasury', 64), ('asset-gold-coin-001', 'revenue', 64),
               ('asset-loyalty-001', 'treasury', 64), ('asset-loyalty-001', 'revenue', 64) $$,
     'every asset has a Treasury and a Revenue account of 64 slots each');
+
+-- ---------------------------------------------------------------------------------------------
+-- The database documents itself: \d+, \dT+, \dD+, \dn+ and \df+ explain every object of api
+-- and ledger. A new object without a COMMENT fails here (db/CONVENTIONS.md says where it goes).
+-- ---------------------------------------------------------------------------------------------
+SELECT is_empty(
+    $$ SELECT n.nspname FROM pg_catalog.pg_namespace AS n
+       WHERE n.nspname IN ('api', 'ledger') AND pg_catalog.obj_description(n.oid, 'pg_namespace') IS NULL $$,
+    'schemas api and ledger have a comment');
+SELECT is_empty(
+    $$ SELECT c.oid::regclass FROM pg_catalog.pg_class AS c
+       WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND pg_catalog.obj_description(c.oid, 'pg_class') IS NULL $$,
+    'every table and view of api and ledger has a comment');
+SELECT is_empty(
+    $$ SELECT c.oid::regclass::text || '.' || a.attname FROM pg_catalog.pg_class AS c
+       JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND pg_catalog.col_description(c.oid, a.attnum) IS NULL $$,
+    'every column of a table or view, and every attribute of a composite type, of api and ledger has a comment');
+SELECT is_empty(
+    $$ SELECT t.oid::regtype FROM pg_catalog.pg_type AS t
+       LEFT JOIN pg_catalog.pg_class AS c ON c.oid = t.typrelid
+       WHERE t.typnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND (t.typtype IN ('e', 'd', 'r', 'm') OR c.relkind = 'c')
+         AND pg_catalog.obj_description(t.oid, 'pg_type') IS NULL $$,
+    'every enum, domain, range and composite type of api and ledger has a comment');
+SELECT is_empty(
+    $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+       WHERE p.pronamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL $$,
+    'every function of api and ledger has a comment, the private helpers and trigger functions included');
 
 -- ---------------------------------------------------------------------------------------------
 -- Roles and ownership

@@ -171,6 +171,8 @@ BEGIN
     RETURN (v_tx, v_wallet, v_balance, false, v_amount, now())::ledger.posting;
 END
 $$;
+COMMENT ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text) IS
+    'The one posting routine behind every money function: validates (rules of 05_rules.sql), claims the idempotency key or replays it (ledger._replay), moves the money user wallet first, system slot last, writes both entries. Raises WASST, WAMNT, WUSER, WIKEY, WCLNT, WMETA, WDESC, WFUND, WIDEM.';
 REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text)
     FROM PUBLIC, wallet_service, wallet_auditor;
 
@@ -207,6 +209,8 @@ BEGIN
     RETURN (v_tx.id, v_user.id, v_entry.balance_after, true, abs(v_entry.amount), v_tx.created_at)::ledger.posting;
 END
 $$;
+COMMENT ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb) IS
+    'A repeated idempotency key: the original transaction''s posting (replayed = true) if every argument is the same as stored, else WIDEM. Compares the stored transaction and its user entry, so no fingerprint can drift.';
 REVOKE ALL ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb)
     FROM PUBLIC, wallet_service, wallet_auditor;
 
@@ -222,6 +226,8 @@ BEGIN
               HINT = 'correct a mistake with a new, compensating transaction';
 END
 $$;
+COMMENT ON FUNCTION ledger._reject_change() IS
+    'Trigger function of transactions_are_immutable and entries_are_immutable: UPDATE, DELETE and TRUNCATE of ledger rows raise WIMUT, for every role, the owner included.';
 REVOKE ALL ON FUNCTION ledger._reject_change() FROM PUBLIC, wallet_service, wallet_auditor;
 
 CREATE OR REPLACE TRIGGER transactions_are_immutable
@@ -257,6 +263,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION ledger._check_transaction_balances() IS
+    'Trigger function of the deferred constraint trigger transactions_balance: at commit, a new transaction with fewer than two entries or entries not summing to zero raises WUNBL. SECURITY DEFINER: it fires after api.*''s definer rights have ended.';
 REVOKE ALL ON FUNCTION ledger._check_transaction_balances()
     FROM PUBLIC, wallet_service, wallet_auditor;
 
@@ -286,6 +294,8 @@ BEGIN
     RETURN NEW;
 END
 $$;
+COMMENT ON FUNCTION ledger._check_wallet_identity() IS
+    'Trigger function of wallets_identity: a user wallet has an owner and slot 0, a system slot no owner (23514); asset, kind, owner and slot never change (WIMUT). Fires only when one of those columns is written.';
 REVOKE ALL ON FUNCTION ledger._check_wallet_identity() FROM PUBLIC, wallet_service, wallet_auditor;
 
 CREATE OR REPLACE TRIGGER wallets_identity

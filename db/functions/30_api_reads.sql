@@ -76,6 +76,8 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION ledger._check_page(integer, integer, bigint) IS
+    'The paging arguments of the ledger readers: limit 1 to ledger._page_limit_max(), offset 0 or more, a cursor of 1 or more and not combined with an offset; else WPAGE.';
 REVOKE ALL ON FUNCTION ledger._check_page(integer, integer, bigint)
     FROM PUBLIC, wallet_service, wallet_auditor;
 
@@ -107,6 +109,8 @@ AS $$
     ORDER BY e.wallet_version DESC
     LIMIT p_limit;
 $$;
+COMMENT ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint) IS
+    'One page of a wallet''s entries, newest first, found as one index range scan by wallet version whether paged by offset or by cursor: the same cost at any depth.';
 REVOKE ALL ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint)
     FROM PUBLIC, wallet_service, wallet_auditor;
 
