@@ -20,7 +20,7 @@ CREATE OR REPLACE FUNCTION ledger._post(
     p_type ledger.transaction_type, p_user_id text, p_asset_id text, p_amount numeric,
     p_description text, p_idempotency_key text, p_metadata jsonb, p_client_id text)
 RETURNS ledger.posting
-LANGUAGE plpgsql
+LANGUAGE plpgsql VOLATILE
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -58,8 +58,6 @@ BEGIN
                 p_amount, v_asset.scale, v_asset.id
             USING ERRCODE = 'WAMNT';
     END IF;
-    -- The rules are db/functions/05_rules.sql's, inlined by the planner: each check costs what
-    -- its expression written here would.
     IF NOT ledger._valid_user_id(p_user_id) THEN
         RAISE EXCEPTION 'invalid user id %', coalesce(quote_literal(left(p_user_id, 140)), 'NULL')
             USING ERRCODE = 'WUSER',
@@ -218,7 +216,7 @@ REVOKE ALL ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text,
 -- included (only dropping the trigger, which needs ownership, gets past it).
 CREATE OR REPLACE FUNCTION ledger._reject_change()
 RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
     RAISE EXCEPTION '% on ledger.% is not allowed: ledger rows are immutable', TG_OP, TG_TABLE_NAME
@@ -246,7 +244,7 @@ CREATE OR REPLACE TRIGGER entries_are_immutable
 -- as the caller, who may not read ledger tables.
 CREATE OR REPLACE FUNCTION ledger._check_transaction_balances()
 RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -279,7 +277,7 @@ CREATE CONSTRAINT TRIGGER transactions_balance
 -- written, so a balance update never pays for it.
 CREATE OR REPLACE FUNCTION ledger._check_wallet_identity()
 RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
     IF TG_OP = 'UPDATE' AND (NEW.asset_id, NEW.kind, NEW.owner_id, NEW.slot)
