@@ -2,7 +2,8 @@
 -- The catalog checks (function_privs_are, table_privs_are, ...) are backed by behaviour: each
 -- role actually tries what it must not be able to do.
 BEGIN;
-SELECT plan(119);
+\ir lib/helpers.psql
+SELECT plan(125);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -23,8 +24,11 @@ SELECT functions_are('api',
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
     ARRAY['_post', '_replay', '_reject_change', '_check_transaction_balances',
-          '_check_wallet_identity', '_check_page', '_wallet_lines'],
-    'schema ledger holds exactly the private helpers');
+          '_check_wallet_identity', '_check_page', '_wallet_lines',
+          '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_api_key_name',
+          '_description_max_length', '_metadata_max_bytes', '_page_limit_default',
+          '_page_limit_max', '_api_scopes'],
+    'schema ledger holds exactly the private helpers and the rule functions');
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
        WHERE p.pronamespace = 'ledger'::regnamespace AND p.proname !~ '^_' $$,
@@ -91,6 +95,38 @@ SELECT results_eq(
               ('asset-gold-coin-001', 'treasury', 64), ('asset-gold-coin-001', 'revenue', 64),
               ('asset-loyalty-001', 'treasury', 64), ('asset-loyalty-001', 'revenue', 64) $$,
     'every asset has a Treasury and a Revenue account of 64 slots each');
+
+-- ---------------------------------------------------------------------------------------------
+-- The database documents itself: \d+, \dT+, \dD+, \dn+ and \df+ explain every object of api
+-- and ledger. A new object without a COMMENT fails here (db/CONVENTIONS.md says where it goes).
+-- ---------------------------------------------------------------------------------------------
+SELECT is_empty(
+    $$ SELECT n.nspname FROM pg_catalog.pg_namespace AS n
+       WHERE n.nspname IN ('api', 'ledger') AND pg_catalog.obj_description(n.oid, 'pg_namespace') IS NULL $$,
+    'schemas api and ledger have a comment');
+SELECT is_empty(
+    $$ SELECT c.oid::regclass FROM pg_catalog.pg_class AS c
+       WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND pg_catalog.obj_description(c.oid, 'pg_class') IS NULL $$,
+    'every table and view of api and ledger has a comment');
+SELECT is_empty(
+    $$ SELECT c.oid::regclass::text || '.' || a.attname FROM pg_catalog.pg_class AS c
+       JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND pg_catalog.col_description(c.oid, a.attnum) IS NULL $$,
+    'every column of a table or view, and every attribute of a composite type, of api and ledger has a comment');
+SELECT is_empty(
+    $$ SELECT t.oid::regtype FROM pg_catalog.pg_type AS t
+       LEFT JOIN pg_catalog.pg_class AS c ON c.oid = t.typrelid
+       WHERE t.typnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND (t.typtype IN ('e', 'd', 'r', 'm') OR c.relkind = 'c')
+         AND pg_catalog.obj_description(t.oid, 'pg_type') IS NULL $$,
+    'every enum, domain, range and composite type of api and ledger has a comment');
+SELECT is_empty(
+    $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+       WHERE p.pronamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL $$,
+    'every function of api and ledger has a comment, the private helpers and trigger functions included');
 
 -- ---------------------------------------------------------------------------------------------
 -- Roles and ownership
@@ -194,6 +230,67 @@ SELECT is_empty(
     'wallet_auditor can change no table, view or sequence of api or ledger');
 
 -- ---------------------------------------------------------------------------------------------
+-- Every grant, exactly: each privilege any role but the owner holds on a schema, table, view,
+-- sequence or function of api and ledger (defaults expanded). Tables, sequences and schemas are
+-- granted by db/functions/00_privileges.sql, views and functions right under their definitions.
+-- ---------------------------------------------------------------------------------------------
+SELECT set_eq(
+    $$ SELECT g.kind, g.object, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END,
+              g.privilege
+       FROM (SELECT 'schema' AS kind, n.nspname::text AS object, a.grantee, a.privilege_type AS privilege,
+                    n.nspowner AS owner
+             FROM pg_catalog.pg_namespace AS n,
+                  aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) AS a
+             WHERE n.nspname IN ('api', 'ledger')
+             UNION ALL
+             SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' ELSE 'sequence' END,
+                    c.oid::regclass::text, a.grantee, a.privilege_type, c.relowner
+             FROM pg_catalog.pg_class AS c,
+                  aclexplode(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char",
+                                                           c.relowner))) AS a
+             WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+               AND c.relkind IN ('r', 'v', 'S', 'm', 'p', 'f')
+             UNION ALL
+             SELECT 'function', p.oid::regprocedure::text, a.grantee, a.privilege_type, p.proowner
+             FROM pg_catalog.pg_proc AS p,
+                  aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
+             WHERE p.pronamespace IN ('api'::regnamespace, 'ledger'::regnamespace)) AS g
+       WHERE g.grantee <> g.owner $$,
+    $$ VALUES
+       ('function', 'api.active_api_keys()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.balances(text,text)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.balances(text,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.get_transaction(bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.get_transaction(bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.grant_bonus(text,text,numeric,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.list_api_keys()', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.reconcile()', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.reconcile()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.spend(text,text,numeric,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.topup(text,text,numeric,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.transaction_entries(bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.transaction_entries(bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.wallet(bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.wallet(bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.wallet_entries(bigint,integer,integer,bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.wallet_entries(bigint,integer,integer,bigint)', 'wallet_service', 'EXECUTE'),
+       ('schema', 'api', 'wallet_auditor', 'USAGE'),
+       ('schema', 'api', 'wallet_service', 'USAGE'),
+       ('schema', 'ledger', 'wallet_auditor', 'USAGE'),
+       ('table', 'ledger.assets', 'wallet_auditor', 'SELECT'),
+       ('table', 'ledger.entries', 'wallet_auditor', 'SELECT'),
+       ('table', 'ledger.transactions', 'wallet_auditor', 'SELECT'),
+       ('table', 'ledger.wallets', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.negative_user_balances', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.system_accounts', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.trial_balance', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.unbalanced_transactions', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.wallet_drift', 'wallet_auditor', 'SELECT') $$,
+    'the roles hold exactly these privileges on api and ledger, and nothing else (the rule functions and helpers: none)');
+
+-- ---------------------------------------------------------------------------------------------
 -- Function privileges
 -- ---------------------------------------------------------------------------------------------
 SELECT function_privs_are('api', 'topup', ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
@@ -292,7 +389,7 @@ SELECT is_empty(
 
 -- A role with no grants of its own has only what PUBLIC has: nothing.
 CREATE ROLE tap_public_probe NOLOGIN;
-SET LOCAL ROLE tap_public_probe;
+SELECT tap.act_as('tap_public_probe');
 SELECT throws_ok($$ SELECT * FROM api.balances('user-rich-001') $$, '42501', NULL,
     'a role with only PUBLIC''s rights cannot call api.balances');
 SELECT throws_ok($$ SELECT * FROM api.topup('tap-priv-public', 'asset-gold-coin-001', 1, 'tap-priv-public-1') $$,
@@ -301,12 +398,12 @@ SELECT throws_ok($$ SELECT * FROM api.trial_balance $$, '42501', NULL,
     'a role with only PUBLIC''s rights cannot read api.trial_balance');
 SELECT throws_ok($$ SELECT * FROM ledger.entries $$, '42501', NULL,
     'a role with only PUBLIC''s rights cannot read ledger.entries');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------
 -- wallet_service, for real: the API works, the tables and helpers do not
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT lives_ok($$ SELECT * FROM api.topup('tap-priv-1', 'asset-gold-coin-001', 10, 'tap-priv-topup') $$,
     'wallet_service can call api.topup');
 SELECT lives_ok($$ SELECT * FROM api.grant_bonus('tap-priv-1', 'asset-gold-coin-001', 2, 'welcome', 'tap-priv-bonus') $$,
@@ -322,9 +419,9 @@ SELECT results_eq(
 -- wallet_service, is what its COMMIT does. (wallet_service cannot name schema ledger, so ALL.)
 SELECT lives_ok($$ SET CONSTRAINTS ALL IMMEDIATE $$,
     'wallet_service''s postings pass the double-entry check when it runs as wallet_service, as at its commit');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SET CONSTRAINTS ledger.transactions_balance DEFERRED;
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT lives_ok($$ SELECT * FROM api.ledger_page((SELECT wallet_id FROM api.balances('tap-priv-1', 'asset-gold-coin-001'))) $$,
     'wallet_service can call api.ledger_page');
 SELECT lives_ok($$ SELECT * FROM api.reconcile() $$, 'wallet_service can call api.reconcile');
@@ -349,12 +446,12 @@ SELECT throws_ok($$ SELECT ledger._check_page(10, 0, NULL) $$, '42501', NULL,
     'wallet_service cannot call a private helper (ledger._check_page)');
 SELECT throws_ok($$ SELECT * FROM api.trial_balance $$, '42501', NULL,
     'wallet_service cannot read the auditor''s views (api.trial_balance)');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------
 -- wallet_auditor, for real: reads everything, changes nothing
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT isnt_empty($$ SELECT * FROM ledger.assets $$, 'wallet_auditor can read ledger.assets');
 SELECT isnt_empty($$ SELECT * FROM ledger.wallets $$, 'wallet_auditor can read ledger.wallets');
 SELECT isnt_empty($$ SELECT * FROM ledger.transactions $$, 'wallet_auditor can read ledger.transactions');
@@ -383,7 +480,7 @@ SELECT throws_ok($$ DELETE FROM ledger.entries $$, '42501', NULL,
     'wallet_auditor cannot DELETE from ledger.entries');
 SELECT throws_ok($$ SELECT ledger._check_page(10, 0, NULL) $$, '42501', NULL,
     'wallet_auditor cannot call a private helper (ledger._check_page)');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,12 +1,14 @@
--- api.spend: user -> Revenue, never below zero. What it writes, the insufficient-funds rule
--- (WFUND), and every other error it raises. Called as wallet_service, like the HTTP service.
+-- api.spend: user -> Revenue, never below zero. What it writes, and the insufficient-funds rule
+-- (WFUND). Called as wallet_service, like the HTTP service. The argument errors it raises are
+-- proved for every money function at once by 15_argument_validation.sql.
 BEGIN;
-SELECT plan(43);
+\ir lib/helpers.psql
+SELECT plan(24);
 
 SELECT coalesce(sum(balance), 0) AS revenue_gold_before FROM ledger.wallets
 WHERE asset_id = 'asset-gold-coin-001' AND kind = 'revenue' \gset
 
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT wallet_id AS w1 FROM api.topup('tap-spend-1', 'asset-gold-coin-001', 100, 'tap-spend-fund-1') \gset
 
 -- ---------------------------------------------------------------------------------------------
@@ -44,7 +46,7 @@ SELECT results_eq(
     ARRAY['0.00'],
     'spending the whole balance leaves exactly 0.00 (and a 500-character description is accepted)');
 
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT results_eq(
     format($$ SELECT type::text, client_id::text COLLATE "default", idempotency_key::text COLLATE "default",
                      description::text
@@ -64,17 +66,13 @@ SELECT is(
 -- ---------------------------------------------------------------------------------------------
 -- Insufficient funds (WFUND): nothing moves
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 0.01, 'd', 'tap-spend-f1') $$,
     'WFUND', NULL, 'spending 0.01 from an empty wallet is insufficient_funds (WFUND)');
 SELECT lives_ok($$ SELECT * FROM api.topup('tap-spend-1', 'asset-gold-coin-001', 50, 'tap-spend-fund-2') $$,
     'the wallet is topped up to 50.00');
 
-RESET ROLE;
-SELECT count(*) AS tx_before FROM ledger.transactions \gset
-SELECT count(*) AS entries_before FROM ledger.entries \gset
-SELECT count(*) AS wallets_before FROM ledger.wallets \gset
-SET LOCAL ROLE wallet_service;
+SELECT tap.snapshot();
 
 SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 50.01, 'd', 'tap-spend-f2') $$,
     'WFUND', NULL, 'spending one cent more than the balance is insufficient_funds (WFUND)');
@@ -89,59 +87,8 @@ SELECT results_eq(
     ARRAY['50.00'],
     'after the refused spends the balance is still 50.00');
 
--- ---------------------------------------------------------------------------------------------
--- Invalid arguments
--- ---------------------------------------------------------------------------------------------
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1, NULL, 'tap-spend-x1') $$,
-    'WDESC', NULL, 'a spend without a description is invalid_description (WDESC)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1, '', 'tap-spend-x2') $$,
-    'WDESC', NULL, 'a spend with an empty description is invalid_description (WDESC)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1, '   ', 'tap-spend-x3') $$,
-    'WDESC', NULL, 'a spend with a blank description is invalid_description (WDESC)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1, repeat('d', 501), 'tap-spend-x4') $$,
-    'WDESC', NULL, 'a spend with a 501-character description is invalid_description (WDESC)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 0, 'd', 'tap-spend-x5') $$,
-    'WAMNT', NULL, 'a zero spend is invalid_amount (WAMNT)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', -10, 'd', 'tap-spend-x6') $$,
-    'WAMNT', NULL, 'a negative spend is invalid_amount, never a credit (WAMNT)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', NULL, 'd', 'tap-spend-x7') $$,
-    'WAMNT', NULL, 'a NULL spend is invalid_amount (WAMNT)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 'NaN', 'd', 'tap-spend-x8') $$,
-    'WAMNT', NULL, 'a NaN spend is invalid_amount (WAMNT)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 'Infinity', 'd', 'tap-spend-x9') $$,
-    'WAMNT', NULL, 'an infinite spend is invalid_amount (WAMNT)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1.001, 'd', 'tap-spend-x10') $$,
-    'WAMNT', NULL, 'a spend of 1.001 has too many decimal places (WAMNT)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1000000000.01, 'd', 'tap-spend-x11') $$,
-    'WAMNT', NULL, 'a spend above max_amount is invalid_amount (WAMNT)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-nope', 1, 'd', 'tap-spend-x12') $$,
-    'WASST', NULL, 'a spend in an unknown asset is unknown_asset (WASST)');
-SELECT throws_ok($$ SELECT * FROM api.spend('', 'asset-gold-coin-001', 1, 'd', 'tap-spend-x13') $$,
-    'WUSER', NULL, 'a spend for an empty user id is invalid_user_id (WUSER)');
-SELECT throws_ok($$ SELECT * FROM api.spend(repeat('u', 129), 'asset-gold-coin-001', 1, 'd', 'tap-spend-x14') $$,
-    'WUSER', NULL, 'a spend for a 129-character user id is invalid_user_id (WUSER)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap spend 1', 'asset-gold-coin-001', 1, 'd', 'tap-spend-x15') $$,
-    'WUSER', NULL, 'a spend for a user id with spaces is invalid_user_id (WUSER)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1, 'd', '') $$,
-    'WIKEY', NULL, 'a spend with an empty key is idempotency_key_invalid (WIKEY)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1, 'd', repeat('k', 256)) $$,
-    'WIKEY', NULL, 'a spend with a 256-character key is idempotency_key_invalid (WIKEY)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1, 'd', 'tap-spend-ø') $$,
-    'WIKEY', NULL, 'a spend with a non-ASCII key is idempotency_key_invalid (WIKEY)');
-SELECT throws_ok($$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1, 'd', 'tap-spend-x16', '"x"') $$,
-    'WMETA', NULL, 'a spend with string metadata is invalid_metadata (WMETA)');
-SELECT throws_ok(
-    $$ SELECT * FROM api.spend('tap-spend-1', 'asset-gold-coin-001', 1, 'd', 'tap-spend-x17',
-                               jsonb_build_object('note', repeat('x', 4085))) $$,
-    'WMETA', NULL, 'a spend with 4097 bytes of metadata is invalid_metadata (WMETA)');
-
-RESET ROLE;
-SELECT is((SELECT count(*) FROM ledger.transactions), :tx_before::bigint,
-    'no refused or invalid spend left a transaction behind');
-SELECT is((SELECT count(*) FROM ledger.entries), :entries_before::bigint,
-    'no refused or invalid spend left an entry behind');
-SELECT is((SELECT count(*) FROM ledger.wallets), :wallets_before::bigint,
-    'no refused spend created a wallet (a missing wallet holds zero, it is not opened)');
+SELECT * FROM tap.nothing_moved('the refused spends (a missing wallet holds zero, it is not opened)');
+SELECT tap.act_as_superuser();
 SELECT results_eq(
     $$ SELECT balance, version::bigint FROM ledger.wallets
        WHERE owner_id = 'tap-spend-1' AND asset_id = 'asset-gold-coin-001' $$,

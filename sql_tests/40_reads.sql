@@ -2,12 +2,13 @@
 -- api.wallet_entries, api.get_transaction and api.transaction_entries, with their errors
 -- (WUSER, WASST, WWALT, WPAGE, WTXNF). Called as wallet_service unless said otherwise.
 BEGIN;
+\ir lib/helpers.psql
 SELECT plan(55);
 
 SELECT id AS treasury0 FROM ledger.wallets
 WHERE asset_id = 'asset-gold-coin-001' AND kind = 'treasury' AND slot = 0 \gset
 
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 -- one GOLD wallet with five entries, versions 1 to 5; its balance is 10 + 20 - 5 + 7 - 1 = 31
 SELECT transaction_id AS tx1, wallet_id AS w FROM api.topup('tap-reads-1', 'asset-gold-coin-001', 10, 'tap-reads-k1', '{"n": 1}') \gset
 SELECT transaction_id AS tx2 FROM api.topup('tap-reads-1', 'asset-gold-coin-001', 20, 'tap-reads-k2') \gset
@@ -135,7 +136,7 @@ SELECT results_eq(
 SELECT count(*) FROM generate_series(1, 30) AS i,
     api.topup('tap-reads-30', 'asset-gold-coin-001', i, 'tap-reads-30-' || i) \gset
 SELECT wallet_id AS w30 FROM api.balances('tap-reads-30', 'asset-gold-coin-001') \gset
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT results_eq(
     format($$ SELECT o, array(SELECT e.entry_id FROM api.wallet_entries(%s, 7, o) AS e)
               FROM generate_series(0, 32) AS o $$, :w30),
@@ -151,7 +152,7 @@ SELECT results_eq(
                               ORDER BY e.wallet_version DESC LIMIT 7)
               FROM generate_series(1, 32) AS c $$, :w30),
     'every cursor pages exactly as a filter on the wallet version');
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 
 -- new entries arrive (versions 6 and 7) while a reader holds cursor 4
 SELECT lives_ok($$ SELECT * FROM api.topup('tap-reads-1', 'asset-gold-coin-001', 3, 'tap-reads-k6') $$,
@@ -262,12 +263,12 @@ SELECT is_empty($$ SELECT * FROM api.transaction_entries(-1) $$,
     'api.transaction_entries of an unknown transaction is empty');
 
 -- the auditor reads the same thing
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT results_eq(
     format($$ SELECT balance::text, cardinality(entries), next_cursor FROM api.ledger_page(%s, 3) $$, :w),
     $$ VALUES ('32.00', 3, 5::bigint) $$,
     'wallet_auditor reads the same ledger page');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 -- The double-entry check runs at commit, which a test file never reaches (it ends in ROLLBACK):
 -- forcing it now checks every transaction this file wrote.

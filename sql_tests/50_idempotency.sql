@@ -1,9 +1,10 @@
 -- Idempotency keys: a replay returns the original result and moves nothing; a reused key with
 -- other arguments is WIDEM; keys are scoped per client; a rejected call does not use up its key.
 BEGIN;
-SELECT plan(44);
+\ir lib/helpers.psql
+SELECT plan(47);
 
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT transaction_id AS tx_a, wallet_id AS w_a, balance AS b_a, replayed AS r_a, amount AS amount_a
 FROM api.topup('tap-idem-1', 'asset-gold-coin-001', 10, 'tap-idem-k1', '{"a": 1, "b": 2}', 'api:one') \gset
 SELECT balance AS b_after_k2
@@ -12,12 +13,7 @@ FROM api.topup('tap-idem-1', 'asset-gold-coin-001', 5, 'tap-idem-k2', '{}', 'api
 SELECT is(:'r_a'::boolean, false, 'the first call with a key is not a replay');
 SELECT is(:'b_after_k2'::text, '15.00', 'a second key moves money again: 10 + 5 = 15.00');
 
-RESET ROLE;
-SELECT count(*) AS tx_count FROM ledger.transactions \gset
-SELECT count(*) AS entry_count FROM ledger.entries \gset
-SELECT sum(balance) AS treasury_gold FROM ledger.wallets
-WHERE asset_id = 'asset-gold-coin-001' AND kind = 'treasury' \gset
-SET LOCAL ROLE wallet_service;
+SELECT tap.snapshot();
 
 -- ---------------------------------------------------------------------------------------------
 -- Replays
@@ -32,9 +28,9 @@ SELECT results_eq(
        FROM api.topup('tap-idem-1', 'asset-gold-coin-001', 10.0, 'tap-idem-k1', '{"b": 2, "a": 1}', 'api:one') $$,
     format($$ VALUES (%s::bigint, true) $$, :tx_a),
     'the same amount written differently (10.0) and the same metadata in another key order is the same call');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT created_at AS created_a FROM ledger.transactions WHERE id = :tx_a \gset
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT results_eq(
     $$ SELECT amount::text, created_at
        FROM api.topup('tap-idem-1', 'asset-gold-coin-001', 10.0, 'tap-idem-k1', '{"a": 1, "b": 2}', 'api:one') $$,
@@ -42,18 +38,13 @@ SELECT results_eq(
     'a replay returns the original amount at the asset''s places and the original transaction''s created_at');
 SELECT is(:'amount_a'::text, '10.00', 'the first call returns its amount at the asset''s places (10 -> 10.00)');
 
-RESET ROLE;
-SELECT is((SELECT count(*) FROM ledger.transactions), :tx_count::bigint, 'replays wrote no transaction');
-SELECT is((SELECT count(*) FROM ledger.entries), :entry_count::bigint, 'replays wrote no entry');
+SELECT * FROM tap.nothing_moved('the replays (the Treasury''s slots included)');
+SELECT tap.act_as_superuser();
 SELECT results_eq(
     $$ SELECT balance, version::bigint FROM ledger.wallets WHERE owner_id = 'tap-idem-1' AND asset_id = 'asset-gold-coin-001' $$,
     $$ VALUES (15::numeric, 2::bigint) $$,
     'replays left the wallet''s balance and version as they were (15 at version 2)');
-SELECT is(
-    (SELECT sum(balance) FROM ledger.wallets WHERE asset_id = 'asset-gold-coin-001' AND kind = 'treasury'),
-    :'treasury_gold'::numeric,
-    'replays left the Treasury as it was');
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 
 SELECT transaction_id AS tx_s FROM api.spend('tap-idem-1', 'asset-gold-coin-001', 4, 'a hat', 'tap-idem-k3', '{}', 'api:one') \gset
 SELECT results_eq(
@@ -81,10 +72,7 @@ SELECT results_eq(
 -- ---------------------------------------------------------------------------------------------
 -- The same key with other arguments: WIDEM
 -- ---------------------------------------------------------------------------------------------
-RESET ROLE;
-SELECT count(*) AS tx_count2 FROM ledger.transactions \gset
-SELECT count(*) AS entry_count2 FROM ledger.entries \gset
-SET LOCAL ROLE wallet_service;
+SELECT tap.snapshot();
 
 SELECT throws_ok(
     $$ SELECT * FROM api.topup('tap-idem-1', 'asset-gold-coin-001', 11, 'tap-idem-k1', '{"a": 1, "b": 2}', 'api:one') $$,
@@ -119,14 +107,12 @@ SELECT results_eq(
     format($$ VALUES (%s::bigint, '10.00', true) $$, :tx_a),
     'after the refused reuses the key still replays its original transaction');
 
-RESET ROLE;
-SELECT is((SELECT count(*) FROM ledger.transactions), :tx_count2::bigint, 'refused reuses wrote no transaction');
-SELECT is((SELECT count(*) FROM ledger.entries), :entry_count2::bigint, 'refused reuses wrote no entry');
+SELECT * FROM tap.nothing_moved('the refused reuses');
 
 -- ---------------------------------------------------------------------------------------------
 -- Keys are scoped per client
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT transaction_id AS tx_one, replayed AS r_one
 FROM api.topup('tap-idem-3', 'asset-gold-coin-001', 1, 'tap-idem-shared', '{}', 'api:one') \gset
 SELECT transaction_id AS tx_two, replayed AS r_two, balance AS b_two
@@ -137,7 +123,7 @@ SELECT ok(NOT :'r_one'::boolean AND NOT :'r_two'::boolean, 'neither of the two i
 SELECT is(:'b_two'::text, '2.00', 'both credited the wallet: 1 + 1 = 2.00');
 
 -- a direct SQL caller (here the superuser running the tests) names no client
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT transaction_id AS tx_sql, replayed AS r_sql
 FROM api.topup('tap-idem-3', 'asset-gold-coin-001', 1, 'tap-idem-shared') \gset
 SELECT ok(:tx_sql::bigint NOT IN (:tx_one, :tx_two) AND NOT :'r_sql'::boolean,
@@ -153,7 +139,7 @@ SELECT results_eq(
     format($$ VALUES (%s::bigint, true) $$, :tx_sql),
     'naming client sql:<session_user> explicitly replays the direct caller''s transaction');
 -- the client comes from the login role, not from SET ROLE
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT results_eq(
     $$ SELECT transaction_id, replayed FROM api.topup('tap-idem-3', 'asset-gold-coin-001', 1, 'tap-idem-shared') $$,
     format($$ VALUES (%s::bigint, true) $$, :tx_sql),
@@ -174,10 +160,10 @@ SELECT results_eq(
 SELECT throws_ok(
     $$ SELECT * FROM api.spend('tap-idem-4', 'asset-gold-coin-001', 5, 'a coat', 'tap-idem-k9', '{}', 'api:one') $$,
     'WFUND', NULL, 'a spend without funds is refused (WFUND)');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT is_empty($$ SELECT * FROM ledger.transactions WHERE idempotency_key = 'tap-idem-k9' $$,
     'the refused spend did not claim its key');
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT lives_ok(
     $$ SELECT * FROM api.topup('tap-idem-4', 'asset-gold-coin-001', 10, 'tap-idem-k8', '{}', 'api:one') $$,
     'the user is then topped up with 10');
@@ -202,7 +188,7 @@ SELECT results_eq(
        FROM api.spend('tap-idem-4', 'asset-gold-coin-001', 1, 'a button', 'tap-idem-k11', '{}', 'api:one') $$,
     $$ VALUES ('6.00', false) $$,
     'the key of the invalid spend is then free for a valid one');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 -- The double-entry check runs at commit, which a test file never reaches (it ends in ROLLBACK):
 -- forcing it now checks every transaction this file wrote (replays and refusals wrote none).

@@ -13,7 +13,8 @@
 -- forced check, since api.topup writes a transaction's row before its entries and could not post
 -- with the check IMMEDIATE.
 BEGIN;
-SELECT plan(66);
+\ir lib/helpers.psql
+SELECT plan(70);
 -- TRUNCATE ... CASCADE announces the cascade with a NOTICE; it is expected
 SET LOCAL client_min_messages = warning;
 -- TRUNCATE needs ledger.transactions and ledger.entries to itself, and the setup posting below
@@ -34,8 +35,7 @@ BEGIN
 END
 $$;
 
-SELECT count(*) AS tx_count0 FROM ledger.transactions \gset
-SELECT count(*) AS entry_count0 FROM ledger.entries \gset
+SELECT tap.snapshot();
 
 -- ---------------------------------------------------------------------------------------------
 -- TRUNCATE: WIMUT for the owner and a superuser, permission denied for the others. These come
@@ -43,7 +43,7 @@ SELECT count(*) AS entry_count0 FROM ledger.entries \gset
 -- event pending on it and PostgreSQL refuses any TRUNCATE of it (55006) before the immutability
 -- trigger is reached.
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 SELECT throws_ok($$ TRUNCATE ledger.transactions CASCADE $$,
     'WIMUT', NULL, 'the owner cannot TRUNCATE transactions (WIMUT)');
 -- without CASCADE the foreign key from entries stops it before the trigger is reached
@@ -51,26 +51,23 @@ SELECT throws_ok($$ TRUNCATE ledger.transactions $$,
     '0A000', NULL, 'a plain TRUNCATE of transactions is refused too (entries reference them)');
 SELECT throws_ok($$ TRUNCATE ledger.entries $$,
     'WIMUT', NULL, 'the owner cannot TRUNCATE entries (WIMUT)');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT ok((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
     'the tests run without SET ROLE run as a superuser');
 SELECT throws_ok($$ TRUNCATE ledger.transactions CASCADE $$,
     'WIMUT', NULL, 'a superuser cannot TRUNCATE transactions (WIMUT)');
 SELECT throws_ok($$ TRUNCATE ledger.entries $$,
     'WIMUT', NULL, 'a superuser cannot TRUNCATE entries (WIMUT)');
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT throws_ok($$ TRUNCATE ledger.transactions CASCADE $$,
     '42501', NULL, 'wallet_service gets permission denied on TRUNCATE of transactions');
 SELECT throws_ok($$ TRUNCATE ledger.entries $$,
     '42501', NULL, 'wallet_service gets permission denied on TRUNCATE of entries');
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT throws_ok($$ TRUNCATE ledger.entries $$,
     '42501', NULL, 'wallet_auditor gets permission denied on TRUNCATE of entries');
-RESET ROLE;
-SELECT is((SELECT count(*) FROM ledger.transactions), :tx_count0::bigint,
-    'no TRUNCATE removed a transaction');
-SELECT is((SELECT count(*) FROM ledger.entries), :entry_count0::bigint,
-    'no TRUNCATE removed an entry');
+SELECT tap.act_as_superuser();
+SELECT * FROM tap.nothing_moved('the TRUNCATE attempts');
 
 -- ---------------------------------------------------------------------------------------------
 -- A posting through the API, the subject of what follows
@@ -80,13 +77,12 @@ FROM api.topup('tap-immut-1', 'asset-gold-coin-001', 40, 'tap-immut-k1', '{"why"
 SELECT lives_ok($$ SET CONSTRAINTS ledger.transactions_balance IMMEDIATE $$,
     'a normal api.topup passes the deferred double-entry check when it is forced after the call');
 SET CONSTRAINTS ledger.transactions_balance DEFERRED;
-SELECT count(*) AS tx_count FROM ledger.transactions \gset
-SELECT count(*) AS entry_count FROM ledger.entries \gset
+SELECT tap.snapshot();
 
 -- ---------------------------------------------------------------------------------------------
 -- WIMUT as the owner of the tables
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 SELECT throws_ok(format($$ UPDATE ledger.transactions SET metadata = '{"why": "changed"}' WHERE id = %s $$, :tx),
     'WIMUT', NULL, 'the owner cannot UPDATE a transaction (WIMUT)');
 SELECT throws_ok($$ UPDATE ledger.transactions SET description = 'x' WHERE false $$,
@@ -101,7 +97,7 @@ SELECT throws_ok(format($$ DELETE FROM ledger.entries WHERE transaction_id = %s 
 -- ---------------------------------------------------------------------------------------------
 -- WIMUT as the superuser
 -- ---------------------------------------------------------------------------------------------
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT throws_ok(format($$ UPDATE ledger.transactions SET metadata = '{}' WHERE id = %s $$, :tx),
     'WIMUT', NULL, 'a superuser cannot UPDATE a transaction (WIMUT)');
 SELECT throws_ok(format($$ DELETE FROM ledger.transactions WHERE id = %s $$, :tx),
@@ -114,7 +110,7 @@ SELECT throws_ok(format($$ DELETE FROM ledger.entries WHERE transaction_id = %s 
 -- ---------------------------------------------------------------------------------------------
 -- The service and the auditor are stopped earlier, by privileges
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT throws_ok(format($$ UPDATE ledger.transactions SET metadata = '{}' WHERE id = %s $$, :tx),
     '42501', NULL, 'wallet_service gets permission denied on UPDATE of transactions');
 SELECT throws_ok(format($$ DELETE FROM ledger.transactions WHERE id = %s $$, :tx),
@@ -123,12 +119,12 @@ SELECT throws_ok(format($$ UPDATE ledger.entries SET amount = 1 WHERE transactio
     '42501', NULL, 'wallet_service gets permission denied on UPDATE of entries');
 SELECT throws_ok(format($$ DELETE FROM ledger.entries WHERE transaction_id = %s $$, :tx),
     '42501', NULL, 'wallet_service gets permission denied on DELETE of entries');
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT throws_ok(format($$ UPDATE ledger.entries SET amount = 1 WHERE transaction_id = %s $$, :tx),
     '42501', NULL, 'wallet_auditor gets permission denied on UPDATE of entries');
 SELECT throws_ok(format($$ DELETE FROM ledger.transactions WHERE id = %s $$, :tx),
     '42501', NULL, 'wallet_auditor gets permission denied on DELETE of transactions');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 SELECT results_eq(
     format($$ SELECT t.metadata::jsonb, t.description::text, sum(e.amount), count(e.id)
@@ -136,8 +132,7 @@ SELECT results_eq(
               WHERE t.id = %s GROUP BY t.id $$, :tx),
     $$ VALUES ('{"why": "setup"}'::jsonb, NULL::text, 0::numeric, 2::bigint) $$,
     'after every attempt the transaction and its two entries are exactly as written');
-SELECT is((SELECT count(*) FROM ledger.transactions), :tx_count::bigint, 'no transaction was removed');
-SELECT is((SELECT count(*) FROM ledger.entries), :entry_count::bigint, 'no entry was removed');
+SELECT * FROM tap.nothing_moved('the UPDATE and DELETE attempts');
 
 -- ---------------------------------------------------------------------------------------------
 -- WUNBL: at commit, every new transaction must have at least two entries summing to zero.
@@ -145,7 +140,7 @@ SELECT is((SELECT count(*) FROM ledger.entries), :entry_count::bigint, 'no entry
 -- transaction then is the case's own, and the failure takes it away again (and with it the
 -- IMMEDIATE setting; the DEFERRED after each case matters only if a case failed to fail).
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 INSERT INTO ledger.wallets (asset_id, kind, owner_id) VALUES
     ('asset-gold-coin-001', 'user', 'tap-immut-a'),
     ('asset-gold-coin-001', 'user', 'tap-immut-b');
@@ -183,7 +178,7 @@ SELECT throws_ok(
               SET CONSTRAINTS ledger.transactions_balance IMMEDIATE $$, :wa, :wb),
     'WUNBL', NULL, 'one balanced and one unbalanced transaction written together are ledger_unbalanced at commit (WUNBL)');
 SET CONSTRAINTS ledger.transactions_balance DEFERRED;
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT throws_ok(
     format($$ INSERT INTO ledger.transactions (type, client_id, idempotency_key) VALUES ('topup', 'tap:immut', 'tap-immut-raw-6');
               INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version)
@@ -192,7 +187,7 @@ SELECT throws_ok(
               SET CONSTRAINTS ledger.transactions_balance IMMEDIATE $$, :wa, :wb),
     'WUNBL', NULL, 'a superuser''s unbalanced transaction is ledger_unbalanced at commit too (WUNBL)');
 SET CONSTRAINTS ledger.transactions_balance DEFERRED;
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 -- the guard is about balance, not about direct inserts: balanced entries pass it, even when
 -- written by separate statements (the check sees the whole transaction)
 SELECT lives_ok(
@@ -216,18 +211,18 @@ INSERT INTO ledger.transactions (type, client_id, idempotency_key) VALUES ('topu
 SELECT id AS mixed FROM ledger.transactions WHERE client_id = 'tap:immut' AND idempotency_key = 'tap-immut-mixed' \gset
 INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version)
 VALUES (:mixed, :wa, 5, 10, 2), (:mixed, :wd, -5, -5, 1);
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT results_eq(
     format($$ SELECT entries_total, entries, assets, user_entries FROM api.unbalanced_transactions
               WHERE transaction_id = %s $$, :mixed),
     $$ VALUES (0::numeric, 2::bigint, 2::bigint, 1::bigint) $$,
     'api.unbalanced_transactions lists a transaction whose two entries sum to zero across two assets');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------
 -- A user's balance cannot be negative (CHECK wallets_user_balance_not_negative)
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 SELECT throws_ok(
     $$ UPDATE ledger.wallets SET balance = -0.01 WHERE owner_id = 'tap-immut-1' AND asset_id = 'asset-gold-coin-001' $$,
     '23514', NULL, 'the owner cannot set a user balance below zero (check_violation 23514)');
@@ -237,7 +232,7 @@ SELECT throws_ok(
 SELECT throws_ok(
     $$ UPDATE ledger.wallets SET version = -1 WHERE owner_id = 'tap-immut-1' AND asset_id = 'asset-gold-coin-001' $$,
     '23514', NULL, 'a wallet version below zero is refused by its domain (23514)');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT throws_ok(
     $$ UPDATE ledger.wallets SET balance = balance - 1000 WHERE owner_id = 'tap-immut-1' AND asset_id = 'asset-gold-coin-001' $$,
     '23514', NULL, 'a superuser cannot set a user balance below zero either (23514)');
@@ -250,7 +245,7 @@ SELECT lives_ok(
 -- Column rules (domains): a direct INSERT as the owner is held to them (check_violation 23514).
 -- Each statement would otherwise succeed: the references exist and no unique key is taken.
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 SELECT throws_ok(
     $$ INSERT INTO ledger.transactions (type, client_id, idempotency_key) VALUES ('topup', 'tap:immut', repeat('k', 256)) $$,
     '23514', NULL, 'an idempotency key of 256 characters is refused by its domain (23514)');
@@ -295,7 +290,7 @@ SELECT throws_ok(
     format($$ INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version)
               VALUES (%s, %s, 1, 11, 0) $$, :mixed, :wb),
     '23514', NULL, 'an entry at wallet version 0 is refused by its domain (23514)');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT throws_ok(
     $$ INSERT INTO ledger.transactions (type, client_id, idempotency_key, metadata)
        VALUES ('topup', 'tap:immut', 'tap-immut-dom-6', '"text"') $$,
@@ -305,7 +300,7 @@ SELECT throws_ok(
 -- Wallet identity (trigger wallets_identity): a user wallet has an owner and slot 0, a system
 -- slot has no owner (23514); asset, kind, owner and slot never change (WIMUT)
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 SELECT throws_ok(
     $$ INSERT INTO ledger.wallets (asset_id, kind) VALUES ('asset-loyalty-001', 'user') $$,
     '23514', NULL, 'a user wallet without an owner is refused (23514)');
@@ -327,7 +322,7 @@ SELECT throws_ok(
 SELECT throws_ok(
     format($$ UPDATE ledger.wallets SET slot = 254 WHERE id = %s $$, :wd),
     'WIMUT', NULL, 'the owner cannot change a system slot''s slot (WIMUT)');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT throws_ok(
     format($$ UPDATE ledger.wallets SET owner_id = 'tap-immut-h' WHERE id = %s $$, :wa),
     'WIMUT', NULL, 'a superuser cannot change a wallet''s owner_id either (WIMUT)');

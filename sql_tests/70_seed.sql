@@ -1,12 +1,13 @@
 -- The seed (db/seed.sql): the contract's two users and their opening balances, each a real
 -- opening_balance transaction from the Treasury; seeding again replays and changes nothing.
 BEGIN;
-SELECT plan(14);
+\ir lib/helpers.psql
+SELECT plan(15);
 
 -- ---------------------------------------------------------------------------------------------
 -- What the seed wrote
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT results_eq(
     $$ SELECT asset_id, asset_code, wallet_id IS NOT NULL, balance::text FROM api.balances('user-rich-001') $$,
     $$ VALUES ('asset-diamond-001', 'DIAMOND', true, '500.00'),
@@ -19,7 +20,7 @@ SELECT results_eq(
               ('asset-gold-coin-001', 'GOLD_COIN', true, '100.00'),
               ('asset-loyalty-001', 'LOYALTY_POINT', true, '50.00') $$,
     'user-new-002 has 100.00 GOLD and 50.00 LOYALTY, and no DIAMOND wallet');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 SELECT results_eq(
     $$ SELECT w.owner_id::text COLLATE "default", w.asset_id COLLATE "default", t.type::text,
@@ -62,12 +63,9 @@ SELECT is_empty($$ SELECT * FROM api.reconcile() WHERE NOT ok $$,
 -- ---------------------------------------------------------------------------------------------
 -- Seeding again: the same SELECT as db/seed.sql, as the owner (like `wallet seed`)
 -- ---------------------------------------------------------------------------------------------
-CREATE TEMP TABLE tap_seed_wallets AS
-SELECT id, balance, version, updated_at FROM ledger.wallets;
-SELECT count(*) AS tx_count FROM ledger.transactions \gset
-SELECT count(*) AS entry_count FROM ledger.entries \gset
+SELECT tap.snapshot();
 
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 SELECT set_eq(
     $$ SELECT s.user_id, s.asset_id, r.balance, r.replayed
        FROM (VALUES ('user-rich-001', 'asset-gold-coin-001', 10000.00),
@@ -86,26 +84,21 @@ SELECT throws_ok(
     $$ SELECT * FROM api.open_balance('user-rich-001', 'asset-gold-coin-001', 20000.00,
                                       'opening-balance:user-rich-001:asset-gold-coin-001', '{"source": "seed"}', 'seed') $$,
     'WIDEM', NULL, 'a seed that changed an opening amount under the same key is refused (WIDEM), not applied');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
-SELECT is((SELECT count(*) FROM ledger.transactions), :tx_count::bigint, 'seeding again wrote no transaction');
-SELECT is((SELECT count(*) FROM ledger.entries), :entry_count::bigint, 'seeding again wrote no entry');
-SELECT set_eq(
-    $$ SELECT id, balance, version, updated_at FROM ledger.wallets $$,
-    $$ SELECT id, balance, version, updated_at FROM tap_seed_wallets $$,
-    'seeding again changed no wallet (balance, version or updated_at)');
+SELECT * FROM tap.nothing_moved('seeding again');
 SELECT results_eq(
     $$ SELECT balance::text FROM api.balances('user-rich-001', 'asset-gold-coin-001') $$,
     ARRAY['10000.00'],
     'user-rich-001 still has 10000.00 GOLD after seeding again');
 
 -- the seed is the owner's job: the service cannot write opening balances
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT throws_ok(
     $$ SELECT * FROM api.open_balance('user-rich-001', 'asset-gold-coin-001', 10000.00,
                                       'opening-balance:user-rich-001:asset-gold-coin-001', '{"source": "seed"}', 'seed') $$,
     '42501', NULL, 'wallet_service cannot run the seed (api.open_balance)');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT is((SELECT count(*) FROM ledger.transactions WHERE type = 'opening_balance'), 4::bigint,
     'there are exactly the four opening balances of the seed');
 

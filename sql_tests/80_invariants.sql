@@ -2,6 +2,7 @@
 -- refusal, several users, all three assets), checked both through the reconciliation views and
 -- independently of them; then tampering, to prove each reconciliation check can fail.
 BEGIN;
+\ir lib/helpers.psql
 SELECT plan(23);
 -- The last tests drop a CHECK constraint (rolled back with everything else). Taking that lock
 -- first, before any other, makes a concurrently running test file (pg_prove -j) wait for this
@@ -11,7 +12,7 @@ LOCK TABLE ledger.wallets IN ACCESS EXCLUSIVE MODE;
 CREATE TEMP TABLE tap_inv_before AS
 SELECT asset_id, account::text AS account, balance FROM api.system_accounts;
 
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 DO $$
 BEGIN
     -- GOLD: issued 100 + 250.50 + 10 + 1 = 361.50; spent 35.25 + 250.50 + 0.99 + 10 = 296.74
@@ -67,7 +68,7 @@ SELECT results_eq(
 -- ---------------------------------------------------------------------------------------------
 -- The reconciliation views, as the auditor
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT results_eq(
     $$ SELECT check_name, ok, problems FROM api.reconcile() $$,
     $$ VALUES ('entries and balances sum to zero per asset', true, 0::bigint),
@@ -138,7 +139,7 @@ SELECT is_empty(
        WHERE (a.account = 'treasury' AND a.balance <> -coalesce(u.issued, 0))
           OR (a.account = 'revenue' AND a.balance <> coalesce(u.spent, 0)) $$,
     'per asset, the Treasury (sum of its slots) = minus everything issued, Revenue = everything spent');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT results_eq(
     $$ SELECT a.asset_id COLLATE "default", a.account::text, a.balance - b.balance
        FROM api.system_accounts AS a JOIN tap_inv_before AS b USING (asset_id)
@@ -158,9 +159,9 @@ SET CONSTRAINTS ledger.transactions_balance DEFERRED;
 -- Tampering: reconciliation must notice
 -- ---------------------------------------------------------------------------------------------
 SELECT id AS tampered FROM ledger.wallets WHERE owner_id = 'tap-inv-1' AND asset_id = 'asset-gold-coin-001' \gset
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 UPDATE ledger.wallets SET balance = balance + 1 WHERE id = :tampered;
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT results_eq(
     $$ SELECT check_name, ok, problems FROM api.reconcile() $$,
     $$ VALUES ('entries and balances sum to zero per asset', false, 1::bigint),
@@ -179,12 +180,12 @@ SELECT results_eq(
     'api.trial_balance shows GOLD, and only GOLD, out of balance');
 
 -- a balance-neutral edit (1 moved between two users) still leaves the trial balance whole
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 UPDATE ledger.wallets SET balance = balance - 1
 WHERE owner_id = 'tap-inv-3' AND asset_id = 'asset-loyalty-001';
 UPDATE ledger.wallets SET balance = balance + 1
 WHERE owner_id = 'tap-inv-2' AND asset_id = 'asset-loyalty-001';
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT results_eq(
     $$ SELECT owner_id COLLATE "default" FROM api.wallet_drift WHERE asset_id = 'asset-loyalty-001'
        ORDER BY owner_id $$,
@@ -193,9 +194,9 @@ SELECT results_eq(
 
 -- a transaction written without its entries (the deferred double-entry check would refuse it at
 -- commit, see 60_immutability.sql; reconciliation must see it all the same)
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 INSERT INTO ledger.transactions (type, client_id, idempotency_key) VALUES ('topup', 'tap:inv', 'tap-inv-bare');
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT results_eq(
     $$ SELECT u.type::text, u.entries FROM api.unbalanced_transactions AS u
        JOIN ledger.transactions AS t ON t.id = u.transaction_id WHERE t.idempotency_key = 'tap-inv-bare' $$,
@@ -207,10 +208,10 @@ SELECT results_eq(
     'api.reconcile() reports it');
 
 -- a negative user balance, possible only once the CHECK constraint is gone
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 ALTER TABLE ledger.wallets DROP CONSTRAINT wallets_user_balance_not_negative;
 UPDATE ledger.wallets SET balance = -5 WHERE owner_id = 'tap-inv-4' AND asset_id = 'asset-diamond-001';
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT results_eq(
     $$ SELECT user_id COLLATE "default", asset_id COLLATE "default", balance
        FROM api.negative_user_balances $$,
@@ -220,7 +221,7 @@ SELECT results_eq(
     $$ SELECT ok FROM api.reconcile() $$,
     ARRAY[false, false, false, false],
     'with all four kinds of damage, every api.reconcile() check fails');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 SELECT * FROM finish();
 ROLLBACK;

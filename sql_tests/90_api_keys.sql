@@ -2,6 +2,7 @@
 -- behave. Every key made here is named tap-key-*; other keys in the database are left out of view.
 -- (NOTIFY is delivered at commit, which this file never reaches: tests/test_keys_cli.py proves it.)
 BEGIN;
+\ir lib/helpers.psql
 SELECT plan(68);
 
 -- ---------------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ SELECT function_privs_are('api', 'active_api_keys', ARRAY[]::name[], 'wallet_aud
 -- ---------------------------------------------------------------------------------------------
 -- Create, list, revoke (as the owner, as `wallet keys` does)
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_owner;
+SELECT tap.act_as('wallet_owner');
 SELECT results_eq(
     $$ SELECT name, key_prefix, scopes, created_at = now()
        FROM api.create_api_key('tap-key-a', ARRAY['wallet:spend', 'wallet:read', 'wallet:spend'],
@@ -167,12 +168,12 @@ SELECT throws_ok(
     '23505', NULL, 'a digest already registered under another name is refused by the table');
 SELECT is_empty($$ SELECT * FROM ledger.api_keys WHERE name ~ '^tap-key-e' OR name = 'tap key' $$,
     'no refused call left a key behind');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------
 -- wallet_service and wallet_auditor, for real
 -- ---------------------------------------------------------------------------------------------
-SET LOCAL ROLE wallet_service;
+SELECT tap.act_as('wallet_service');
 SELECT isnt_empty($$ SELECT * FROM api.active_api_keys() WHERE name = 'tap-key-b' $$,
     'wallet_service can call api.active_api_keys');
 SELECT throws_ok($$ SELECT * FROM api.create_api_key('tap-key-s1', ARRAY['wallet:read'], sha256('s1'), 'wk_s1') $$,
@@ -183,9 +184,9 @@ SELECT throws_ok($$ SELECT * FROM api.list_api_keys() $$, '42501', NULL,
     'wallet_service cannot call api.list_api_keys');
 SELECT throws_ok($$ SELECT * FROM ledger.api_keys $$, '42501', NULL,
     'wallet_service cannot SELECT ledger.api_keys');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 
-SET LOCAL ROLE wallet_auditor;
+SELECT tap.act_as('wallet_auditor');
 SELECT isnt_empty($$ SELECT * FROM api.list_api_keys() WHERE name = 'tap-key-b' $$,
     'wallet_auditor can call api.list_api_keys');
 SELECT throws_ok($$ SELECT * FROM api.create_api_key('tap-key-u1', ARRAY['wallet:read'], sha256('u1'), 'wk_u1') $$,
@@ -194,7 +195,7 @@ SELECT throws_ok($$ SELECT api.revoke_api_key('tap-key-b') $$, '42501', NULL,
     'wallet_auditor cannot call api.revoke_api_key');
 SELECT throws_ok($$ UPDATE ledger.api_keys SET revoked_at = NULL $$, '42501', NULL,
     'wallet_auditor cannot UPDATE ledger.api_keys');
-RESET ROLE;
+SELECT tap.act_as_superuser();
 SELECT is((SELECT revoked_at IS NULL FROM ledger.api_keys WHERE name = 'tap-key-b'), true,
     'the refused revocations left tap-key-b active');
 

@@ -5,7 +5,10 @@
 -- The one posting routine behind api.topup, api.grant_bonus, api.open_balance (Treasury -> user)
 -- and api.spend (user -> Revenue). Validates every argument, claims the idempotency key, moves
 -- the money, writes both entries. Everything is inline: on this path each nested PL/pgSQL call,
--- bounded regular expression ({1,128}) or extra statement costs as much as a row update.
+-- bounded regular expression ({1,128}) or extra statement costs as much as a row update. The
+-- argument rules come from db/functions/05_rules.sql all the same: those are single-expression
+-- SQL functions that the planner inlines into this function's checks, at no cost per call
+-- (measured, see db/CONVENTIONS.md).
 --
 -- Lock order, the same in every call: the idempotency key (unique index), then the user's
 -- wallet row, then one system slot, last. Nothing waits for anything while holding a slot, so
@@ -17,7 +20,7 @@ CREATE OR REPLACE FUNCTION ledger._post(
     p_type ledger.transaction_type, p_user_id text, p_asset_id text, p_amount numeric,
     p_description text, p_idempotency_key text, p_metadata jsonb, p_client_id text)
 RETURNS ledger.posting
-LANGUAGE plpgsql
+LANGUAGE plpgsql VOLATILE
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -55,32 +58,34 @@ BEGIN
                 p_amount, v_asset.scale, v_asset.id
             USING ERRCODE = 'WAMNT';
     END IF;
-    IF p_user_id IS NULL OR length(p_user_id) > 128 OR p_user_id !~ '^[A-Za-z0-9._:@-]+$' THEN
+    IF NOT ledger._valid_user_id(p_user_id) THEN
         RAISE EXCEPTION 'invalid user id %', coalesce(quote_literal(left(p_user_id, 140)), 'NULL')
             USING ERRCODE = 'WUSER',
                   HINT = 'a user id is 1 to 128 characters of letters, digits and ._:@-';
     END IF;
-    IF p_idempotency_key IS NULL OR length(p_idempotency_key) > 255
-       OR p_idempotency_key !~ '^[ -~]+$' THEN
+    IF NOT ledger._valid_idempotency_key(p_idempotency_key) THEN
         RAISE EXCEPTION 'invalid idempotency key'
             USING ERRCODE = 'WIKEY',
                   HINT = 'an idempotency key is 1 to 255 printable ASCII characters';
     END IF;
-    IF length(v_client) NOT BETWEEN 1 AND 200 THEN
-        RAISE EXCEPTION 'invalid client id' USING ERRCODE = 'WIKEY',
+    IF NOT ledger._valid_client_id(v_client) THEN
+        RAISE EXCEPTION 'invalid client id' USING ERRCODE = 'WCLNT',
             HINT = 'a client id is 1 to 200 characters';
     END IF;
     IF p_metadata IS NULL OR jsonb_typeof(p_metadata) <> 'object' THEN
         RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = 'WMETA';
     END IF;
-    IF octet_length(p_metadata::text) > 4096 THEN
-        RAISE EXCEPTION 'metadata is larger than 4096 bytes' USING ERRCODE = 'WMETA';
+    IF octet_length(p_metadata::text) > ledger._metadata_max_bytes() THEN
+        RAISE EXCEPTION 'metadata is larger than % bytes', ledger._metadata_max_bytes()
+            USING ERRCODE = 'WMETA';
     END IF;
     -- spends need a description and bonuses a reason; blank means only whitespace
-    IF p_type IN ('spend', 'bonus') AND (p_description IS NULL OR length(p_description) > 500
-                                         OR p_description !~ '[^[:space:]]') THEN
-        RAISE EXCEPTION 'a % of 1 to 500 characters is required',
-                CASE WHEN p_type = 'spend' THEN 'description' ELSE 'reason' END
+    IF p_type IN ('spend', 'bonus')
+       AND (p_description IS NULL OR length(p_description) > ledger._description_max_length()
+            OR p_description !~ '[^[:space:]]') THEN
+        RAISE EXCEPTION 'a % of 1 to % characters is required',
+                CASE WHEN p_type = 'spend' THEN 'description' ELSE 'reason' END,
+                ledger._description_max_length()
             USING ERRCODE = 'WDESC';
     END IF;
 
@@ -164,7 +169,10 @@ BEGIN
     RETURN (v_tx, v_wallet, v_balance, false, v_amount, now())::ledger.posting;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text) FROM PUBLIC;
+COMMENT ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text) IS
+    'The one posting routine behind every money function: validates (rules of 05_rules.sql), claims the idempotency key or replays it (ledger._replay), moves the money user wallet first, system slot last, writes both entries. Raises WASST, WAMNT, WUSER, WIKEY, WCLNT, WMETA, WDESC, WFUND, WIDEM.';
+REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 -- A repeated idempotency key: the original transaction if the arguments are the same, else
 -- idempotency_key_reused. Compares the stored transaction itself, so no fingerprint can drift.
@@ -199,13 +207,16 @@ BEGIN
     RETURN (v_tx.id, v_user.id, v_entry.balance_after, true, abs(v_entry.amount), v_tx.created_at)::ledger.posting;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb) IS
+    'A repeated idempotency key: the original transaction''s posting (replayed = true) if every argument is the same as stored, else WIDEM. Compares the stored transaction and its user entry, so no fingerprint can drift.';
+REVOKE ALL ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 -- Immutability: transactions and entries are written once. Fires for every role, the owner's
 -- included (only dropping the trigger, which needs ownership, gets past it).
 CREATE OR REPLACE FUNCTION ledger._reject_change()
 RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
     RAISE EXCEPTION '% on ledger.% is not allowed: ledger rows are immutable', TG_OP, TG_TABLE_NAME
@@ -213,7 +224,9 @@ BEGIN
               HINT = 'correct a mistake with a new, compensating transaction';
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._reject_change() FROM PUBLIC;
+COMMENT ON FUNCTION ledger._reject_change() IS
+    'Trigger function of transactions_are_immutable and entries_are_immutable: UPDATE, DELETE and TRUNCATE of ledger rows raise WIMUT, for every role, the owner included.';
+REVOKE ALL ON FUNCTION ledger._reject_change() FROM PUBLIC, wallet_service, wallet_auditor;
 
 CREATE OR REPLACE TRIGGER transactions_are_immutable
     BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger.transactions
@@ -231,7 +244,7 @@ CREATE OR REPLACE TRIGGER entries_are_immutable
 -- as the caller, who may not read ledger tables.
 CREATE OR REPLACE FUNCTION ledger._check_transaction_balances()
 RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -248,7 +261,10 @@ BEGIN
     RETURN NULL;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._check_transaction_balances() FROM PUBLIC;
+COMMENT ON FUNCTION ledger._check_transaction_balances() IS
+    'Trigger function of the deferred constraint trigger transactions_balance: at commit, a new transaction with fewer than two entries or entries not summing to zero raises WUNBL. SECURITY DEFINER: it fires after api.*''s definer rights have ended.';
+REVOKE ALL ON FUNCTION ledger._check_transaction_balances()
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 DROP TRIGGER IF EXISTS transactions_balance ON ledger.transactions;
 CREATE CONSTRAINT TRIGGER transactions_balance
@@ -261,7 +277,7 @@ CREATE CONSTRAINT TRIGGER transactions_balance
 -- written, so a balance update never pays for it.
 CREATE OR REPLACE FUNCTION ledger._check_wallet_identity()
 RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
     IF TG_OP = 'UPDATE' AND (NEW.asset_id, NEW.kind, NEW.owner_id, NEW.slot)
@@ -276,7 +292,9 @@ BEGIN
     RETURN NEW;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._check_wallet_identity() FROM PUBLIC;
+COMMENT ON FUNCTION ledger._check_wallet_identity() IS
+    'Trigger function of wallets_identity: a user wallet has an owner and slot 0, a system slot no owner (23514); asset, kind, owner and slot never change (WIMUT). Fires only when one of those columns is written.';
+REVOKE ALL ON FUNCTION ledger._check_wallet_identity() FROM PUBLIC, wallet_service, wallet_auditor;
 
 CREATE OR REPLACE TRIGGER wallets_identity
     BEFORE INSERT OR UPDATE OF asset_id, kind, owner_id, slot ON ledger.wallets

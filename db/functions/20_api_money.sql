@@ -20,7 +20,8 @@ END
 $$;
 COMMENT ON FUNCTION api.topup(text, text, numeric, text, jsonb, text) IS
     'Credits a user''s wallet from the asset''s Treasury (a purchase). Idempotent per client and key.';
-REVOKE ALL ON FUNCTION api.topup(text, text, numeric, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.topup(text, text, numeric, text, jsonb, text)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.topup(text, text, numeric, text, jsonb, text) TO wallet_service;
 
 CREATE OR REPLACE FUNCTION api.grant_bonus(
@@ -37,7 +38,8 @@ END
 $$;
 COMMENT ON FUNCTION api.grant_bonus(text, text, numeric, text, text, jsonb, text) IS
     'Credits a user''s wallet from the asset''s Treasury as a bonus (referral, reward); p_reason is required.';
-REVOKE ALL ON FUNCTION api.grant_bonus(text, text, numeric, text, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.grant_bonus(text, text, numeric, text, text, jsonb, text)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.grant_bonus(text, text, numeric, text, text, jsonb, text) TO wallet_service;
 
 -- Not granted to wallet_service: opening balances are written by the seed and by imports of
@@ -56,7 +58,8 @@ END
 $$;
 COMMENT ON FUNCTION api.open_balance(text, text, numeric, text, jsonb, text) IS
     'Credits an opening balance from the Treasury (seeding, imports). Owner only.';
-REVOKE ALL ON FUNCTION api.open_balance(text, text, numeric, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.open_balance(text, text, numeric, text, jsonb, text)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION api.spend(
     p_user_id text, p_asset_id text, p_amount numeric, p_description text, p_idempotency_key text,
@@ -72,5 +75,6 @@ END
 $$;
 COMMENT ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text) IS
     'Debits a user''s wallet into the asset''s Revenue account; insufficient_funds (WFUND) when the balance does not cover it.';
-REVOKE ALL ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text) TO wallet_service;

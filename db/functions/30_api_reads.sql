@@ -10,7 +10,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_user_id IS NULL OR p_user_id !~ '^[A-Za-z0-9._:@-]{1,128}$' THEN
+    IF NOT ledger._valid_user_id(p_user_id) THEN
         RAISE EXCEPTION 'invalid user id' USING ERRCODE = 'WUSER',
             HINT = 'a user id is 1 to 128 characters of letters, digits and ._:@-';
     END IF;
@@ -28,7 +28,7 @@ END
 $$;
 COMMENT ON FUNCTION api.balances(text, text) IS
     'A user''s balances: every asset, or only p_asset_id. No wallet means a balance of 0.';
-REVOKE ALL ON FUNCTION api.balances(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.balances(text, text) FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.balances(text, text) TO wallet_service, wallet_auditor;
 
 -- One wallet: a user's, or one slot of a system account (owner_type 'system', account named).
@@ -53,7 +53,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.wallet(bigint) IS 'One wallet''s owner, asset, balance and version.';
-REVOKE ALL ON FUNCTION api.wallet(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.wallet(bigint) FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.wallet(bigint) TO wallet_service, wallet_auditor;
 
 -- Paging arguments shared by the two ledger readers.
@@ -62,8 +62,8 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 200 THEN
-        RAISE EXCEPTION 'limit must be between 1 and 200' USING ERRCODE = 'WPAGE';
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND ledger._page_limit_max() THEN
+        RAISE EXCEPTION 'limit must be between 1 and %', ledger._page_limit_max() USING ERRCODE = 'WPAGE';
     END IF;
     IF p_offset IS NULL OR p_offset < 0 THEN
         RAISE EXCEPTION 'offset must be 0 or more' USING ERRCODE = 'WPAGE';
@@ -76,7 +76,10 @@ BEGIN
     END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger._check_page(integer, integer, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION ledger._check_page(integer, integer, bigint) IS
+    'The paging arguments of the ledger readers: limit 1 to ledger._page_limit_max(), offset 0 or more, a cursor of 1 or more and not combined with an offset; else WPAGE.';
+REVOKE ALL ON FUNCTION ledger._check_page(integer, integer, bigint)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 -- Newest first by wallet_version, which orders a wallet's history exactly. A wallet's versions
 -- are exactly 1 .. its current version, one per entry (each posting adds 1 under the row lock;
@@ -106,11 +109,17 @@ AS $$
     ORDER BY e.wallet_version DESC
     LIMIT p_limit;
 $$;
-REVOKE ALL ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint) IS
+    'One page of a wallet''s entries, newest first, found as one index range scan by wallet version whether paged by offset or by cursor: the same cost at any depth.';
+REVOKE ALL ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 -- A page of a wallet's entries, newest first: by p_offset, or by keyset, p_before_version being
 -- the wallet_version of the last entry already seen (a page's next_cursor). An unknown wallet
 -- has no entries here; api.ledger_page raises wallet_not_found.
+-- p_limit's DEFAULT 50 is ledger._page_limit_default() written out: a default is evaluated with
+-- the caller's rights, and the callers may not execute ledger's helpers. sql_tests/05_rules.sql
+-- proves that both readers' defaults are the rule's.
 CREATE OR REPLACE FUNCTION api.wallet_entries(
     p_wallet_id bigint, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0,
     p_before_version bigint DEFAULT NULL)
@@ -125,7 +134,8 @@ END
 $$;
 COMMENT ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) IS
     'A wallet''s entries, newest first, by offset or by keyset (p_before_version).';
-REVOKE ALL ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) TO wallet_service, wallet_auditor;
 
 -- The HTTP ledger page in one call: the wallet, one page of entries, and next_cursor (NULL on the
@@ -160,7 +170,8 @@ END
 $$;
 COMMENT ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) IS
     'One page of a wallet''s ledger with the wallet itself and the cursor of the next page.';
-REVOKE ALL ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.ledger_page(bigint, integer, integer, bigint)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) TO wallet_service, wallet_auditor;
 
 -- Every entry of one transaction: which wallet, whose, which direction, the balance after.
@@ -180,7 +191,7 @@ AS $$
     ORDER BY e.id;
 $$;
 COMMENT ON FUNCTION api.transaction_entries(bigint) IS 'The entries of one transaction.';
-REVOKE ALL ON FUNCTION api.transaction_entries(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.transaction_entries(bigint) FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.transaction_entries(bigint) TO wallet_service, wallet_auditor;
 
 -- One transaction as the HTTP API shows it: its user side (user, wallet, amount, balance after)
@@ -213,5 +224,5 @@ END
 $$;
 COMMENT ON FUNCTION api.get_transaction(bigint) IS
     'One transaction with its user side and all its entries; status is always completed (a failed call leaves nothing).';
-REVOKE ALL ON FUNCTION api.get_transaction(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.get_transaction(bigint) FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.get_transaction(bigint) TO wallet_service, wallet_auditor;

@@ -35,7 +35,18 @@ LEFT JOIN balance_sums AS b ON b.asset_id = a.id
 ORDER BY a.id;
 COMMENT ON VIEW api.trial_balance IS
     'Per asset: Treasury, Revenue and user balances; entries and balances must each total zero.';
-GRANT SELECT ON api.trial_balance TO wallet_auditor;
+COMMENT ON COLUMN api.trial_balance.asset_id IS 'The asset.';
+COMMENT ON COLUMN api.trial_balance.asset_code IS 'Its code.';
+COMMENT ON COLUMN api.trial_balance.treasury_balance IS 'The Treasury, all slots summed: minus everything issued.';
+COMMENT ON COLUMN api.trial_balance.revenue_balance IS 'Revenue, all slots summed: everything spent.';
+COMMENT ON COLUMN api.trial_balance.user_balances IS 'What users hold, summed.';
+COMMENT ON COLUMN api.trial_balance.user_wallets IS 'How many user wallets hold the asset.';
+COMMENT ON COLUMN api.trial_balance.entries IS 'How many entries move the asset.';
+COMMENT ON COLUMN api.trial_balance.entries_total IS 'The entries'' signed amounts summed: 0 when the books are right.';
+COMMENT ON COLUMN api.trial_balance.balances_total IS 'Every wallet''s balance summed, system slots included: 0 when the books are right.';
+COMMENT ON COLUMN api.trial_balance.balanced IS 'entries_total and balances_total are both 0.';
+REVOKE ALL ON TABLE api.trial_balance FROM PUBLIC, wallet_service, wallet_auditor;
+GRANT SELECT ON TABLE api.trial_balance TO wallet_auditor;
 
 -- Wallets (user wallets and system slots) whose stored balance or version disagrees with their
 -- entries: the balance must equal the sum of the entries and the latest entry's balance_after,
@@ -60,7 +71,19 @@ WHERE w.balance <> coalesce(s.entries_sum, 0)
    OR latest.balance_after <> w.balance;
 COMMENT ON VIEW api.wallet_drift IS
     'Wallets whose balance or version disagrees with their entries. Empty when the books are right.';
-GRANT SELECT ON api.wallet_drift TO wallet_auditor;
+COMMENT ON COLUMN api.wallet_drift.wallet_id IS 'The wallet.';
+COMMENT ON COLUMN api.wallet_drift.kind IS 'user, treasury or revenue.';
+COMMENT ON COLUMN api.wallet_drift.owner_id IS 'The user; NULL for a system slot.';
+COMMENT ON COLUMN api.wallet_drift.slot IS 'The slot of a system account (0 for a user wallet).';
+COMMENT ON COLUMN api.wallet_drift.asset_id IS 'The asset.';
+COMMENT ON COLUMN api.wallet_drift.balance IS 'The stored balance.';
+COMMENT ON COLUMN api.wallet_drift.entries_sum IS 'The sum of the wallet''s entries: what the balance should be.';
+COMMENT ON COLUMN api.wallet_drift.latest_balance_after IS 'The balance_after of the wallet''s latest entry: what the balance should be too.';
+COMMENT ON COLUMN api.wallet_drift.version IS 'The stored version.';
+COMMENT ON COLUMN api.wallet_drift.entry_count IS 'How many entries the wallet has: what the version should be.';
+COMMENT ON COLUMN api.wallet_drift.latest_version IS 'The wallet_version of the latest entry: what the version should be too.';
+REVOKE ALL ON TABLE api.wallet_drift FROM PUBLIC, wallet_service, wallet_auditor;
+GRANT SELECT ON TABLE api.wallet_drift TO wallet_auditor;
 
 -- The CHECK constraint forbids these; the view proves it from the data.
 CREATE OR REPLACE VIEW api.negative_user_balances AS
@@ -68,7 +91,12 @@ SELECT w.id AS wallet_id, w.owner_id::text AS user_id, w.asset_id, w.balance
 FROM ledger.wallets AS w
 WHERE w.kind = 'user' AND w.balance < 0;
 COMMENT ON VIEW api.negative_user_balances IS 'User wallets below zero. Always empty.';
-GRANT SELECT ON api.negative_user_balances TO wallet_auditor;
+COMMENT ON COLUMN api.negative_user_balances.wallet_id IS 'The wallet.';
+COMMENT ON COLUMN api.negative_user_balances.user_id IS 'Its user.';
+COMMENT ON COLUMN api.negative_user_balances.asset_id IS 'The asset.';
+COMMENT ON COLUMN api.negative_user_balances.balance IS 'The balance, below zero.';
+REVOKE ALL ON TABLE api.negative_user_balances FROM PUBLIC, wallet_service, wallet_auditor;
+GRANT SELECT ON TABLE api.negative_user_balances TO wallet_auditor;
 
 -- Transactions that are not a clean double entry: entries not summing to zero, fewer than two,
 -- mixing assets, or not exactly one user side.
@@ -85,7 +113,15 @@ HAVING coalesce(sum(e.amount), 0) <> 0 OR count(e.id) < 2 OR count(DISTINCT w.as
     OR count(*) FILTER (WHERE w.kind = 'user') <> 1;
 COMMENT ON VIEW api.unbalanced_transactions IS
     'Transactions whose entries do not form one balanced, single-asset double entry. Always empty.';
-GRANT SELECT ON api.unbalanced_transactions TO wallet_auditor;
+COMMENT ON COLUMN api.unbalanced_transactions.transaction_id IS 'The transaction.';
+COMMENT ON COLUMN api.unbalanced_transactions.type IS 'Its type.';
+COMMENT ON COLUMN api.unbalanced_transactions.created_at IS 'When it was made.';
+COMMENT ON COLUMN api.unbalanced_transactions.entries_total IS 'Its entries'' amounts summed (should be 0).';
+COMMENT ON COLUMN api.unbalanced_transactions.entries IS 'How many entries it has (should be 2 or more).';
+COMMENT ON COLUMN api.unbalanced_transactions.assets IS 'How many assets its entries move (should be 1).';
+COMMENT ON COLUMN api.unbalanced_transactions.user_entries IS 'How many of its entries move a user wallet (should be 1).';
+REVOKE ALL ON TABLE api.unbalanced_transactions FROM PUBLIC, wallet_service, wallet_auditor;
+GRANT SELECT ON TABLE api.unbalanced_transactions TO wallet_auditor;
 
 -- Each system account as one balance (the sum of its slots).
 CREATE OR REPLACE VIEW api.system_accounts AS
@@ -98,7 +134,14 @@ WHERE w.kind <> 'user'
 GROUP BY w.asset_id, w.kind, a.scale
 ORDER BY w.asset_id, w.kind;
 COMMENT ON VIEW api.system_accounts IS 'Treasury and Revenue per asset, their slots summed.';
-GRANT SELECT ON api.system_accounts TO wallet_auditor;
+COMMENT ON COLUMN api.system_accounts.asset_id IS 'The asset.';
+COMMENT ON COLUMN api.system_accounts.account IS 'treasury or revenue.';
+COMMENT ON COLUMN api.system_accounts.slots IS 'How many wallet rows (slots) the account is split into.';
+COMMENT ON COLUMN api.system_accounts.balance IS 'The account''s balance: its slots summed, at the asset''s decimal places.';
+COMMENT ON COLUMN api.system_accounts.entries IS 'How many entries have moved the account (its slots'' versions summed).';
+COMMENT ON COLUMN api.system_accounts.updated_at IS 'When one of its slots last moved.';
+REVOKE ALL ON TABLE api.system_accounts FROM PUBLIC, wallet_service, wallet_auditor;
+GRANT SELECT ON TABLE api.system_accounts TO wallet_auditor;
 
 -- Every check at once: one row per check, ok false with the number of problems and where to look.
 CREATE OR REPLACE FUNCTION api.reconcile()
@@ -133,5 +176,5 @@ END
 $$;
 COMMENT ON FUNCTION api.reconcile() IS
     'Runs every reconciliation check; each row is one check, ok = false means discrepancies.';
-REVOKE ALL ON FUNCTION api.reconcile() FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.reconcile() FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.reconcile() TO wallet_auditor, wallet_service;

@@ -12,10 +12,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_known  CONSTANT text[] := ARRAY['wallet:bonus', 'wallet:read', 'wallet:spend', 'wallet:topup'];
+    v_known  CONSTANT text[] := ledger._api_scopes();
     v_scopes text[];
 BEGIN
-    IF p_name IS NULL OR p_name !~ '^[A-Za-z0-9._-]{1,64}$' THEN
+    IF NOT ledger._valid_api_key_name(p_name) THEN
         RAISE EXCEPTION 'invalid API key name %', coalesce(quote_literal(left(p_name, 80)), 'NULL')
             USING ERRCODE = 'WKNAM',
                   HINT = 'a key name is 1 to 64 characters of letters, digits and ._-';
@@ -46,7 +46,8 @@ END
 $$;
 COMMENT ON FUNCTION api.create_api_key(text, text[], bytea, text) IS
     'Registers an API key by its SHA-256 digest; names are unique forever. Owner only.';
-REVOKE ALL ON FUNCTION api.create_api_key(text, text[], bytea, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.create_api_key(text, text[], bytea, text)
+    FROM PUBLIC, wallet_service, wallet_auditor;
 
 -- Revoking twice is not an error: the key keeps, and the call returns, its first revoked_at.
 CREATE OR REPLACE FUNCTION api.revoke_api_key(p_name text)
@@ -71,7 +72,7 @@ END
 $$;
 COMMENT ON FUNCTION api.revoke_api_key(text) IS
     'Revokes an API key for good (its name stays taken); returns when it was revoked. Owner only.';
-REVOKE ALL ON FUNCTION api.revoke_api_key(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.revoke_api_key(text) FROM PUBLIC, wallet_service, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION api.list_api_keys()
 RETURNS TABLE (name text, key_prefix text, scopes text[], created_at timestamptz,
@@ -85,7 +86,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION api.list_api_keys() IS
     'Every API key, revoked ones included, by name: prefix, scopes and dates, never the digest.';
-REVOKE ALL ON FUNCTION api.list_api_keys() FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.list_api_keys() FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.list_api_keys() TO wallet_auditor;
 
 -- The service's only door to the keys: it can learn which digests are valid, and change nothing.
@@ -101,9 +102,5 @@ AS $$
 $$;
 COMMENT ON FUNCTION api.active_api_keys() IS
     'The digest, name and scopes of every API key not revoked, for the HTTP service to load.';
-REVOKE ALL ON FUNCTION api.active_api_keys() FROM PUBLIC;
+REVOKE ALL ON FUNCTION api.active_api_keys() FROM PUBLIC, wallet_service, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.active_api_keys() TO wallet_service;
-
--- 00_privileges.sql lets the auditor read every ledger table; key digests are not the books, and
--- api.list_api_keys shows auditors every key without one.
-REVOKE ALL ON ledger.api_keys FROM wallet_auditor;

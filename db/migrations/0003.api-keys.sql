@@ -1,6 +1,7 @@
 -- depends: 0002.assets-and-system-accounts
 -- API keys of the HTTP service. Only a key's SHA-256 digest is stored; the key itself is shown
--- once, when it is created. Functions and grants live in db/functions/50_api_keys.sql.
+-- once, when it is created. Functions live in db/functions/50_api_keys.sql, grants in
+-- db/functions/00_privileges.sql.
 
 CREATE TABLE ledger.api_keys (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -21,8 +22,7 @@ CREATE TABLE ledger.api_keys (
     CONSTRAINT api_keys_key_hash_unique UNIQUE (key_hash)
 );
 
--- Only the owner's rights to begin with (0001's grants covered the tables that existed then).
--- db/functions/00_privileges.sql, re-applied on every migrate, then revokes everything from
--- wallet_service (it gets the active keys through api.active_api_keys()) and lets wallet_auditor
--- SELECT, as on every ledger table: a digest of a 256-bit random key opens nothing.
+-- The table's privileges are stated in full by db/functions/00_privileges.sql, re-applied on
+-- every migrate: the owner's only. Neither wallet_service (it gets the active keys through
+-- api.active_api_keys()) nor wallet_auditor (api.list_api_keys()) reads the digests.
 REVOKE ALL ON TABLE ledger.api_keys FROM PUBLIC, wallet_service;

@@ -1,0 +1,147 @@
+-- What \d+, \dT+ and \dn+ show: the comments of the schemas, the tables and their columns, the
+-- types (and the attributes of the composite ones) and the domains. These objects are created by
+-- the migrations, but their comments live here, re-applied on every migrate, so that one can be
+-- corrected without a migration. Functions and views carry their COMMENT right under their
+-- definitions. sql_tests/00_schema_and_privileges.sql fails for any object of api or ledger
+-- without one.
+
+-- Schemas
+COMMENT ON SCHEMA ledger IS
+    'The books: tables, types and private helpers (ledger._*) of the double-entry ledger. Only the owner writes here, and only through the functions of schema api; wallet_auditor reads the tables (not api_keys). See db/CONVENTIONS.md.';
+COMMENT ON SCHEMA api IS
+    'The SQL API: the SECURITY DEFINER functions the HTTP service and trusted jobs call (as wallet_service), the reconciliation views auditors read (as wallet_auditor), and API key management (owner). See docs/sql-api.md.';
+
+-- Enums
+COMMENT ON TYPE ledger.transaction_type IS
+    'What a transaction is: opening_balance (a seeded or imported balance) and topup (a purchase) and bonus (with a reason) move Treasury -> user; spend (with a description) moves user -> Revenue.';
+COMMENT ON TYPE ledger.wallet_kind IS
+    'What a wallet row is: user (one wallet per user and asset), or a slot of a system account: treasury, the mint that top-ups, bonuses and opening balances are issued from (so its balance is minus what has been issued), or revenue, the sink that spends land in.';
+
+-- Domains: the column rules. PostgreSQL keeps a domain's checks parsed in its type cache and
+-- runs them only on the columns a statement writes, while every table CHECK is parsed again for
+-- every INSERT or UPDATE of its table (measured: 17% of a posting's CPU with table CHECKs).
+COMMENT ON DOMAIN ledger.user_id IS
+    'A user id: 1 to 128 characters of letters, digits and ._:@-. The data guard of rule ledger._valid_user_id (the functions check the rule first and raise WUSER). Compared byte by byte (COLLATE "C"): an id is not a word. A domain, not a table CHECK: checked only when the column is written.';
+COMMENT ON DOMAIN ledger.client_id IS
+    'Whose idempotency key: 1 to 200 characters. The data guard of rule ledger._valid_client_id (WCLNT). COLLATE "C".';
+COMMENT ON DOMAIN ledger.idempotency_key IS
+    'An idempotency key: 1 to 255 printable ASCII characters. The data guard of rule ledger._valid_idempotency_key (WIKEY). COLLATE "C".';
+COMMENT ON DOMAIN ledger.description IS
+    'A spend''s description or a bonus''s reason: 1 to 500 characters (ledger._description_max_length()). The functions also refuse a blank one (WDESC).';
+COMMENT ON DOMAIN ledger.json_object IS
+    'A JSON object (not an array, string, number or null). Its size limit, ledger._metadata_max_bytes(), is checked by the functions (WMETA).';
+COMMENT ON DOMAIN ledger.slot_number IS
+    'Which slot of a system account a wallet row is: 0 to 255; a user wallet is slot 0.';
+COMMENT ON DOMAIN ledger.nonzero_amount IS
+    'An entry''s signed amount, never 0: positive credits the wallet, negative debits it.';
+COMMENT ON DOMAIN ledger.entry_version IS
+    'A wallet''s version right after an entry: 1 or more.';
+COMMENT ON DOMAIN ledger.wallet_version IS
+    'A wallet''s version: 0 before its first entry, +1 with every entry.';
+
+-- ledger.assets
+COMMENT ON TABLE ledger.assets IS
+    'The currencies: how many decimal places an amount may have, the most one transaction may move, and how many slots each system account is split into. Reference data, written by migrations.';
+COMMENT ON COLUMN ledger.assets.id IS
+    'The asset''s id, as the API takes it (asset-gold-coin-001): a lower-case letter or digit, then up to 63 of those and -.';
+COMMENT ON COLUMN ledger.assets.code IS 'The code people read (GOLD_COIN): unique, upper case.';
+COMMENT ON COLUMN ledger.assets.name IS 'The name shown to people (Gold Coins).';
+COMMENT ON COLUMN ledger.assets.scale IS
+    'Decimal places an amount of this asset may have (0 to 8); more is WAMNT. Amounts and balances are shown rounded to them.';
+COMMENT ON COLUMN ledger.assets.max_amount IS
+    'The largest amount one transaction may move, inclusive; above it is WAMNT.';
+COMMENT ON COLUMN ledger.assets.system_slots IS
+    'How many wallet rows each system account (Treasury, Revenue) of this asset is split into (1 to 256, default 64), so that concurrent postings lock different rows instead of queueing on one.';
+COMMENT ON COLUMN ledger.assets.created_at IS 'When the asset was added.';
+
+-- ledger.wallets
+COMMENT ON TABLE ledger.wallets IS
+    'One row per user wallet (user, asset) and one per slot of each system account; a system account''s balance is the sum of its slots (api.system_accounts). Balances change only through ledger._post. Trigger wallets_identity: asset, kind, owner and slot fit the kind and never change. Fillfactor 70 leaves room for HOT balance updates.';
+COMMENT ON COLUMN ledger.wallets.id IS 'The wallet id the API shows (walletId).';
+COMMENT ON COLUMN ledger.wallets.asset_id IS 'The asset this wallet holds.';
+COMMENT ON COLUMN ledger.wallets.kind IS 'user, or the system account (treasury, revenue) this row is a slot of.';
+COMMENT ON COLUMN ledger.wallets.owner_id IS 'The user who owns the wallet; NULL for a system slot. One wallet per user and asset.';
+COMMENT ON COLUMN ledger.wallets.slot IS
+    'Which slot of its system account the row is (0 to the asset''s system_slots - 1); 0 for a user wallet.';
+COMMENT ON COLUMN ledger.wallets.balance IS
+    'The balance now: the sum of the wallet''s entries and its latest entry''s balance_after (api.wallet_drift proves it). Never below zero for a user wallet (CHECK wallets_user_balance_not_negative); the Treasury''s is minus what was issued.';
+COMMENT ON COLUMN ledger.wallets.version IS
+    '+1 with every entry on this row: its number of entries, and the wallet_version of its latest.';
+COMMENT ON COLUMN ledger.wallets.created_at IS 'When the row was made (a user wallet: at its first credit).';
+COMMENT ON COLUMN ledger.wallets.updated_at IS 'When the balance last changed.';
+
+-- ledger.transactions
+COMMENT ON TABLE ledger.transactions IS
+    'One row per money movement; its entries are in ledger.entries. (client_id, idempotency_key) is unique: the durable record that makes each call exactly-once. Written once (trigger transactions_are_immutable: WIMUT) and balanced at commit (deferred constraint trigger transactions_balance: WUNBL).';
+COMMENT ON COLUMN ledger.transactions.id IS
+    'From a sequence cached 64 at a time per session: unique, but not in commit order across sessions.';
+COMMENT ON COLUMN ledger.transactions.type IS 'What the transaction is: topup, bonus, spend or opening_balance.';
+COMMENT ON COLUMN ledger.transactions.client_id IS
+    'Whose idempotency key this is: api:<key name> for the HTTP service, sql:<login role> for a direct SQL caller that names no client.';
+COMMENT ON COLUMN ledger.transactions.idempotency_key IS
+    'The caller''s key, unique per client: the same key again with the same arguments replays this transaction, with others is WIDEM.';
+COMMENT ON COLUMN ledger.transactions.description IS
+    'A spend''s service description or a bonus''s reason; NULL for top-ups and opening balances.';
+COMMENT ON COLUMN ledger.transactions.metadata IS 'The caller''s JSON object, kept as given (at most 4096 bytes).';
+COMMENT ON COLUMN ledger.transactions.created_at IS 'When the transaction was made (what a replay returns too).';
+
+-- ledger.entries
+COMMENT ON TABLE ledger.entries IS
+    'The double entry: two or more rows per transaction whose signed amounts sum to zero, each with its wallet''s balance and version right after it, so history is audited without recomputation. Written once (trigger entries_are_immutable: WIMUT). Keyed by (transaction_id, id): a transaction''s entries are found by the key''s prefix.';
+COMMENT ON COLUMN ledger.entries.id IS
+    'From a sequence cached 64 at a time per session: unique, not in commit order; a wallet''s history is ordered by wallet_version, never by id.';
+COMMENT ON COLUMN ledger.entries.transaction_id IS 'The transaction this entry is part of.';
+COMMENT ON COLUMN ledger.entries.wallet_id IS 'The wallet (a user''s, or a system slot) this entry moves.';
+COMMENT ON COLUMN ledger.entries.amount IS 'Signed: positive credits the wallet, negative debits it; never 0.';
+COMMENT ON COLUMN ledger.entries.balance_after IS 'The wallet''s balance right after this entry.';
+COMMENT ON COLUMN ledger.entries.wallet_version IS
+    'The wallet''s version right after this entry: orders a wallet''s history exactly (ids are taken before the row lock, versions under it) and is the ledger''s keyset cursor (next_cursor, p_before_version). Unique per wallet.';
+
+-- ledger.api_keys
+COMMENT ON TABLE ledger.api_keys IS
+    'API keys of the HTTP service, managed by the owner (wallet keys create|list|revoke). Only a key''s SHA-256 digest is stored; the key is shown once, when created. No role but the owner reads this table: the service loads the active keys through api.active_api_keys(), auditors list them through api.list_api_keys(). Table CHECKs are fine here: keys are written by people, not on the posting path.';
+COMMENT ON COLUMN ledger.api_keys.id IS 'Row id.';
+COMMENT ON COLUMN ledger.api_keys.name IS
+    'The key''s name: 1 to 64 of letters, digits and ._- (ledger._valid_api_key_name). Never reused, not even after a revocation: the service scopes its clients'' idempotency keys by api:<name>, so a new key with an old name would replay the old key''s requests.';
+COMMENT ON COLUMN ledger.api_keys.key_hash IS 'The SHA-256 digest of the key (32 bytes); unique.';
+COMMENT ON COLUMN ledger.api_keys.key_prefix IS 'The key''s first characters, so that people can tell keys apart in listings.';
+COMMENT ON COLUMN ledger.api_keys.scopes IS
+    'What the key may do: one or more of ledger._api_scopes() (wallet:bonus, wallet:read, wallet:spend, wallet:topup), de-duplicated and sorted.';
+COMMENT ON COLUMN ledger.api_keys.created_at IS 'When the key was created.';
+COMMENT ON COLUMN ledger.api_keys.revoked_at IS 'When the key was revoked (the first time); NULL while it is active.';
+
+-- ledger.posting: what every money function returns
+COMMENT ON TYPE ledger.posting IS
+    'What every money function returns, one row: the transaction, the user''s wallet and its balance after the transaction, whether the call replayed an earlier one with the same key, the amount and the creation time (the original''s on a replay, so that a replayed answer is the first one).';
+COMMENT ON COLUMN ledger.posting.transaction_id IS 'The transaction (on a replay: the original).';
+COMMENT ON COLUMN ledger.posting.wallet_id IS 'The user''s wallet.';
+COMMENT ON COLUMN ledger.posting.balance IS 'The user''s balance right after the transaction (on a replay: after the original).';
+COMMENT ON COLUMN ledger.posting.replayed IS 'true when the key had been used with the same arguments: nothing moved.';
+COMMENT ON COLUMN ledger.posting.amount IS 'The amount moved, at the asset''s decimal places.';
+COMMENT ON COLUMN ledger.posting.created_at IS 'When the transaction was made (on a replay: the original''s time).';
+
+-- ledger.ledger_line: one line of a wallet's ledger (a type in ledger, stable across migrates)
+COMMENT ON TYPE ledger.ledger_line IS
+    'One entry of a wallet''s ledger as api.wallet_entries and api.ledger_page return it. In schema ledger, not api, so that it stays put while api''s re-applied files change.';
+COMMENT ON COLUMN ledger.ledger_line.entry_id IS 'The entry.';
+COMMENT ON COLUMN ledger.ledger_line.transaction_id IS 'Its transaction.';
+COMMENT ON COLUMN ledger.ledger_line.type IS 'The transaction''s type.';
+COMMENT ON COLUMN ledger.ledger_line.direction IS 'credit or debit, for this wallet.';
+COMMENT ON COLUMN ledger.ledger_line.amount IS 'The amount, unsigned, at the asset''s decimal places.';
+COMMENT ON COLUMN ledger.ledger_line.balance_after IS 'The wallet''s balance right after the entry.';
+COMMENT ON COLUMN ledger.ledger_line.wallet_version IS 'The wallet''s version after the entry: pass the last one seen as p_before_version for the next page.';
+COMMENT ON COLUMN ledger.ledger_line.description IS 'The transaction''s description or reason, if any.';
+COMMENT ON COLUMN ledger.ledger_line.metadata IS 'The transaction''s metadata.';
+COMMENT ON COLUMN ledger.ledger_line.created_at IS 'When the transaction was made.';
+
+-- ledger.transaction_leg: one entry of a transaction
+COMMENT ON TYPE ledger.transaction_leg IS
+    'One entry of a transaction as api.transaction_entries and api.get_transaction return it.';
+COMMENT ON COLUMN ledger.transaction_leg.entry_id IS 'The entry.';
+COMMENT ON COLUMN ledger.transaction_leg.wallet_id IS 'The wallet it moves.';
+COMMENT ON COLUMN ledger.transaction_leg.owner_type IS 'user or system.';
+COMMENT ON COLUMN ledger.transaction_leg.user_id IS 'The user, for a user wallet; NULL for a system slot.';
+COMMENT ON COLUMN ledger.transaction_leg.account IS 'The system account and slot (treasury#3, revenue#0); NULL for a user wallet.';
+COMMENT ON COLUMN ledger.transaction_leg.direction IS 'credit or debit, for this wallet.';
+COMMENT ON COLUMN ledger.transaction_leg.amount IS 'The amount, unsigned, at the asset''s decimal places.';
+COMMENT ON COLUMN ledger.transaction_leg.balance_after IS 'The wallet''s balance right after the entry.';
