@@ -1,6 +1,6 @@
 -- API keys: the table, who may manage and who may only read them, and how create, list and revoke
 -- behave. Every key made here is named tap-key-*; other keys in the database are left out of view.
--- (NOTIFY is delivered at commit, which this file never reaches: tests/test_keys_cli.py proves it.)
+-- (NOTIFY is delivered at commit, which this file never reaches: tests/cli/test_keys.py proves it.)
 BEGIN;
 \ir lib/helpers.psql
 SELECT plan(68);
