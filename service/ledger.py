@@ -125,10 +125,10 @@ class ApiKeyRow(msgspec.Struct, frozen=True):
 Row = TypeVar("Row", bound=msgspec.Struct)
 
 
-def _row(struct: type[Row], record: Mapping[str, Any], **decoded: Any) -> Row:
-    """`struct` from the record's columns of the same names (those in `decoded` given already)."""
-    fields = {name: record[name] for name in struct.__struct_fields__ if name not in decoded}
-    return struct(**fields, **decoded)
+def _row(struct: type[Row], record: Mapping[str, Any], **columns: Any) -> Row:
+    """`struct` from the record's columns of the same names, `columns` replacing some of them (a
+    composite's records as dicts); columns the struct does not name are not read."""
+    return msgspec.convert({**record, **columns}, struct)
 
 
 # Transient: the client may retry the same request (same Idempotency-Key) and it will be safe.
@@ -299,14 +299,13 @@ class Ledger:
                 wallet_id, limit, offset, before_version,
             )  # fmt: skip
         assert record is not None
-        lines = [_row(LedgerLine, line) for line in record["entries"]]
-        return _row(LedgerPage, record, entries=lines)
+        return _row(LedgerPage, record, entries=[dict(line) for line in record["entries"]])
 
     async def get_transaction(self, transaction_id: int) -> TransactionRecord:
         async with self._connection() as conn:
             record = await conn.fetchrow("SELECT * FROM api.get_transaction($1)", transaction_id)
         assert record is not None
-        legs = [_row(TransactionLeg, leg) for leg in record["entries"] or ()]
+        legs = [dict(leg) for leg in record["entries"] or ()]
         return _row(TransactionRecord, record, entries=legs)
 
     async def active_api_keys(self) -> list[ApiKeyRow]:

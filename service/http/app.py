@@ -12,16 +12,15 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Response, Router
 from litestar.config.cors import CORSConfig
-from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, ValidationException
 
 from service.admission import Admissions
-from service.auth import ApiClient, KeyRing
+from service.auth import KeyRing
 from service.config import Settings, load_settings
 from service.http import money, operations, reads
 from service.http.codec import ExactJSONRequest
 from service.http.gate import Gate
-from service.http.guards import ApiKeyGuard, guarded_client
+from service.http.guards import ApiKeyGuard
 from service.http.openapi import openapi_config
 from service.ledger import Ledger, LedgerError, LedgerUnavailableError, UnstorableTextError
 from service.observability import Observed, configure_logging, tracing_plugin, write_log
@@ -122,30 +121,6 @@ def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[
     return _problem_response(request, error)
 
 
-def _dependencies(ledger: Ledger, gate: Gate) -> dict[str, Provide]:
-    """What handlers receive as parameters: `ledger`, `gate` and, under /api/v1, `client`.
-
-    Each provider takes the one before it (the gate the ledger, the client the gate) although it
-    does not use it: Litestar resolves the independent dependencies of a handler concurrently, in
-    an anyio task group per request, which measured 65-90 µs per request with three of them, and
-    about 5 µs in all resolved one after another like this (docs/performance.md)."""
-
-    def provide_ledger() -> Ledger:
-        return ledger
-
-    def provide_gate(ledger: NamedDependency[Ledger]) -> Gate:
-        return gate
-
-    def provide_client(gate: NamedDependency[Gate], request: Request[Any, Any, Any]) -> ApiClient:
-        return guarded_client(request)
-
-    return {
-        "ledger": Provide(provide_ledger, use_cache=True, sync_to_thread=False),
-        "gate": Provide(provide_gate, use_cache=True, sync_to_thread=False),
-        "client": Provide(provide_client, sync_to_thread=False),
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class Backends:
     """What the app talks to, made once per process and opened and closed by its lifespan."""
@@ -184,12 +159,18 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
             if tracer_provider is not None:
                 tracer_provider.shutdown()
 
+    # Each module's routes are bound to what they use when they are made: Litestar's dependency
+    # injection, resolving a handler's independent dependencies concurrently, cost an anyio task
+    # group per request (65-90 µs with three of them) and, chained to avoid it, still 4% more
+    # interpreter work per top-up than this (docs/performance.md).
+    gate = Gate(admissions)
     api = Router(
-        "/api/v1", route_handlers=[*money.ROUTES, *reads.ROUTES], guards=[ApiKeyGuard(keyring)]
+        "/api/v1",
+        route_handlers=[*money.routes(ledger, gate), *reads.routes(ledger, gate)],
+        guards=[ApiKeyGuard(keyring)],
     )
     return Litestar(
-        route_handlers=[api, *operations.ROUTES],
-        dependencies=_dependencies(ledger, Gate(admissions)),
+        route_handlers=[api, *operations.routes(ledger, gate)],
         lifespan=[lifespan],
         plugins=plugins,
         request_max_body_size=MAX_BODY_BYTES,

@@ -19,6 +19,8 @@ _CLIENT = "wallet.api_client"
 _CLIENT_NAME = "wallet.client"
 _CHALLENGE = 'Bearer realm="wallet"'
 
+AnyRequest = Request[Any, Any, Any]
+
 
 class ApiKeyGuard:
     """Checks the key against the key ring's in-memory copy of the active keys (no database call)
@@ -74,7 +76,7 @@ class ApiKeyGuard:
                 )
 
 
-def guarded_client(request: Request[Any, Any, Any]) -> ApiClient:
-    """The client ApiKeyGuard admitted (a dependency of the /api/v1 handlers)."""
+def guarded_client(request: AnyRequest) -> ApiClient:
+    """The client ApiKeyGuard admitted to the request's /api/v1 route."""
     client: ApiClient = request.scope[_CLIENT]  # type: ignore[literal-required]
     return client

@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Response, post
-from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import HeaderParameter, JSONBody
 
 from service import rules
 from service.auth import ApiClient
 from service.http.codec import decimal_text, encode, encode_canonical, json_response
 from service.http.gate import Gate
+from service.http.guards import AnyRequest, guarded_client
 from service.http.openapi import API_PROBLEMS, problem_responses
 from service.http.wire import (
     BonusRequest,
@@ -129,55 +130,46 @@ async def move_money(
     return json_response(answer.body, answer.status, answer.headers)
 
 
-@post(
-    "/wallet/topup",
-    opt={"scope": rules.SCOPE_TOPUP},
-    responses=MONEY_PROBLEMS,
-    summary="Top up: credits a user's wallet from the asset's Treasury",
-    tags=["money"],
-)
-async def topup(
-    data: JSONBody[TopupRequest],
-    client: NamedDependency[ApiClient],
-    ledger: NamedDependency[Ledger],
-    gate: NamedDependency[Gate],
-    idempotency_key: IdempotencyKey = None,
-) -> Response[TransactionResponse]:
-    return await move_money("topup", data, idempotency_key, client, ledger, gate)
+def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
+    """The money routes, bound to the ledger they post to and the gate in front of it."""
 
+    @post(
+        "/wallet/topup",
+        opt={"scope": rules.SCOPE_TOPUP},
+        responses=MONEY_PROBLEMS,
+        summary="Top up: credits a user's wallet from the asset's Treasury",
+        tags=["money"],
+    )
+    async def topup(
+        data: JSONBody[TopupRequest], request: AnyRequest, idempotency_key: IdempotencyKey = None
+    ) -> Response[TransactionResponse]:
+        client = guarded_client(request)
+        return await move_money("topup", data, idempotency_key, client, ledger, gate)
 
-@post(
-    "/wallet/bonus",
-    opt={"scope": rules.SCOPE_BONUS},
-    responses=MONEY_PROBLEMS,
-    summary="Grant a bonus: credits a user's wallet from the Treasury, with a reason",
-    tags=["money"],
-)
-async def bonus(
-    data: JSONBody[BonusRequest],
-    client: NamedDependency[ApiClient],
-    ledger: NamedDependency[Ledger],
-    gate: NamedDependency[Gate],
-    idempotency_key: IdempotencyKey = None,
-) -> Response[TransactionResponse]:
-    return await move_money("bonus", data, idempotency_key, client, ledger, gate)
+    @post(
+        "/wallet/bonus",
+        opt={"scope": rules.SCOPE_BONUS},
+        responses=MONEY_PROBLEMS,
+        summary="Grant a bonus: credits a user's wallet from the Treasury, with a reason",
+        tags=["money"],
+    )
+    async def bonus(
+        data: JSONBody[BonusRequest], request: AnyRequest, idempotency_key: IdempotencyKey = None
+    ) -> Response[TransactionResponse]:
+        client = guarded_client(request)
+        return await move_money("bonus", data, idempotency_key, client, ledger, gate)
 
+    @post(
+        "/wallet/spend",
+        opt={"scope": rules.SCOPE_SPEND},
+        responses=MONEY_PROBLEMS,
+        summary="Spend: debits a user's wallet to the asset's Revenue; never below zero",
+        tags=["money"],
+    )
+    async def spend(
+        data: JSONBody[SpendRequest], request: AnyRequest, idempotency_key: IdempotencyKey = None
+    ) -> Response[TransactionResponse]:
+        client = guarded_client(request)
+        return await move_money("spend", data, idempotency_key, client, ledger, gate)
 
-@post(
-    "/wallet/spend",
-    opt={"scope": rules.SCOPE_SPEND},
-    responses=MONEY_PROBLEMS,
-    summary="Spend: debits a user's wallet to the asset's Revenue; never below zero",
-    tags=["money"],
-)
-async def spend(
-    data: JSONBody[SpendRequest],
-    client: NamedDependency[ApiClient],
-    ledger: NamedDependency[Ledger],
-    gate: NamedDependency[Gate],
-    idempotency_key: IdempotencyKey = None,
-) -> Response[TransactionResponse]:
-    return await move_money("spend", data, idempotency_key, client, ledger, gate)
-
-
-ROUTES = [topup, bonus, spend]
+    return [topup, bonus, spend]
