@@ -8,7 +8,7 @@ DEV_KEY := .local/dev-api-key
 
 .PHONY: help install run stop test test-sql test-py test-bench-smoke test-load-smoke test-depth-smoke \
 	test-bench-sql-smoke test-faults test-faults-short faults-run psql bench bench-load bench-sql \
-	bench-sql-costs bench-depth bench-http examples-update lint lint-containers lock clean
+	bench-sql-costs bench-depth bench-http bench-instructions examples-update lint lint-containers lock clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench-sql-costs  what each guarantee costs per top-up, in µs"
 	@echo "make bench      the k6 HTTP scenarios (mixed, contention, replay), 60 s each, then reconciliation"
 	@echo "make bench-http  top-ups over HTTP against the yardstick app (../shared/bench/compare.sh)"
+	@echo "make bench-instructions  instructions per top-up of the service's Python (callgrind)"
 	@echo "make bench-depth  reads at depth: 1,000,000 wallets, 10,000,000 entries"
 	@echo "make examples-update  rewrite examples/*.out from a fresh run (review them with git diff)"
 	@echo "make lint       ruff (service, tests, scripts, bench) and mypy --strict (service)"
@@ -74,6 +75,7 @@ test-py:
 # rot: the load scenarios, the reads at depth, make bench-sql and make bench-sql-costs.
 test-bench-smoke: install
 	@$(MAKE) --no-print-directory test-load-smoke test-depth-smoke test-bench-sql-smoke
+	@bench/http/instructions.sh smoke >/dev/null
 
 # A few seconds of the replay storm against a server and stack of its own (LOAD_STACK, default
 # dev1), then reconciliation.
@@ -128,6 +130,11 @@ bench bench-load: install
 	@bench/http/load.sh all full
 
 # BENCH_SECONDS (default 10) and BENCH_CONNECTIONS (default 32) pass through to compare.sh.
+# Instructions per top-up of the service's process (callgrind; CHECKOUTS: other checkouts to
+# measure against the same stack, e.g. the code before a change in a git worktree)
+bench-instructions: install
+	@bench/http/instructions.sh $(CHECKOUTS)
+
 bench-http: install
 	@bench/http/bench_http.sh
 
