@@ -8,7 +8,7 @@
 -- bounded regular expression ({1,128}) or extra statement costs as much as a row update. The
 -- argument rules come from db/functions/05_rules.sql all the same: those are single-expression
 -- SQL functions that the planner inlines into this function's checks, at no cost per call
--- (measured, see db/CONVENTIONS.md).
+-- (measured, see docs/performance.md).
 --
 -- Lock order, the same in every call: the idempotency key (unique index), then the user's
 -- wallet row, then one system slot, last. Nothing waits for anything while holding a slot, so
