@@ -58,7 +58,7 @@ SELECT alike(
     '%500%4096%200%50%{wallet:bonus,wallet:read,wallet:spend,wallet:topup}%',
     'the planner folds the rules without arguments into constants');
 -- ledger._post, where it matters: its user-id check is the inlined expression, so a call costs
--- no more than the same check written in _post would (db/CONVENTIONS.md has the measurement)
+-- no more than the same check written in _post would (docs/performance.md has the measurement)
 SELECT ok(
     pg_catalog.pg_get_functiondef('ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text)'::regprocedure)
         ~ 'IF NOT ledger\._valid_user_id\(p_user_id\) THEN',
