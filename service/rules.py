@@ -30,7 +30,10 @@ SCOPE_READ = "wallet:read"
 SCOPE_TOPUP = "wallet:topup"
 SCOPE_BONUS = "wallet:bonus"
 SCOPE_SPEND = "wallet:spend"
-SCOPES: tuple[str, ...] = (SCOPE_READ, SCOPE_TOPUP, SCOPE_BONUS, SCOPE_SPEND)
+# the ledgers of system accounts (Treasury, Revenue slots) show every client's descriptions,
+# metadata and user ids: reading them is an auditor's right, not every reader's
+SCOPE_AUDIT = "wallet:audit"
+SCOPES: tuple[str, ...] = (SCOPE_READ, SCOPE_TOPUP, SCOPE_BONUS, SCOPE_SPEND, SCOPE_AUDIT)
 
 # An amount on the wire: a well-formed decimal string. Whether it is above zero, within the
 # asset's decimal places and under its maximum is the ledger's decision (422 invalid_amount).

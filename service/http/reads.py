@@ -103,7 +103,8 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
         "/wallet/{walletId:str}/ledger",
         opt={"scope": rules.SCOPE_READ},
         responses=problem_responses("validation_failed", "wallet_not_found", *API_PROBLEMS),
-        summary="A page of a wallet's ledger, newest first, by offset or by cursor",
+        summary="A page of a wallet's ledger, newest first, by offset or by cursor (a system "
+        "account's needs wallet:audit too)",
         tags=["reads"],
         # as published when the handler was called `ledger` (now the name of its ledger parameter)
         operation_id="ApiV1WalletWalletidLedgerLedger",
@@ -128,8 +129,16 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
         page_limit, page_offset, before = page_arguments(limit, offset, cursor)
         if not _POSITIVE_ID.match(wallet_id):
             raise ProblemError("wallet_not_found", f"wallet {wallet_id!r} not found")
-        headers = await gate.admit_read(guarded_client(request))
+        client = guarded_client(request)
+        headers = await gate.admit_read(client)
         page = await ledger.ledger_page(int(wallet_id), page_limit, page_offset, before)
+        if page.owner_type != "user" and rules.SCOPE_AUDIT not in client.scopes:
+            # known only once read: a wallet id does not say whose it is
+            raise ProblemError(
+                "forbidden",
+                f"the ledgers of system accounts need the scope {rules.SCOPE_AUDIT}",
+                headers=headers,
+            )
         body = LedgerResponse(
             wallet_id=str(page.wallet_id),
             user_id=page.user_id,

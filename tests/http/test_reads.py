@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import httpx
 
-from tests.support import GOLD, assert_problem, topup
+from service.config import Settings
+from service.rules import SCOPE_AUDIT, SCOPE_READ, SCOPE_TOPUP
+from tests.support import GOLD, assert_problem, running_app, topup
 
 Client = httpx.AsyncClient
 
@@ -116,6 +120,41 @@ async def test_ledger_pages_newest_first_by_offset_and_by_cursor(
     assert [e["amount"] for e in by_offset.json()["entries"]] == ["4.00", "3.00"]
     last = await api.get(f"/api/v1/wallet/{wallet}/ledger", params={"limit": 200}, headers=auth)
     assert len(last.json()["entries"]) == 6 and last.json()["nextCursor"] is None
+
+
+async def test_system_account_ledgers_need_the_audit_scope(
+    settings: Settings, new_key: Callable[..., str], admin_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Treasury and Revenue slots carry every client's descriptions, metadata and user ids: a
+    reader sees them only with wallet:audit; user wallets read as before."""
+    reader = {"Authorization": f"Bearer {new_key([SCOPE_READ, SCOPE_TOPUP])}"}
+    auditor = {"Authorization": f"Bearer {new_key([SCOPE_READ, SCOPE_AUDIT])}"}
+    async with running_app(settings) as api:
+        await _audit_scope_checks(api, reader, auditor, admin_conn, unique)
+
+
+async def _audit_scope_checks(
+    api: Client,
+    reader: dict[str, str],
+    auditor: dict[str, str],
+    admin_conn: asyncpg.Connection,
+    unique: str,
+) -> None:
+    user_wallet = await _wallet_with_entries(api, reader, f"u-{unique}", 1)
+    system_wallets = await admin_conn.fetch(
+        "SELECT id FROM ledger.wallets WHERE kind <> 'user' AND version > 0 ORDER BY id LIMIT 3"
+    )
+    assert system_wallets, "the seed posts through system accounts"
+    for row in system_wallets:
+        path = f"/api/v1/wallet/{row['id']}/ledger"
+        refused = await api.get(path, headers=reader)
+        problem = assert_problem(refused, 403, "forbidden")
+        assert SCOPE_AUDIT in problem["detail"] and "entries" not in problem
+        allowed = await api.get(path, headers=auditor)
+        assert allowed.status_code == 200 and allowed.json()["userId"] is None
+    for headers in (reader, auditor):
+        mine = await api.get(f"/api/v1/wallet/{user_wallet}/ledger", headers=headers)
+        assert mine.status_code == 200 and len(mine.json()["entries"]) == 1
 
 
 async def test_ledger_arguments_out_of_range_are_validation_failed(
