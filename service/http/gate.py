@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from service.admission import Admission, Admissions
 from service.auth import ApiClient
+from service.ledger import LedgerError, UnstorableTextError
 from service.observability import RATE_LIMITED, REPLAYS
 from service.problems import ProblemError
 
@@ -60,6 +61,16 @@ def _refusal(admission: Admission, headers: dict[str, str]) -> ProblemError | No
     return None
 
 
+def _not_an_attempt(exc: BaseException) -> bool:
+    """Whether the ledger refused the request as invalid (an amount, asset or user id it does not
+    accept, a key reused...): such a request gives the user's transaction limit its count back,
+    so that nobody can use up another user's quota with requests that could never move money.
+    Insufficient funds is a real attempt on the user's money, and counts."""
+    if isinstance(exc, UnstorableTextError):
+        return True
+    return isinstance(exc, LedgerError) and exc.code != "insufficient_funds"
+
+
 class Gate:
     def __init__(self, admissions: Admissions) -> None:
         self._admissions = admissions
@@ -98,14 +109,15 @@ class Gate:
         refusal = _refusal(admission, headers)
         if refusal is not None:
             raise refusal
+        claim = admission.claim  # held, or perhaps held if Redis timed out
         try:
             body, replayed = await move()
-        except BaseException:
-            if admission.claimed:  # nothing moved: the key is free for a corrected retry
-                await self._admissions.release(client.name, key)
+        except BaseException as exc:
+            if claim is not None:  # nothing moved: the key is free for a corrected retry
+                await self._admissions.release(claim, refund=_not_an_attempt(exc))
             raise
-        if admission.claimed:
-            await self._admissions.complete(client.name, key, fingerprint, CREATED, body)
+        if claim is not None:
+            await self._admissions.complete(claim, CREATED, body)
         if replayed:
             REPLAYS.labels("ledger").inc()
             headers["Idempotent-Replayed"] = "true"

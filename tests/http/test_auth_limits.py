@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from service.config import RateLimit, Settings
 from service.keys import create_key, revoke_key
-from tests.support import GOLD, assert_problem, running_app, topup
+from tests.support import GOLD, assert_problem, money_headers, running_app, topup
 
 Client = httpx.AsyncClient
 
@@ -133,6 +133,36 @@ async def test_transaction_limit_is_per_user_and_replays_do_not_count(
         reads = await api.get(f"/api/v1/wallet/u-{unique}/balance", headers=auth)
         assert reads.status_code == 200, "reads do not count against the transaction limit"
         assert reads.json()["balances"][1]["balance"] == "2.00", "the refused top-up moved nothing"
+
+
+async def test_requests_the_ledger_refuses_as_invalid_do_not_use_up_a_users_quota(
+    settings: Settings, key: str, new_key: Callable[..., str], unique: str
+) -> None:
+    """Any key can name any user: requests that could never move money (an amount of 0, an
+    unknown asset, metadata too large) must not use up the victim's transaction limit.
+    Insufficient funds is a real attempt on the user's money and counts."""
+    victim = {"Authorization": f"Bearer {key}"}
+    attacker = {"Authorization": f"Bearer {new_key()}"}
+    user = f"u-{unique}"
+    # an hour's window: a window ending during the test would reset the count it checks
+    async with running_app(settings, rate_limit_transactions=RateLimit(3, 3600)) as api:
+        invalid = [
+            {"userId": user, "assetTypeId": GOLD, "amount": "0"},
+            {"userId": user, "assetTypeId": GOLD, "amount": "1.001"},
+            {"userId": user, "assetTypeId": "asset-nope", "amount": "1.00"},
+            {"userId": user, "assetTypeId": GOLD, "amount": "1.00", "metadata": {"a": "x" * 5000}},
+        ]
+        for body in invalid * 3:
+            refused = await api.post(
+                "/api/v1/wallet/topup", json=body, headers=money_headers(attacker)
+            )
+            assert refused.status_code in (400, 422), refused.text
+        answers = [await topup(api, victim, user, "1.00") for _ in range(2)]
+        assert [a.status_code for a in answers] == [201, 201], "the victim's quota is whole"
+        spend = {"userId": user, "assetTypeId": GOLD, "amount": "99.00", "serviceDescription": "x"}
+        short = await api.post("/api/v1/wallet/spend", json=spend, headers=money_headers(victim))
+        assert_problem(short, 422, "insufficient_funds")
+        assert_problem(await topup(api, victim, user, "1.00"), 429, "rate_limited")
 
 
 async def test_limits_off_send_no_ratelimit_headers(api: Client, auth: dict[str, str]) -> None:
