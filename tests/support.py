@@ -74,6 +74,9 @@ async def blocked_backend(conn: asyncpg.Connection, within: float) -> int:
     while not (pid := await conn.fetchval(waiting)):
         assert time.monotonic() < deadline, f"nothing waited for the lock within {within} s"
         await asyncio.sleep(0.01)
+        # inside a transaction (as `conn` is while it holds the lock), pg_stat_activity is read
+        # once and kept: without this the loop would look at the same snapshot forever
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
     blocked: int = pid
     return blocked
 
