@@ -11,8 +11,8 @@ UnstorableTextError for text PostgreSQL cannot hold. This module knows nothing o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -22,6 +22,9 @@ import msgspec
 
 from service.catalogue import BY_SQLSTATE
 from service.config import POOL_WAIT_SECONDS, Settings, sql_call_timeout
+
+# /health's bound on its check of PostgreSQL: within the container health check's 2 s
+HEALTH_TIMEOUT_SECONDS = 1.5
 
 
 class LedgerError(Exception):
@@ -170,12 +173,77 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     pool's default reset (RESET ALL, UNLISTEN ...: one round trip per request) is skipped."""
 
 
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """asyncpg's and the network's errors as the ledger's own (the module's docstring)."""
+    try:
+        yield
+    except asyncpg.InternalClientError as exc:
+        raise LedgerUnavailableError("the connection to the database broke") from exc
+    except asyncpg.PostgresConnectionError as exc:
+        # SQLSTATE class 08: the connection was lost, e.g. closed in the middle of a
+        # statement by a shutting-down server; the posting may or may not have committed,
+        # and a retry with the same key finds out
+        raise LedgerUnavailableError("the connection to the database was lost") from exc
+    except asyncpg.PostgresError as exc:
+        sqlstate = exc.sqlstate or ""
+        if sqlstate in _UNAVAILABLE_SQLSTATES:
+            raise LedgerUnavailableError(_UNAVAILABLE_SQLSTATES[sqlstate]) from exc
+        if sqlstate in _UNSTORABLE_TEXT:
+            raise UnstorableTextError(str(exc)) from exc
+        known = BY_SQLSTATE.get(sqlstate)
+        if known is None:
+            raise
+        message = getattr(exc, "message", None) or str(exc)
+        raise LedgerError(sqlstate, known.code, message, getattr(exc, "detail", None)) from exc
+    except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
+        raise LedgerUnavailableError("the database cannot be reached") from exc
+
+
+class _SideConnection:
+    """One connection of its own, outside the pool, for what must answer while every pooled
+    connection is busy with requests: /health, and the API key reloads that make revocations take
+    effect. Made on first use and again after any failure; one call at a time (both are rare
+    and short), each bounded by `timeout` seconds, the connecting included."""
+
+    def __init__(self, url: str, statement_timeout_ms: int) -> None:
+        self._url = url
+        self._statement_timeout_ms = statement_timeout_ms
+        self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def fetch(self, query: str, timeout: float) -> list[asyncpg.Record]:
+        with _translated_errors():
+            async with asyncio.timeout(timeout), self._lock:
+                try:
+                    if self._conn is None or self._conn.is_closed():
+                        self._conn = await asyncpg.connect(
+                            self._url,
+                            statement_cache_size=0,  # a handful of statements, rarely run
+                            server_settings={
+                                "statement_timeout": str(self._statement_timeout_ms),
+                                "application_name": "wallet-service-side",
+                            },
+                        )
+                    records: list[asyncpg.Record] = await self._conn.fetch(query)
+                    return records
+                except BaseException:
+                    await self.close()  # the next call starts from a fresh connection
+                    raise
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()  # never waits: the server may be the reason for closing
+
+
 class Ledger:
     """A pool of connections as wallet_service, and one method per SQL API function called."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._pool: asyncpg.Pool | None = None
+        self._side = _SideConnection(settings.database_url, settings.statement_timeout_ms)
 
     async def open(self) -> None:
         s = self._settings
@@ -200,6 +268,7 @@ class Ledger:
 
     async def close(self) -> None:
         """Waits for connections in use to come back, then closes; past 10 s it cuts them."""
+        await self._side.close()
         if self._pool is not None:
             try:
                 async with asyncio.timeout(10):
@@ -210,7 +279,7 @@ class Ledger:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         assert self._pool is not None, "Ledger.open() was not called"
-        try:
+        with _translated_errors():
             async with self._pool.acquire(timeout=POOL_WAIT_SECONDS) as conn:
                 try:
                     yield conn
@@ -220,26 +289,6 @@ class Ledger:
                     # Closed, so that the pool replaces it instead of handing it out again.
                     conn.terminate()
                     raise
-        except asyncpg.InternalClientError as exc:
-            raise LedgerUnavailableError("the connection to the database broke") from exc
-        except asyncpg.PostgresConnectionError as exc:
-            # SQLSTATE class 08: the connection was lost, e.g. closed in the middle of a
-            # statement by a shutting-down server; the posting may or may not have committed,
-            # and a retry with the same key finds out
-            raise LedgerUnavailableError("the connection to the database was lost") from exc
-        except asyncpg.PostgresError as exc:
-            sqlstate = exc.sqlstate or ""
-            if sqlstate in _UNAVAILABLE_SQLSTATES:
-                raise LedgerUnavailableError(_UNAVAILABLE_SQLSTATES[sqlstate]) from exc
-            if sqlstate in _UNSTORABLE_TEXT:
-                raise UnstorableTextError(str(exc)) from exc
-            known = BY_SQLSTATE.get(sqlstate)
-            if known is None:
-                raise
-            message = getattr(exc, "message", None) or str(exc)
-            raise LedgerError(sqlstate, known.code, message, getattr(exc, "detail", None)) from exc
-        except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
-            raise LedgerUnavailableError("the database cannot be reached") from exc
 
     async def _posting(self, call: str, *args: object) -> Posting:
         async with self._connection() as conn:
@@ -309,10 +358,10 @@ class Ledger:
         return _row(TransactionRecord, record, entries=legs)
 
     async def active_api_keys(self) -> list[ApiKeyRow]:
-        async with self._connection() as conn:
-            records = await conn.fetch("SELECT * FROM api.active_api_keys()")
+        """On the side connection: a revocation takes effect even while the pool is saturated."""
+        records = await self._side.fetch("SELECT * FROM api.active_api_keys()", timeout=5)
         return [ApiKeyRow(bytes(r["key_hash"]), r["name"], list(r["scopes"])) for r in records]
 
     async def ping(self) -> None:
-        async with self._connection() as conn:
-            await conn.fetchval("SELECT 1", timeout=2)
+        """On the side connection: a busy pool is not an unreachable database."""
+        await self._side.fetch("SELECT 1", timeout=HEALTH_TIMEOUT_SECONDS)

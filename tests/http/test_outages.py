@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import socket
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from service.config import Settings
+from service.keys import revoke_key
 from tests.support import GOLD, assert_problem, blocked_backend, running_app, topup, wallet_locked
 
 UNREACHABLE = "postgresql://wallet_service@127.0.0.1:1/wallet"  # nothing listens on port 1
@@ -170,3 +172,49 @@ async def test_bug_idle_connections_ended_by_the_server_are_503_or_replaced_neve
                 if response.status_code != 201:
                     assert_problem(response, 503, "service_unavailable")
     assert 500 not in statuses and 201 in statuses, statuses
+
+
+async def test_health_and_key_revocations_do_not_wait_for_a_saturated_pool(
+    settings: Settings, new_key: Callable[..., str], admin_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Every pooled connection waits on a locked wallet: /health still answers 200 at once (a
+    load spike must not mark every instance unhealthy), and a revoked key stops working within
+    10 s (key reloads do not queue for the pool either)."""
+    name = f"revoked-{unique}"
+    keeper = {"Authorization": f"Bearer {new_key()}"}
+    doomed = {"Authorization": f"Bearer {new_key(name=name)}"}
+    user = f"u-{unique}"
+    async with running_app(
+        settings, db_pool_size=2, lock_timeout_ms=25_000, statement_timeout_ms=30_000
+    ) as api:
+        assert (await topup(api, keeper, user, "1.00")).status_code == 201
+        async with wallet_locked(admin_conn, user):
+            stuck = [asyncio.create_task(topup(api, keeper, user, "1.00")) for _ in range(2)]
+            await blocked_backend(admin_conn, within=5)
+            while len(await admin_conn.fetch(WAITING_POSTINGS)) < 2:  # the pool is all in use
+                await asyncio.sleep(0.02)
+                await admin_conn.execute("SELECT pg_stat_clear_snapshot()")  # see blocked_backend
+            started = time.monotonic()
+            health = await api.get("/health")
+            assert time.monotonic() - started < 1, "health answered within a second"
+            assert health.status_code == 200 and health.json()["checks"]["postgres"] == "ok"
+
+            # a route the guard admits and the edge then refuses: it needs no connection either
+            path = "/api/v1/wallet/1/ledger?limit=0"
+            assert_problem(await api.get(path, headers=doomed), 400, "validation_failed")
+            await asyncio.to_thread(revoke_key, settings.admin_database_url, name)
+            revoked = time.monotonic()
+            while (answer := await api.get(path, headers=doomed)).status_code != 401:
+                assert time.monotonic() - revoked < 10, "the revoked key still works"
+                await asyncio.sleep(0.1)
+            assert_problem(answer, 401, "unauthenticated")
+            print(f"revocation took effect after {time.monotonic() - revoked:.2f} s")
+            assert not any(task.done() for task in stuck), "the pool stayed saturated throughout"
+        answers = await asyncio.gather(*stuck)
+        assert [a.status_code for a in answers] == [201, 201]
+
+
+WAITING_POSTINGS = """
+SELECT pid FROM pg_stat_activity
+ WHERE application_name = 'wallet-service' AND wait_event_type = 'Lock'
+"""
