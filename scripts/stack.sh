@@ -10,6 +10,8 @@
 #   stack.sh env NAME            print the WALLET_* variables that point at it (for eval)
 #   stack.sh psql NAME [ARGS]    psql on its database, as the superuser
 #
+# REDIS_MAXMEMORY (default 256mb, as in docker-compose.yml) bounds a Redis when it starts.
+#
 # PostgreSQL refuses to run as root, so as root the servers run as the system user "walletpg".
 set -euo pipefail
 
@@ -144,10 +146,14 @@ start() {
   else
     port_free "$REDIS_PORT" || die "port $REDIS_PORT (Redis of stack $name) is taken by another process,
   perhaps the same stack of another checkout: stop it there with 'scripts/stack.sh stop $name'"
-    # a cache: the database holds the truth, so nothing is persisted
+    # a cache: the database holds the truth, so nothing is persisted; bounded as the compose file
+    # bounds its Redis, evicting the least recently used keys when full (old answers nobody
+    # repeats, whose repeats the ledger then answers): unbounded, a day of answers at this
+    # machine's rate is tens of GB (docs/operations.md, "Sizing Redis")
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir/redis" --daemonize yes \
       --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" \
-      --save '' --appendonly no >/dev/null
+      --save '' --appendonly no \
+      --maxmemory "${REDIS_MAXMEMORY:-256mb}" --maxmemory-policy allkeys-lru >/dev/null
     for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
     redis-cli -p "$REDIS_PORT" ping >/dev/null || die "Redis ($name) did not start"
   fi
