@@ -37,3 +37,8 @@ REVOKE ALL ON TABLE ledger.api_keys FROM PUBLIC, wallet_service, wallet_auditor;
 -- The identity sequences: the owner's only (the functions that insert run with its rights)
 REVOKE ALL ON SEQUENCE ledger.wallets_id_seq, ledger.transactions_id_seq, ledger.entries_id_seq,
     ledger.api_keys_id_seq FROM PUBLIC, wallet_service, wallet_auditor;
+
+-- What `wallet migrate` records of the function files it applied (migration 0006): the owner's
+-- only, like deploy.ensure_trigger (db/functions/01_deploy.sql)
+REVOKE ALL ON SCHEMA deploy FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE deploy.function_files FROM PUBLIC, wallet_service, wallet_auditor;
