@@ -1,9 +1,10 @@
 -- Who may do what with the schemas, tables and sequences: every grant of these objects is here,
--- stated in full for each object (REVOKE ALL, then what it gets) and re-applied on every migrate,
--- so this file is the whole truth whatever the migrations once granted. A new table gets its
--- lines here. Functions and views are granted right under their definitions instead (REVOKE ALL
--- FROM PUBLIC, then GRANT to the roles that need them); sql_tests/00_schema_and_privileges.sql
--- proves the result, down to what each role must NOT be able to do. db/CONVENTIONS.md: who gets what.
+-- stated in full for each object (REVOKE ALL, then what it gets) and applied again whenever it
+-- changes and after every new migration (service/cli/migrate.py), so this file is the whole
+-- truth whatever the migrations once granted. A new table gets its lines here. Functions and
+-- views are granted right under their definitions instead (REVOKE ALL FROM PUBLIC, then GRANT to
+-- the roles that need them); sql_tests/00_schema_and_privileges.sql proves the result, down to
+-- what each role must NOT be able to do. db/CONVENTIONS.md: who gets what.
 --
 --   wallet_owner    owns everything below and keeps every privilege an owner has
 --   wallet_service  USAGE on schema api only: it reaches the tables through the SECURITY DEFINER
