@@ -300,6 +300,8 @@ def _migrations(deploy: _Deploy, admin_url: str, root: Path) -> tuple[int, list[
             # yoyo's own lock (a row in yoyo_lock), polled until the deadline
             with backend.lock(timeout=max(left, 0.5)):
                 pending = backend.to_apply(migrations)
+                if pending:
+                    deploy.doing = f"migrations ({', '.join(m.id for m in pending)})"
                 backend.apply_migrations(pending)
         except yoyo_exceptions.LockTimeout as exc:
             raise GaveUp(f"gave up waiting for another migrate: {exc}") from exc
