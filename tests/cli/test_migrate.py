@@ -305,40 +305,83 @@ def test_deadline_option_takes_seconds_from_0_to_a_day() -> None:
 # ----------------------------------------------------------------------------------------------
 # What gets applied: every file on a fresh database or after a new migration, else what changed
 # ----------------------------------------------------------------------------------------------
-async def test_a_fresh_database_gets_every_file_then_nothing_until_a_migration_comes(
-    settings: Settings, tmp_path: Path
-) -> None:
+@pytest.fixture
+def fresh_database(settings: Settings) -> Iterator[dict[str, str]]:
+    """The environment of a new, empty database (dropped at the end): what migrations are tried
+    on, since one applied to the shared database would stay there."""
     name = f"wallet_migrate_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    env = {
-        "WALLET_ADMIN_DATABASE_URL": settings.admin_database_url.rsplit("/", 1)[0] + f"/{name}",
-        "WALLET_DATABASE_URL": settings.database_url.rsplit("/", 1)[0] + f"/{name}",
-    }
-    every_file = sorted(path.name for path in (ROOT / "db" / "functions").glob("*.sql"))
     try:
-        first = migrate_now(env=env)
-        assert files_applied(first) == every_file, first
-        with psycopg.connect(env["WALLET_ADMIN_DATABASE_URL"]) as conn:
-            triggers = conn.execute(
-                "SELECT count(*) FROM pg_catalog.pg_trigger AS t"
-                " WHERE t.tgrelid::regclass::text LIKE 'ledger.%' AND NOT t.tgisinternal"
-            ).fetchone()
-        assert triggers is not None and triggers[0] >= 4
-        assert "functions: unchanged" in migrate_now(env=env)
-
-        # a new migration may drop what a file made (a view in a column's way): all again
-        db = shutil.copytree(ROOT / "db", tmp_path / "db")
-        (db / "migrations" / "9999.nothing.sql").write_text("SELECT 1;\n")
-        after = migrate_now(db, env=env)
-        assert "migrations: 1 applied" in after
-        assert files_applied(after) == every_file, after
-        assert "functions: unchanged" in migrate_now(db, env=env)
+        yield {
+            "WALLET_ADMIN_DATABASE_URL": settings.admin_database_url.rsplit("/", 1)[0] + f"/{name}",
+            "WALLET_DATABASE_URL": settings.database_url.rsplit("/", 1)[0] + f"/{name}",
+        }
     finally:
         with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def test_a_fresh_database_gets_every_file_then_nothing_until_a_migration_comes(
+    fresh_database: dict[str, str], tmp_path: Path
+) -> None:
+    env = fresh_database
+    every_file = sorted(path.name for path in (ROOT / "db" / "functions").glob("*.sql"))
+    first = migrate_now(env=env)
+    assert files_applied(first) == every_file, first
+    with psycopg.connect(env["WALLET_ADMIN_DATABASE_URL"]) as conn:
+        triggers = conn.execute(
+            "SELECT count(*) FROM pg_catalog.pg_trigger AS t"
+            " WHERE t.tgrelid::regclass::text LIKE 'ledger.%' AND NOT t.tgisinternal"
+        ).fetchone()
+    assert triggers is not None and triggers[0] >= 4
+    assert "functions: unchanged" in migrate_now(env=env)
+
+    # a new migration may drop what a file made (a view in a column's way): all again
+    db = shutil.copytree(ROOT / "db", tmp_path / "db")
+    (db / "migrations" / "9999.nothing.sql").write_text("SELECT 1;\n")
+    after = migrate_now(db, env=env)
+    assert "migrations: 1 applied" in after
+    assert files_applied(after) == every_file, after
+    assert "functions: unchanged" in migrate_now(db, env=env)
+
+
+async def test_a_migration_waits_for_no_lock_longer_than_the_lock_timeout_either(
+    fresh_database: dict[str, str], tmp_path: Path
+) -> None:
+    """yoyo's sessions run with the same lock timeout: a migration that needs ACCESS EXCLUSIVE on
+    a table a reader holds is rolled back and tried again, and given up at the deadline."""
+    env = fresh_database
+    migrate_now(env=env)
+    db = shutil.copytree(ROOT / "db", tmp_path / "db")
+    (db / "migrations" / "9999.probe.sql").write_text(
+        "ALTER TABLE ledger.assets ADD COLUMN probe integer;\n"
+    )
+    reader = await asyncpg.connect(env["WALLET_ADMIN_DATABASE_URL"])
+    watcher = await asyncpg.connect(env["WALLET_ADMIN_DATABASE_URL"])
+    try:
+        async with reading(reader):
+            await reader.fetchval("SELECT count(*) FROM ledger.assets")
+            code, out, err = await finished(
+                start_migrate(db, WALLET_MIGRATE_DEADLINE="1", **env), within=15
+            )
+        assert code == 1, out + err
+        assert "migrations (9999.probe) met the lock timeout" in err, err
+        assert "AccessExclusiveLock on ledger.assets" in err, err
+        assert f"held by pid {reader.get_server_pid()}" in err, err
+
+        async with reading(reader):
+            await reader.fetchval("SELECT count(*) FROM ledger.assets")
+            run = start_migrate(db, WALLET_MIGRATE_DEADLINE="60", **env)
+            await waits_for(watcher, reader, within=15)
+        code, out, err = await finished(run, within=30)
+        assert code == 0, out + err
+        assert "migrations: 1 applied" in out
+    finally:
+        await reader.close()
+        await watcher.close()
 
 
 def test_every_trigger_of_db_functions_goes_through_ensure_trigger() -> None:
