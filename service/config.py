@@ -35,6 +35,10 @@ DEFAULTS: Mapping[str, str] = {
     # milliseconds; a request never waits longer than this on PostgreSQL (0 = no limit)
     "WALLET_STATEMENT_TIMEOUT": "5000",
     "WALLET_LOCK_TIMEOUT": "3000",
+    # `wallet migrate`: milliseconds each of its lock waits may last (a posting waits behind one
+    # at most that long), and seconds from its start to retry them before it gives up (exit 1)
+    "WALLET_MIGRATE_LOCK_TIMEOUT": "200",
+    "WALLET_MIGRATE_DEADLINE": "300",
     "WALLET_IDEMPOTENCY_TTL": "86400",
     "WALLET_RATE_LIMIT_GENERAL": "100/15m",
     "WALLET_RATE_LIMIT_TRANSACTIONS": "10/1m",
@@ -108,6 +112,8 @@ _FIELDS: Mapping[str, tuple[str, Callable[[str, str], Any]]] = {
     "listen_database_url": ("WALLET_LISTEN_DATABASE_URL", _stripped),
     "statement_timeout_ms": ("WALLET_STATEMENT_TIMEOUT", _number(0, 3_600_000)),
     "lock_timeout_ms": ("WALLET_LOCK_TIMEOUT", _number(0, 3_600_000)),
+    "migrate_lock_timeout_ms": ("WALLET_MIGRATE_LOCK_TIMEOUT", _number(1, 60_000)),
+    "migrate_deadline_seconds": ("WALLET_MIGRATE_DEADLINE", _number(0, 86_400)),
     "idempotency_ttl": ("WALLET_IDEMPOTENCY_TTL", _number(60, 30 * 86400)),
     "rate_limit_general": ("WALLET_RATE_LIMIT_GENERAL", RateLimit.parse),
     "rate_limit_transactions": ("WALLET_RATE_LIMIT_TRANSACTIONS", RateLimit.parse),
@@ -134,6 +140,8 @@ class Settings:
     listen_database_url: str = _DEFAULT["listen_database_url"]
     statement_timeout_ms: int = _DEFAULT["statement_timeout_ms"]
     lock_timeout_ms: int = _DEFAULT["lock_timeout_ms"]
+    migrate_lock_timeout_ms: int = _DEFAULT["migrate_lock_timeout_ms"]
+    migrate_deadline_seconds: int = _DEFAULT["migrate_deadline_seconds"]
     idempotency_ttl: int = _DEFAULT["idempotency_ttl"]
     rate_limit_general: RateLimit | None = _DEFAULT["rate_limit_general"]
     rate_limit_transactions: RateLimit | None = _DEFAULT["rate_limit_transactions"]

@@ -1,9 +1,10 @@
 -- Who may do what with the schemas, tables and sequences: every grant of these objects is here,
--- stated in full for each object (REVOKE ALL, then what it gets) and re-applied on every migrate,
--- so this file is the whole truth whatever the migrations once granted. A new table gets its
--- lines here. Functions and views are granted right under their definitions instead (REVOKE ALL
--- FROM PUBLIC, then GRANT to the roles that need them); sql_tests/00_schema_and_privileges.sql
--- proves the result, down to what each role must NOT be able to do. db/CONVENTIONS.md: who gets what.
+-- stated in full for each object (REVOKE ALL, then what it gets) and applied again whenever it
+-- changes and after every new migration (service/cli/migrate.py), so this file is the whole
+-- truth whatever the migrations once granted. A new table gets its lines here. Functions and
+-- views are granted right under their definitions instead (REVOKE ALL FROM PUBLIC, then GRANT to
+-- the roles that need them); sql_tests/00_schema_and_privileges.sql proves the result, down to
+-- what each role must NOT be able to do. db/CONVENTIONS.md: who gets what.
 --
 --   wallet_owner    owns everything below and keeps every privilege an owner has
 --   wallet_service  USAGE on schema api only: it reaches the tables through the SECURITY DEFINER
@@ -37,3 +38,8 @@ REVOKE ALL ON TABLE ledger.api_keys FROM PUBLIC, wallet_service, wallet_auditor;
 -- The identity sequences: the owner's only (the functions that insert run with its rights)
 REVOKE ALL ON SEQUENCE ledger.wallets_id_seq, ledger.transactions_id_seq, ledger.entries_id_seq,
     ledger.api_keys_id_seq FROM PUBLIC, wallet_service, wallet_auditor;
+
+-- What `wallet migrate` records of the function files it applied (migration 0006): the owner's
+-- only, like deploy.ensure_trigger (db/functions/01_deploy.sql)
+REVOKE ALL ON SCHEMA deploy FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE deploy.function_files FROM PUBLIC, wallet_service, wallet_auditor;

@@ -228,12 +228,14 @@ COMMENT ON FUNCTION ledger._reject_change() IS
     'Trigger function of transactions_are_immutable and entries_are_immutable: UPDATE, DELETE and TRUNCATE of ledger rows raise WIMUT, for every role, the owner included.';
 REVOKE ALL ON FUNCTION ledger._reject_change() FROM PUBLIC, wallet_service, wallet_auditor;
 
-CREATE OR REPLACE TRIGGER transactions_are_immutable
-    BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger.transactions
-    FOR EACH STATEMENT EXECUTE FUNCTION ledger._reject_change();
-CREATE OR REPLACE TRIGGER entries_are_immutable
-    BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger.entries
-    FOR EACH STATEMENT EXECUTE FUNCTION ledger._reject_change();
+-- Triggers go through deploy.ensure_trigger (db/functions/01_deploy.sql), written as
+-- pg_get_triggerdef prints them: an unchanged trigger then costs a deploy no lock on its table.
+SELECT deploy.ensure_trigger(
+    'CREATE TRIGGER transactions_are_immutable BEFORE DELETE OR UPDATE OR TRUNCATE ON ledger.transactions '
+    'FOR EACH STATEMENT EXECUTE FUNCTION ledger._reject_change()');
+SELECT deploy.ensure_trigger(
+    'CREATE TRIGGER entries_are_immutable BEFORE DELETE OR UPDATE OR TRUNCATE ON ledger.entries '
+    'FOR EACH STATEMENT EXECUTE FUNCTION ledger._reject_change()');
 
 -- Double entry, enforced by the database at commit: every transaction has at least two entries
 -- and they sum to zero. A deferred constraint trigger sees the whole transaction, however many
@@ -266,11 +268,9 @@ COMMENT ON FUNCTION ledger._check_transaction_balances() IS
 REVOKE ALL ON FUNCTION ledger._check_transaction_balances()
     FROM PUBLIC, wallet_service, wallet_auditor;
 
-DROP TRIGGER IF EXISTS transactions_balance ON ledger.transactions;
-CREATE CONSTRAINT TRIGGER transactions_balance
-    AFTER INSERT ON ledger.transactions
-    DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION ledger._check_transaction_balances();
+SELECT deploy.ensure_trigger(
+    'CREATE CONSTRAINT TRIGGER transactions_balance AFTER INSERT ON ledger.transactions '
+    'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger._check_transaction_balances()');
 
 -- A wallet's identity (asset, kind, owner, slot) is set once and fits its kind: a user wallet has
 -- an owner and one row; a system slot has no owner. Fires only when one of those columns is
@@ -296,6 +296,6 @@ COMMENT ON FUNCTION ledger._check_wallet_identity() IS
     'Trigger function of wallets_identity: a user wallet has an owner and slot 0, a system slot no owner (23514); asset, kind, owner and slot never change (WIMUT). Fires only when one of those columns is written.';
 REVOKE ALL ON FUNCTION ledger._check_wallet_identity() FROM PUBLIC, wallet_service, wallet_auditor;
 
-CREATE OR REPLACE TRIGGER wallets_identity
-    BEFORE INSERT OR UPDATE OF asset_id, kind, owner_id, slot ON ledger.wallets
-    FOR EACH ROW EXECUTE FUNCTION ledger._check_wallet_identity();
+SELECT deploy.ensure_trigger(
+    'CREATE TRIGGER wallets_identity BEFORE INSERT OR UPDATE OF asset_id, kind, owner_id, slot '
+    'ON ledger.wallets FOR EACH ROW EXECUTE FUNCTION ledger._check_wallet_identity()');

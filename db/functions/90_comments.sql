@@ -1,9 +1,9 @@
 -- What \d+, \dT+ and \dn+ show: the comments of the schemas, the tables and their columns, the
 -- types (and the attributes of the composite ones) and the domains. These objects are created by
--- the migrations, but their comments live here, re-applied on every migrate, so that one can be
--- corrected without a migration. Functions and views carry their COMMENT right under their
--- definitions. sql_tests/00_schema_and_privileges.sql fails for any object of api or ledger
--- without one.
+-- the migrations, but their comments live here, applied again whenever this file changes, so
+-- that one can be corrected without a migration. Functions and views carry their COMMENT right
+-- under their definitions. sql_tests/00_schema_and_privileges.sql fails for any object of api
+-- or ledger without one.
 
 -- Schemas
 COMMENT ON SCHEMA ledger IS

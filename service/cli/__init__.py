@@ -10,17 +10,33 @@ from pathlib import Path
 import psycopg
 
 from service.cli.keys import keys_command
-from service.cli.migrate import migrate
+from service.cli.migrate import GaveUp, LockPolicy, migrate
 from service.cli.reconcile import reconcile
 from service.cli.seed import seed
 from service.config import load_settings
 from service.rules import SCOPES
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"from 0 to 86400 seconds, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wallet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="create roles if allowed, apply migrations and functions")
+    migrate_parser = commands.add_parser(
+        "migrate", help="create roles if allowed, apply migrations and the functions that changed"
+    )
+    migrate_parser.add_argument(
+        "--deadline",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up (exit 1) if a lock is still out of reach this long after the start"
+        " (default: WALLET_MIGRATE_DEADLINE, 300)",
+    )
     commands.add_parser("seed", help="seed the contract's users (idempotent)")
     commands.add_parser("reconcile", help="prove the books; exit 1 on any discrepancy")
     keys_parser = commands.add_parser("keys", help="create, list and revoke API keys")
@@ -54,7 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings)
     try:
         if args.command == "migrate":
-            migrate(settings.admin_database_url, service_url=settings.database_url)
+            deadline = settings.migrate_deadline_seconds if args.deadline is None else args.deadline
+            policy = LockPolicy(settings.migrate_lock_timeout_ms, deadline)
+            try:
+                migrate(
+                    settings.admin_database_url, service_url=settings.database_url, policy=policy
+                )
+            except GaveUp as exc:
+                print(f"wallet migrate: {exc}", file=sys.stderr)
+                return 1
         elif args.command == "seed":
             seed(settings.admin_database_url)
         elif args.command == "reconcile":

@@ -49,15 +49,23 @@ def _scram_matches(verifier: str, password: str) -> bool:
     )
 
 
-def test_migrate_again_applies_no_migration_and_reapplies_functions() -> None:
+# every file of db/functions/ as if it had changed since it was applied
+MARK_FUNCTIONS_CHANGED = "UPDATE deploy.function_files SET sha256 = repeat('0', 64)"
+
+
+def test_migrate_again_applies_no_migration_and_no_function_file() -> None:
     result = wallet("migrate")
     assert result.returncode == 0, result.stderr
     assert "migrations: 0 applied" in result.stdout
-    assert re.search(r"functions: \d+ files applied", result.stdout)
+    assert re.search(r"^functions: unchanged \(\d+ files\)$", result.stdout, re.M)
 
 
-def test_two_deploys_migrating_at_once_both_succeed() -> None:
-    """yoyo's lock and the advisory lock around the function files serialise concurrent deploys."""
+async def test_two_deploys_migrating_at_once_both_succeed_and_one_applies(
+    admin_conn: asyncpg.Connection,
+) -> None:
+    """yoyo's lock and the advisory lock around the function files serialise concurrent deploys:
+    the first applies the files that changed; the others, waiting for it, then find none."""
+    await admin_conn.execute(MARK_FUNCTIONS_CHANGED)
     runs = [
         subprocess.Popen(
             [sys.executable, "-m", "service.cli", "migrate"],
@@ -71,17 +79,22 @@ def test_two_deploys_migrating_at_once_both_succeed() -> None:
     ]
     results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
     assert [code for code, _, _ in results] == [0, 0, 0], results
+    applied = [out for _, out, _ in results if re.search(r"^functions: \d+ of", out, re.M)]
+    assert len(applied) == 1, results
 
 
 async def test_prepared_calls_keep_working_across_a_migrate(
-    service_conn: asyncpg.Connection, unique: str
+    admin_conn: asyncpg.Connection, service_conn: asyncpg.Connection, unique: str
 ) -> None:
     """A running service's prepared statements survive a deploy re-applying the functions."""
     topup = await service_conn.prepare(
         "SELECT * FROM api.topup($1, 'asset-gold-coin-001', 1.00, $2)"
     )
     await topup.fetchrow(f"mig-{unique}", f"before-{unique}")
-    assert wallet("migrate").returncode == 0
+    await admin_conn.execute(MARK_FUNCTIONS_CHANGED)
+    result = wallet("migrate")
+    assert result.returncode == 0, result.stderr
+    assert "files changed, applied: 00_privileges.sql" in result.stdout
     row = await topup.fetchrow(f"mig-{unique}", f"after-{unique}")
     assert str(row["balance"]) == "2.00"
 
