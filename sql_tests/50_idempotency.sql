@@ -139,11 +139,12 @@ SELECT results_eq(
     format($$ VALUES (%s::bigint, true) $$, :tx_sql),
     'naming client sql:<session_user> explicitly replays the direct caller''s transaction');
 -- the client comes from the login role, not from SET ROLE
-SELECT tap.act_as('wallet_service');
+SET LOCAL ROLE wallet_service;
 SELECT results_eq(
     $$ SELECT transaction_id, replayed FROM api.topup('tap-idem-3', 'asset-gold-coin-001', 1, 'tap-idem-shared') $$,
     format($$ VALUES (%s::bigint, true) $$, :tx_sql),
     'after SET ROLE the client is still sql:<session_user>, so the call replays');
+SELECT tap.act_as('wallet_service');
 SELECT results_eq(
     $$ SELECT transaction_id, replayed
        FROM api.topup('tap-idem-3', 'asset-gold-coin-001', 1, 'tap-idem-shared', '{}', 'api:two') $$,
