@@ -3,7 +3,7 @@
 -- role actually tries what it must not be able to do.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(125);
+SELECT plan(149);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -133,16 +133,25 @@ SELECT is_empty(
 -- ---------------------------------------------------------------------------------------------
 SELECT has_role('wallet_owner', 'role wallet_owner exists');
 SELECT has_role('wallet_service', 'role wallet_service exists');
+SELECT has_role('wallet_job', 'role wallet_job exists');
 SELECT has_role('wallet_auditor', 'role wallet_auditor exists');
 SELECT isnt_superuser('wallet_owner', 'wallet_owner is not a superuser');
 SELECT isnt_superuser('wallet_service', 'wallet_service is not a superuser');
+SELECT isnt_superuser('wallet_job', 'wallet_job is not a superuser');
 SELECT isnt_superuser('wallet_auditor', 'wallet_auditor is not a superuser');
 SELECT is_empty(
     $$ SELECT r.rolname FROM pg_catalog.pg_roles AS r
-       WHERE r.rolname IN ('wallet_service', 'wallet_auditor')
+       WHERE r.rolname IN ('wallet_service', 'wallet_job', 'wallet_auditor')
          AND (r.rolcreaterole OR r.rolcreatedb OR r.rolbypassrls OR r.rolreplication
               OR pg_catalog.pg_has_role(r.rolname, 'wallet_owner', 'MEMBER')) $$,
-    'wallet_service and wallet_auditor have no special attributes and are not members of wallet_owner');
+    'wallet_service, wallet_job and wallet_auditor have no special attributes and are not members of wallet_owner');
+-- each login gets its own privileges, not another's: a job may not SET ROLE wallet_service
+SELECT is_empty(
+    $$ SELECT r.rolname || ' in ' || o.rolname FROM pg_catalog.pg_roles AS r, pg_catalog.pg_roles AS o
+       WHERE r.rolname IN ('wallet_service', 'wallet_job', 'wallet_auditor')
+         AND o.rolname IN ('wallet_service', 'wallet_job', 'wallet_auditor') AND r.rolname <> o.rolname
+         AND pg_catalog.pg_has_role(r.rolname, o.rolname, 'MEMBER') $$,
+    'none of wallet_service, wallet_job and wallet_auditor is a member of another');
 SELECT schema_owner_is('ledger', 'wallet_owner', 'wallet_owner owns schema ledger');
 SELECT schema_owner_is('api', 'wallet_owner', 'wallet_owner owns schema api');
 SELECT is_empty(
@@ -156,17 +165,17 @@ SELECT is_empty(
     'wallet_owner owns every table, view, sequence and function of api and ledger');
 SELECT is_empty(
     $$ SELECT c.oid::regclass::text FROM pg_catalog.pg_class AS c
-       WHERE c.relowner IN ('wallet_service'::regrole, 'wallet_auditor'::regrole)
+       WHERE c.relowner IN ('wallet_service'::regrole, 'wallet_job'::regrole, 'wallet_auditor'::regrole)
        UNION ALL
        SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc AS p
-       WHERE p.proowner IN ('wallet_service'::regrole, 'wallet_auditor'::regrole)
+       WHERE p.proowner IN ('wallet_service'::regrole, 'wallet_job'::regrole, 'wallet_auditor'::regrole)
        UNION ALL
        SELECT n.nspname::text FROM pg_catalog.pg_namespace AS n
-       WHERE n.nspowner IN ('wallet_service'::regrole, 'wallet_auditor'::regrole)
+       WHERE n.nspowner IN ('wallet_service'::regrole, 'wallet_job'::regrole, 'wallet_auditor'::regrole)
        UNION ALL
        SELECT t.oid::regtype::text FROM pg_catalog.pg_type AS t
-       WHERE t.typowner IN ('wallet_service'::regrole, 'wallet_auditor'::regrole) $$,
-    'wallet_service and wallet_auditor own nothing');
+       WHERE t.typowner IN ('wallet_service'::regrole, 'wallet_job'::regrole, 'wallet_auditor'::regrole) $$,
+    'wallet_service, wallet_job and wallet_auditor own nothing');
 
 -- ---------------------------------------------------------------------------------------------
 -- Schema privileges
@@ -175,6 +184,10 @@ SELECT schema_privs_are('api', 'wallet_service', ARRAY['USAGE'],
     'wallet_service may use schema api (and not create in it)');
 SELECT schema_privs_are('ledger', 'wallet_service', ARRAY[]::name[],
     'wallet_service has no privilege on schema ledger');
+SELECT schema_privs_are('api', 'wallet_job', ARRAY['USAGE'],
+    'wallet_job may use schema api (and not create in it)');
+SELECT schema_privs_are('ledger', 'wallet_job', ARRAY[]::name[],
+    'wallet_job has no privilege on schema ledger');
 SELECT schema_privs_are('api', 'wallet_auditor', ARRAY['USAGE'],
     'wallet_auditor may use schema api (and not create in it)');
 SELECT schema_privs_are('ledger', 'wallet_auditor', ARRAY['USAGE'],
@@ -223,6 +236,15 @@ SELECT is_empty(
 SELECT is_empty(
     $$ SELECT c.oid::regclass FROM pg_catalog.pg_class AS c
        WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
+         AND (pg_catalog.has_table_privilege('wallet_job', c.oid,
+                  'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+              OR (c.relkind = 'S'
+                  AND pg_catalog.has_sequence_privilege('wallet_job', c.oid,
+                                                        'USAGE, SELECT, UPDATE'))) $$,
+    'wallet_job has no privilege on any table, view or sequence of api or ledger');
+SELECT is_empty(
+    $$ SELECT c.oid::regclass FROM pg_catalog.pg_class AS c
+       WHERE c.relnamespace IN ('api'::regnamespace, 'ledger'::regnamespace)
          AND (pg_catalog.has_table_privilege('wallet_auditor', c.oid,
                   'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
               OR (c.relkind = 'S'
@@ -259,24 +281,35 @@ SELECT set_eq(
     $$ VALUES
        ('function', 'api.active_api_keys()', 'wallet_service', 'EXECUTE'),
        ('function', 'api.balances(text,text)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.balances(text,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.balances(text,text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.get_transaction(bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.get_transaction(bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.get_transaction(bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.grant_bonus(text,text,numeric,text,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.grant_bonus(text,text,numeric,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.list_api_keys()', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.reconcile()', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.reconcile()', 'wallet_job', 'EXECUTE'),
        ('function', 'api.reconcile()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.spend(text,text,numeric,text,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.spend(text,text,numeric,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.topup(text,text,numeric,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.topup(text,text,numeric,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.transaction_entries(bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.transaction_entries(bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.transaction_entries(bigint)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.wallet(bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.wallet(bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.wallet(bigint)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.wallet_entries(bigint,integer,integer,bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.wallet_entries(bigint,integer,integer,bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.wallet_entries(bigint,integer,integer,bigint)', 'wallet_service', 'EXECUTE'),
        ('schema', 'api', 'wallet_auditor', 'USAGE'),
+       ('schema', 'api', 'wallet_job', 'USAGE'),
        ('schema', 'api', 'wallet_service', 'USAGE'),
        ('schema', 'ledger', 'wallet_auditor', 'USAGE'),
        ('table', 'ledger.assets', 'wallet_auditor', 'SELECT'),
@@ -319,6 +352,20 @@ SELECT function_privs_are('api', 'get_transaction', ARRAY['bigint'],
 SELECT function_privs_are('api', 'reconcile', ARRAY[]::name[],
     'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.reconcile');
 
+-- a job may do what the service may, except load the API keys' digests
+SELECT is_empty(
+    $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+       WHERE p.pronamespace = 'api'::regnamespace
+         AND pg_catalog.has_function_privilege('wallet_job', p.oid, 'EXECUTE')
+             <> (pg_catalog.has_function_privilege('wallet_service', p.oid, 'EXECUTE')
+                 AND p.oid <> 'api.active_api_keys()'::regprocedure) $$,
+    'wallet_job may execute exactly the api functions wallet_service may, but api.active_api_keys');
+SELECT function_privs_are('api', 'active_api_keys', ARRAY[]::name[],
+    'wallet_job', ARRAY[]::name[], 'wallet_job may NOT execute api.active_api_keys (the key digests are the service''s)');
+SELECT function_privs_are('api', 'open_balance',
+    ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
+    'wallet_job', ARRAY[]::name[], 'wallet_job may NOT execute api.open_balance');
+
 SELECT function_privs_are('api', 'topup', ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
     'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.topup');
 SELECT function_privs_are('api', 'grant_bonus',
@@ -356,6 +403,11 @@ SELECT is_empty(
        WHERE p.pronamespace = 'ledger'::regnamespace
          AND pg_catalog.has_function_privilege('wallet_service', p.oid, 'EXECUTE') $$,
     'wallet_service may execute no private helper of schema ledger');
+SELECT is_empty(
+    $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
+       WHERE p.pronamespace = 'ledger'::regnamespace
+         AND pg_catalog.has_function_privilege('wallet_job', p.oid, 'EXECUTE') $$,
+    'wallet_job may execute no private helper of schema ledger');
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
        WHERE p.pronamespace = 'ledger'::regnamespace
@@ -446,6 +498,45 @@ SELECT throws_ok($$ SELECT ledger._check_page(10, 0, NULL) $$, '42501', NULL,
     'wallet_service cannot call a private helper (ledger._check_page)');
 SELECT throws_ok($$ SELECT * FROM api.trial_balance $$, '42501', NULL,
     'wallet_service cannot read the auditor''s views (api.trial_balance)');
+SELECT tap.act_as_superuser();
+
+-- ---------------------------------------------------------------------------------------------
+-- wallet_job, for real: the money and read functions work, the tables, helpers and keys do not
+-- ---------------------------------------------------------------------------------------------
+SELECT tap.act_as('wallet_job');
+SELECT lives_ok($$ SELECT * FROM api.topup('tap-priv-3', 'asset-gold-coin-001', 10, 'tap-priv-j1') $$,
+    'wallet_job can call api.topup');
+SELECT lives_ok($$ SELECT * FROM api.grant_bonus('tap-priv-3', 'asset-gold-coin-001', 2, 'welcome', 'tap-priv-j2') $$,
+    'wallet_job can call api.grant_bonus');
+SELECT lives_ok($$ SELECT * FROM api.spend('tap-priv-3', 'asset-gold-coin-001', 3, 'a sword', 'tap-priv-j3') $$,
+    'wallet_job can call api.spend');
+SELECT results_eq(
+    $$ SELECT balance::text FROM api.balances('tap-priv-3', 'asset-gold-coin-001') $$,
+    ARRAY['9.00'],
+    'wallet_job can call api.balances and sees the result of its calls');
+SELECT lives_ok($$ SET CONSTRAINTS ALL IMMEDIATE $$,
+    'wallet_job''s postings pass the double-entry check when it runs as wallet_job, as at its commit');
+SELECT tap.act_as_superuser();
+SET CONSTRAINTS ledger.transactions_balance DEFERRED;
+SELECT tap.act_as('wallet_job');
+SELECT lives_ok($$ SELECT * FROM api.reconcile() $$, 'wallet_job can call api.reconcile');
+SELECT throws_ok($$ SELECT * FROM api.open_balance('tap-priv-3', 'asset-gold-coin-001', 5, 'tap-priv-j4') $$,
+    '42501', NULL, 'wallet_job cannot call api.open_balance');
+SELECT throws_ok($$ SELECT * FROM api.active_api_keys() $$, '42501', NULL,
+    'wallet_job cannot call api.active_api_keys');
+SELECT throws_ok($$ SELECT * FROM ledger.transactions $$, '42501', NULL,
+    'wallet_job cannot SELECT ledger.transactions');
+SELECT throws_ok(
+    $$ INSERT INTO ledger.transactions (type, client_id, idempotency_key) VALUES ('topup', 'tap', 'tap-priv-z') $$,
+    '42501', NULL, 'wallet_job cannot INSERT into ledger.transactions');
+SELECT throws_ok($$ UPDATE ledger.wallets SET balance = balance + 1 $$, '42501', NULL,
+    'wallet_job cannot UPDATE ledger.wallets');
+SELECT throws_ok($$ SELECT ledger._check_page(10, 0, NULL) $$, '42501', NULL,
+    'wallet_job cannot call a private helper (ledger._check_page)');
+SELECT throws_ok($$ SELECT * FROM api.trial_balance $$, '42501', NULL,
+    'wallet_job cannot read the auditor''s views (api.trial_balance)');
+SELECT throws_ok($$ SET ROLE wallet_service $$, '42501', NULL,
+    'wallet_job cannot SET ROLE wallet_service');
 SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------

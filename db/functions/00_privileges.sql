@@ -9,6 +9,7 @@
 --   wallet_owner    owns everything below and keeps every privilege an owner has
 --   wallet_service  USAGE on schema api only: it reaches the tables through the SECURITY DEFINER
 --                   functions of schema api and nothing else
+--   wallet_job      the same as wallet_service (trusted jobs, a login of their own)
 --   wallet_auditor  USAGE on both schemas, SELECT on the ledger tables (never on ledger.api_keys)
 
 -- Nothing is callable by default: a function is executable by PUBLIC unless revoked, so the
@@ -16,30 +17,30 @@
 ALTER DEFAULT PRIVILEGES FOR ROLE wallet_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 
 -- Schemas
-REVOKE ALL ON SCHEMA api FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT USAGE ON SCHEMA api TO wallet_service, wallet_auditor;
-REVOKE ALL ON SCHEMA ledger FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON SCHEMA api FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT USAGE ON SCHEMA api TO wallet_service, wallet_job, wallet_auditor;
+REVOKE ALL ON SCHEMA ledger FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT USAGE ON SCHEMA ledger TO wallet_auditor;
 
 -- The books: the auditor reads them, nobody else but the owner touches them
-REVOKE ALL ON TABLE ledger.assets FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE ledger.assets FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE ledger.assets TO wallet_auditor;
-REVOKE ALL ON TABLE ledger.wallets FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE ledger.wallets FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE ledger.wallets TO wallet_auditor;
-REVOKE ALL ON TABLE ledger.transactions FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE ledger.transactions FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE ledger.transactions TO wallet_auditor;
-REVOKE ALL ON TABLE ledger.entries FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE ledger.entries FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE ledger.entries TO wallet_auditor;
 
 -- API key digests are not the books: the owner only. The service learns the active keys through
 -- api.active_api_keys(), auditors list them (without digests) through api.list_api_keys().
-REVOKE ALL ON TABLE ledger.api_keys FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE ledger.api_keys FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- The identity sequences: the owner's only (the functions that insert run with its rights)
 REVOKE ALL ON SEQUENCE ledger.wallets_id_seq, ledger.transactions_id_seq, ledger.entries_id_seq,
-    ledger.api_keys_id_seq FROM PUBLIC, wallet_service, wallet_auditor;
+    ledger.api_keys_id_seq FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- What `wallet migrate` records of the function files it applied (migration 0006): the owner's
 -- only, like deploy.ensure_trigger (db/functions/01_deploy.sql)
-REVOKE ALL ON SCHEMA deploy FROM PUBLIC, wallet_service, wallet_auditor;
-REVOKE ALL ON TABLE deploy.function_files FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON SCHEMA deploy FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+REVOKE ALL ON TABLE deploy.function_files FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;

@@ -67,4 +67,5 @@ END
 $$;
 COMMENT ON FUNCTION deploy.ensure_trigger(text) IS
     'Creates the trigger given as pg_get_triggerdef prints it, or changes it, only when it is missing, different or disabled; returns unchanged, created, replaced or dropped and created again. An unchanged trigger takes no lock. A definition not in pg_get_triggerdef''s form is refused with that form in the HINT.';
-REVOKE ALL ON FUNCTION deploy.ensure_trigger(text) FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION deploy.ensure_trigger(text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;

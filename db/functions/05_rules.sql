@@ -17,7 +17,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN p_user_id IS NOT NULL AND length(p_user_id) <= 128 AND p_user_id ~ '^[A-Za-z0-9._:@-]+$';
 COMMENT ON FUNCTION ledger._valid_user_id(text) IS
     'The user id rule: 1 to 128 characters of letters, digits and ._:@- (ASCII only). False for NULL. Raised as WUSER.';
-REVOKE ALL ON FUNCTION ledger._valid_user_id(text) FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION ledger._valid_user_id(text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION ledger._valid_idempotency_key(p_idempotency_key text)
 RETURNS boolean
@@ -27,7 +28,7 @@ RETURN p_idempotency_key IS NOT NULL AND length(p_idempotency_key) <= 255
 COMMENT ON FUNCTION ledger._valid_idempotency_key(text) IS
     'The idempotency key rule: 1 to 255 printable ASCII characters (space to ~). False for NULL. Raised as WIKEY.';
 REVOKE ALL ON FUNCTION ledger._valid_idempotency_key(text)
-    FROM PUBLIC, wallet_service, wallet_auditor;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION ledger._valid_client_id(p_client_id text)
 RETURNS boolean
@@ -35,7 +36,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN p_client_id IS NOT NULL AND length(p_client_id) BETWEEN 1 AND 200;
 COMMENT ON FUNCTION ledger._valid_client_id(text) IS
     'The client id rule (the scope of idempotency keys): 1 to 200 characters, any. False for NULL. Raised as WCLNT.';
-REVOKE ALL ON FUNCTION ledger._valid_client_id(text) FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION ledger._valid_client_id(text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION ledger._description_max_length()
 RETURNS integer
@@ -43,7 +45,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN 500;
 COMMENT ON FUNCTION ledger._description_max_length() IS
     'The most characters a spend''s description or a bonus''s reason may have (500). Raised as WDESC.';
-REVOKE ALL ON FUNCTION ledger._description_max_length() FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION ledger._description_max_length()
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION ledger._metadata_max_bytes()
 RETURNS integer
@@ -51,7 +54,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN 4096;
 COMMENT ON FUNCTION ledger._metadata_max_bytes() IS
     'The most bytes a transaction''s metadata may take as JSON text (octet_length(metadata::text), 4096). Raised as WMETA.';
-REVOKE ALL ON FUNCTION ledger._metadata_max_bytes() FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION ledger._metadata_max_bytes()
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION ledger._page_limit_default()
 RETURNS integer
@@ -59,7 +63,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN 50;
 COMMENT ON FUNCTION ledger._page_limit_default() IS
     'How many entries a ledger page holds when the caller does not say (50): the DEFAULT of p_limit.';
-REVOKE ALL ON FUNCTION ledger._page_limit_default() FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION ledger._page_limit_default()
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION ledger._page_limit_max()
 RETURNS integer
@@ -67,7 +72,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN 200;
 COMMENT ON FUNCTION ledger._page_limit_max() IS
     'The most entries a ledger page may hold (200); a limit is 1 to this. Raised as WPAGE.';
-REVOKE ALL ON FUNCTION ledger._page_limit_max() FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION ledger._page_limit_max()
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION ledger._api_scopes()
 RETURNS text[]
@@ -75,7 +81,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN ARRAY['wallet:audit', 'wallet:bonus', 'wallet:read', 'wallet:spend', 'wallet:topup']::text[];
 COMMENT ON FUNCTION ledger._api_scopes() IS
     'The scopes an API key may have, sorted (byte order). Raised as WKSCP.';
-REVOKE ALL ON FUNCTION ledger._api_scopes() FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION ledger._api_scopes() FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION ledger._valid_api_key_name(p_name text)
 RETURNS boolean
@@ -83,4 +89,5 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN p_name IS NOT NULL AND length(p_name) <= 64 AND p_name ~ '^[A-Za-z0-9._-]+$';
 COMMENT ON FUNCTION ledger._valid_api_key_name(text) IS
     'The API key name rule: 1 to 64 characters of letters, digits and ._- (ASCII only). False for NULL. Raised as WKNAM.';
-REVOKE ALL ON FUNCTION ledger._valid_api_key_name(text) FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION ledger._valid_api_key_name(text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;

@@ -172,7 +172,7 @@ $$;
 COMMENT ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text) IS
     'The one posting routine behind every money function: validates (rules of 05_rules.sql), claims the idempotency key or replays it (ledger._replay), moves the money user wallet first, system slot last, writes both entries. Raises WASST, WAMNT, WUSER, WIKEY, WCLNT, WMETA, WDESC, WFUND, WIDEM.';
 REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text)
-    FROM PUBLIC, wallet_service, wallet_auditor;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- A repeated idempotency key: the original transaction if the arguments are the same, else
 -- idempotency_key_reused. Compares the stored transaction itself, so no fingerprint can drift.
@@ -210,7 +210,7 @@ $$;
 COMMENT ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb) IS
     'A repeated idempotency key: the original transaction''s posting (replayed = true) if every argument is the same as stored, else WIDEM. Compares the stored transaction and its user entry, so no fingerprint can drift.';
 REVOKE ALL ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb)
-    FROM PUBLIC, wallet_service, wallet_auditor;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- Immutability: transactions and entries are written once. Fires for every role, the owner's
 -- included (only dropping the trigger, which needs ownership, gets past it).
@@ -226,7 +226,8 @@ END
 $$;
 COMMENT ON FUNCTION ledger._reject_change() IS
     'Trigger function of transactions_are_immutable and entries_are_immutable: UPDATE, DELETE and TRUNCATE of ledger rows raise WIMUT, for every role, the owner included.';
-REVOKE ALL ON FUNCTION ledger._reject_change() FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION ledger._reject_change()
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- Triggers go through deploy.ensure_trigger (db/functions/01_deploy.sql), written as
 -- pg_get_triggerdef prints them: an unchanged trigger then costs a deploy no lock on its table.
@@ -266,7 +267,7 @@ $$;
 COMMENT ON FUNCTION ledger._check_transaction_balances() IS
     'Trigger function of the deferred constraint trigger transactions_balance: at commit, a new transaction with fewer than two entries or entries not summing to zero raises WUNBL. SECURITY DEFINER: it fires after api.*''s definer rights have ended.';
 REVOKE ALL ON FUNCTION ledger._check_transaction_balances()
-    FROM PUBLIC, wallet_service, wallet_auditor;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 SELECT deploy.ensure_trigger(
     'CREATE CONSTRAINT TRIGGER transactions_balance AFTER INSERT ON ledger.transactions '
@@ -294,7 +295,8 @@ END
 $$;
 COMMENT ON FUNCTION ledger._check_wallet_identity() IS
     'Trigger function of wallets_identity: a user wallet has an owner and slot 0, a system slot no owner (23514); asset, kind, owner and slot never change (WIMUT). Fires only when one of those columns is written.';
-REVOKE ALL ON FUNCTION ledger._check_wallet_identity() FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION ledger._check_wallet_identity()
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 SELECT deploy.ensure_trigger(
     'CREATE TRIGGER wallets_identity BEFORE INSERT OR UPDATE OF asset_id, kind, owner_id, slot '

@@ -21,8 +21,9 @@ $$;
 COMMENT ON FUNCTION api.topup(text, text, numeric, text, jsonb, text) IS
     'Credits a user''s wallet from the asset''s Treasury (a purchase). Idempotent per client and key.';
 REVOKE ALL ON FUNCTION api.topup(text, text, numeric, text, jsonb, text)
-    FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT EXECUTE ON FUNCTION api.topup(text, text, numeric, text, jsonb, text) TO wallet_service;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.topup(text, text, numeric, text, jsonb, text)
+    TO wallet_service, wallet_job;
 
 CREATE OR REPLACE FUNCTION api.grant_bonus(
     p_user_id text, p_asset_id text, p_amount numeric, p_reason text, p_idempotency_key text,
@@ -39,11 +40,12 @@ $$;
 COMMENT ON FUNCTION api.grant_bonus(text, text, numeric, text, text, jsonb, text) IS
     'Credits a user''s wallet from the asset''s Treasury as a bonus (referral, reward); p_reason is required.';
 REVOKE ALL ON FUNCTION api.grant_bonus(text, text, numeric, text, text, jsonb, text)
-    FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT EXECUTE ON FUNCTION api.grant_bonus(text, text, numeric, text, text, jsonb, text) TO wallet_service;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.grant_bonus(text, text, numeric, text, text, jsonb, text)
+    TO wallet_service, wallet_job;
 
--- Not granted to wallet_service: opening balances are written by the seed and by imports of
--- balances from another system, run as the owner.
+-- Not granted to wallet_service nor wallet_job: opening balances are written by the seed and by
+-- imports of balances from another system, run as the owner.
 CREATE OR REPLACE FUNCTION api.open_balance(
     p_user_id text, p_asset_id text, p_amount numeric, p_idempotency_key text,
     p_metadata jsonb DEFAULT '{}', p_client_id text DEFAULT NULL)
@@ -59,7 +61,7 @@ $$;
 COMMENT ON FUNCTION api.open_balance(text, text, numeric, text, jsonb, text) IS
     'Credits an opening balance from the Treasury (seeding, imports). Owner only.';
 REVOKE ALL ON FUNCTION api.open_balance(text, text, numeric, text, jsonb, text)
-    FROM PUBLIC, wallet_service, wallet_auditor;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION api.spend(
     p_user_id text, p_asset_id text, p_amount numeric, p_description text, p_idempotency_key text,
@@ -76,5 +78,6 @@ $$;
 COMMENT ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text) IS
     'Debits a user''s wallet into the asset''s Revenue account; insufficient_funds (WFUND) when the balance does not cover it.';
 REVOKE ALL ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text)
-    FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT EXECUTE ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text) TO wallet_service;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text)
+    TO wallet_service, wallet_job;

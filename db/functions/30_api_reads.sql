@@ -28,8 +28,9 @@ END
 $$;
 COMMENT ON FUNCTION api.balances(text, text) IS
     'A user''s balances: every asset, or only p_asset_id. No wallet means a balance of 0.';
-REVOKE ALL ON FUNCTION api.balances(text, text) FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT EXECUTE ON FUNCTION api.balances(text, text) TO wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION api.balances(text, text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.balances(text, text) TO wallet_service, wallet_job, wallet_auditor;
 
 -- One wallet: a user's, or one slot of a system account (owner_type 'system', account named).
 CREATE OR REPLACE FUNCTION api.wallet(p_wallet_id bigint)
@@ -53,8 +54,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.wallet(bigint) IS 'One wallet''s owner, asset, balance and version.';
-REVOKE ALL ON FUNCTION api.wallet(bigint) FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT EXECUTE ON FUNCTION api.wallet(bigint) TO wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION api.wallet(bigint) FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.wallet(bigint) TO wallet_service, wallet_job, wallet_auditor;
 
 -- Paging arguments shared by the two ledger readers.
 CREATE OR REPLACE FUNCTION ledger._check_page(p_limit integer, p_offset integer, p_before_version bigint)
@@ -79,7 +80,7 @@ $$;
 COMMENT ON FUNCTION ledger._check_page(integer, integer, bigint) IS
     'The paging arguments of the ledger readers: limit 1 to ledger._page_limit_max(), offset 0 or more, a cursor of 1 or more and not combined with an offset; else WPAGE.';
 REVOKE ALL ON FUNCTION ledger._check_page(integer, integer, bigint)
-    FROM PUBLIC, wallet_service, wallet_auditor;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- Newest first by wallet_version, which orders a wallet's history exactly. A wallet's versions
 -- are exactly 1 .. its current version, one per entry (each posting adds 1 under the row lock;
@@ -112,7 +113,7 @@ $$;
 COMMENT ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint) IS
     'One page of a wallet''s entries, newest first, found as one index range scan by wallet version whether paged by offset or by cursor: the same cost at any depth.';
 REVOKE ALL ON FUNCTION ledger._wallet_lines(bigint, integer, integer, bigint)
-    FROM PUBLIC, wallet_service, wallet_auditor;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- A page of a wallet's entries, newest first: by p_offset, or by keyset, p_before_version being
 -- the wallet_version of the last entry already seen (a page's next_cursor). An unknown wallet
@@ -135,8 +136,9 @@ $$;
 COMMENT ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) IS
     'A wallet''s entries, newest first, by offset or by keyset (p_before_version).';
 REVOKE ALL ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint)
-    FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT EXECUTE ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint) TO wallet_service, wallet_auditor;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint)
+    TO wallet_service, wallet_job, wallet_auditor;
 
 -- The HTTP ledger page in one call: the wallet, one page of entries, and next_cursor (NULL on the
 -- last page). Raises wallet_not_found (WWALT) for an unknown wallet.
@@ -171,8 +173,9 @@ $$;
 COMMENT ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) IS
     'One page of a wallet''s ledger with the wallet itself and the cursor of the next page.';
 REVOKE ALL ON FUNCTION api.ledger_page(bigint, integer, integer, bigint)
-    FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT EXECUTE ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) TO wallet_service, wallet_auditor;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.ledger_page(bigint, integer, integer, bigint)
+    TO wallet_service, wallet_job, wallet_auditor;
 
 -- Every entry of one transaction: which wallet, whose, which direction, the balance after.
 CREATE OR REPLACE FUNCTION api.transaction_entries(p_transaction_id bigint)
@@ -191,8 +194,10 @@ AS $$
     ORDER BY e.id;
 $$;
 COMMENT ON FUNCTION api.transaction_entries(bigint) IS 'The entries of one transaction.';
-REVOKE ALL ON FUNCTION api.transaction_entries(bigint) FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT EXECUTE ON FUNCTION api.transaction_entries(bigint) TO wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION api.transaction_entries(bigint)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.transaction_entries(bigint)
+    TO wallet_service, wallet_job, wallet_auditor;
 
 -- One transaction as the HTTP API shows it: its user side (user, wallet, amount, balance after)
 -- and all its entries. Raises transaction_not_found (WTXNF).
@@ -224,5 +229,6 @@ END
 $$;
 COMMENT ON FUNCTION api.get_transaction(bigint) IS
     'One transaction with its user side and all its entries; status is always completed (a failed call leaves nothing).';
-REVOKE ALL ON FUNCTION api.get_transaction(bigint) FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT EXECUTE ON FUNCTION api.get_transaction(bigint) TO wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION api.get_transaction(bigint)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.get_transaction(bigint) TO wallet_service, wallet_job, wallet_auditor;

@@ -45,7 +45,7 @@ COMMENT ON COLUMN api.trial_balance.entries IS 'How many entries move the asset.
 COMMENT ON COLUMN api.trial_balance.entries_total IS 'The entries'' signed amounts summed: 0 when the books are right.';
 COMMENT ON COLUMN api.trial_balance.balances_total IS 'Every wallet''s balance summed, system slots included: 0 when the books are right.';
 COMMENT ON COLUMN api.trial_balance.balanced IS 'entries_total and balances_total are both 0.';
-REVOKE ALL ON TABLE api.trial_balance FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE api.trial_balance FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE api.trial_balance TO wallet_auditor;
 
 -- Wallets (user wallets and system slots) whose stored balance or version disagrees with their
@@ -82,7 +82,7 @@ COMMENT ON COLUMN api.wallet_drift.latest_balance_after IS 'The balance_after of
 COMMENT ON COLUMN api.wallet_drift.version IS 'The stored version.';
 COMMENT ON COLUMN api.wallet_drift.entry_count IS 'How many entries the wallet has: what the version should be.';
 COMMENT ON COLUMN api.wallet_drift.latest_version IS 'The wallet_version of the latest entry: what the version should be too.';
-REVOKE ALL ON TABLE api.wallet_drift FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE api.wallet_drift FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE api.wallet_drift TO wallet_auditor;
 
 -- The CHECK constraint forbids these; the view proves it from the data.
@@ -95,7 +95,8 @@ COMMENT ON COLUMN api.negative_user_balances.wallet_id IS 'The wallet.';
 COMMENT ON COLUMN api.negative_user_balances.user_id IS 'Its user.';
 COMMENT ON COLUMN api.negative_user_balances.asset_id IS 'The asset.';
 COMMENT ON COLUMN api.negative_user_balances.balance IS 'The balance, below zero.';
-REVOKE ALL ON TABLE api.negative_user_balances FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE api.negative_user_balances
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE api.negative_user_balances TO wallet_auditor;
 
 -- Transactions that are not a clean double entry: entries not summing to zero, fewer than two,
@@ -120,7 +121,8 @@ COMMENT ON COLUMN api.unbalanced_transactions.entries_total IS 'Its entries'' am
 COMMENT ON COLUMN api.unbalanced_transactions.entries IS 'How many entries it has (should be 2 or more).';
 COMMENT ON COLUMN api.unbalanced_transactions.assets IS 'How many assets its entries move (should be 1).';
 COMMENT ON COLUMN api.unbalanced_transactions.user_entries IS 'How many of its entries move a user wallet (should be 1).';
-REVOKE ALL ON TABLE api.unbalanced_transactions FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE api.unbalanced_transactions
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE api.unbalanced_transactions TO wallet_auditor;
 
 -- Each system account as one balance (the sum of its slots).
@@ -140,7 +142,7 @@ COMMENT ON COLUMN api.system_accounts.slots IS 'How many wallet rows (slots) the
 COMMENT ON COLUMN api.system_accounts.balance IS 'The account''s balance: its slots summed, at the asset''s decimal places.';
 COMMENT ON COLUMN api.system_accounts.entries IS 'How many entries have moved the account (its slots'' versions summed).';
 COMMENT ON COLUMN api.system_accounts.updated_at IS 'When one of its slots last moved.';
-REVOKE ALL ON TABLE api.system_accounts FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON TABLE api.system_accounts FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE api.system_accounts TO wallet_auditor;
 
 -- Every check at once: one row per check, ok false with the number of problems and where to look.
@@ -176,5 +178,5 @@ END
 $$;
 COMMENT ON FUNCTION api.reconcile() IS
     'Runs every reconciliation check; each row is one check, ok = false means discrepancies.';
-REVOKE ALL ON FUNCTION api.reconcile() FROM PUBLIC, wallet_service, wallet_auditor;
-GRANT EXECUTE ON FUNCTION api.reconcile() TO wallet_auditor, wallet_service;
+REVOKE ALL ON FUNCTION api.reconcile() FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.reconcile() TO wallet_auditor, wallet_service, wallet_job;

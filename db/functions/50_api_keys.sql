@@ -47,7 +47,7 @@ $$;
 COMMENT ON FUNCTION api.create_api_key(text, text[], bytea, text) IS
     'Registers an API key by its SHA-256 digest; names are unique forever. Owner only.';
 REVOKE ALL ON FUNCTION api.create_api_key(text, text[], bytea, text)
-    FROM PUBLIC, wallet_service, wallet_auditor;
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- Revoking twice is not an error: the key keeps, and the call returns, its first revoked_at.
 CREATE OR REPLACE FUNCTION api.revoke_api_key(p_name text)
@@ -72,7 +72,8 @@ END
 $$;
 COMMENT ON FUNCTION api.revoke_api_key(text) IS
     'Revokes an API key for good (its name stays taken); returns when it was revoked. Owner only.';
-REVOKE ALL ON FUNCTION api.revoke_api_key(text) FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION api.revoke_api_key(text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 CREATE OR REPLACE FUNCTION api.list_api_keys()
 RETURNS TABLE (name text, key_prefix text, scopes text[], created_at timestamptz,
@@ -86,7 +87,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION api.list_api_keys() IS
     'Every API key, revoked ones included, by name: prefix, scopes and dates, never the digest.';
-REVOKE ALL ON FUNCTION api.list_api_keys() FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION api.list_api_keys() FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.list_api_keys() TO wallet_auditor;
 
 -- The service's only door to the keys: it can learn which digests are valid, and change nothing.
@@ -102,5 +103,6 @@ AS $$
 $$;
 COMMENT ON FUNCTION api.active_api_keys() IS
     'The digest, name and scopes of every API key not revoked, for the HTTP service to load.';
-REVOKE ALL ON FUNCTION api.active_api_keys() FROM PUBLIC, wallet_service, wallet_auditor;
+REVOKE ALL ON FUNCTION api.active_api_keys()
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.active_api_keys() TO wallet_service;

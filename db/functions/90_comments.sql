@@ -9,7 +9,7 @@
 COMMENT ON SCHEMA ledger IS
     'The books: tables, types and private helpers (ledger._*) of the double-entry ledger. Only the owner writes here, and only through the functions of schema api; wallet_auditor reads the tables (not api_keys). See db/CONVENTIONS.md.';
 COMMENT ON SCHEMA api IS
-    'The SQL API: the SECURITY DEFINER functions the HTTP service and trusted jobs call (as wallet_service), the reconciliation views auditors read (as wallet_auditor), and API key management (owner). See docs/sql-api.md.';
+    'The SQL API: the SECURITY DEFINER functions the HTTP service (as wallet_service) and trusted jobs (as wallet_job) call, the reconciliation views auditors read (as wallet_auditor), and API key management (owner). See docs/sql-api.md.';
 
 -- Enums
 COMMENT ON TYPE ledger.transaction_type IS

@@ -276,7 +276,7 @@ def _roles(deploy: _Deploy, admin_url: str, root: Path, service_password: str | 
         superuser, can_create_roles, database = row
         if can_create_roles:
             conn.execute((root / "roles.sql").read_text(encoding="utf-8"))
-            said.append("roles: wallet_owner, wallet_service, wallet_auditor present")
+            said.append("roles: wallet_owner, wallet_service, wallet_job, wallet_auditor present")
             if service_password is not None:
                 _set_service_password(conn, service_password)
                 said.append("roles: wallet_service's password set from WALLET_DATABASE_URL")
