@@ -4,7 +4,7 @@
 -- accept exactly what they accept; and that the page-size DEFAULTs are the rule's.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(35);
+SELECT plan(36);
 
 -- ---------------------------------------------------------------------------------------------
 -- Inlinable, and inlined
@@ -15,10 +15,11 @@ SELECT set_eq(
          AND (p.proname ~ '^_valid_' OR p.proname IN ('_description_max_length', '_metadata_max_bytes',
                                                       '_page_limit_default', '_page_limit_max', '_api_scopes')) $$,
     $$ VALUES ('ledger._valid_user_id(text)'), ('ledger._valid_idempotency_key(text)'),
-              ('ledger._valid_client_id(text)'), ('ledger._valid_api_key_name(text)'),
+              ('ledger._valid_client_id(text)'), ('ledger._valid_client_namespace(text,text)'),
+              ('ledger._valid_api_key_name(text)'),
               ('ledger._description_max_length()'), ('ledger._metadata_max_bytes()'),
               ('ledger._page_limit_default()'), ('ledger._page_limit_max()'), ('ledger._api_scopes()') $$,
-    'the rule functions are these nine');
+    'the rule functions are these ten');
 -- what stops the planner from inlining a scalar SQL function (inline_function in clauses.c)
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
@@ -45,7 +46,8 @@ END
 $$;
 SELECT unalike(
     pg_temp.plan_of($$ SELECT ledger._valid_user_id(s::text), ledger._valid_idempotency_key(s::text),
-                              ledger._valid_client_id(s::text), ledger._valid_api_key_name(s::text)
+                              ledger._valid_client_id(s::text), ledger._valid_api_key_name(s::text),
+                              ledger._valid_client_namespace(s::text, session_user)
                        FROM generate_series(1, 3) AS s $$),
     '%\_valid\_%',
     'the planner inlines the predicates: the plan holds their expressions, not calls');
@@ -118,6 +120,24 @@ SELECT is_empty(
     $$ SELECT rule, value, accepted FROM tap_rule_cases
        WHERE rule = 'api_key_name' AND ledger._valid_api_key_name(value) IS DISTINCT FROM accepted $$,
     'ledger._valid_api_key_name: 1 to 64 of letters, digits and ._-, ASCII only, never NULL');
+-- (client id, login, accepted?): whose the client id is, for the login using it
+SELECT is_empty(
+    $$ SELECT c, l, accepted FROM (VALUES
+           ('api:game-backend', 'wallet_service', true), ('api:', 'wallet_service', true),
+           ('sql:wallet_service', 'wallet_service', true), ('sql:wallet_job', 'wallet_service', false),
+           ('nightly-import', 'wallet_service', false), ('API:x', 'wallet_service', false),
+           ('ap', 'wallet_service', false),
+           ('api:game-backend', 'wallet_job', false), ('api:', 'wallet_job', false),
+           ('sql:wallet_job', 'wallet_job', true), ('sql:wallet_service', 'wallet_job', false),
+           ('sql:wallet_jobs', 'wallet_job', false), ('sql:', 'wallet_job', false),
+           ('sql:wallet_job:x', 'wallet_job', false), ('nightly-import', 'wallet_job', true),
+           ('API:x', 'wallet_job', true), ('ap', 'wallet_job', true), ('a', 'wallet_job', true),
+           ('api:x', 'postgres', false), ('sql:postgres', 'postgres', true), ('seed', 'wallet_owner', true),
+           (NULL, 'wallet_job', false), (NULL, 'wallet_service', false), ('x', NULL, false),
+           ('api:x', NULL, false)) AS t (c, l, accepted)
+       WHERE ledger._valid_client_namespace(c, l) IS DISTINCT FROM accepted $$,
+    'ledger._valid_client_namespace: api:* for the login wallet_service only, sql:<login> for that login only, '
+    'anything else for any login but wallet_service; never NULL');
 SELECT is(
     (SELECT count(DISTINCT rule) FROM tap_rule_cases WHERE accepted)
         + (SELECT count(DISTINCT rule) FROM tap_rule_cases WHERE NOT accepted), 8::bigint,
@@ -204,7 +224,7 @@ SELECT is_empty(
 SELECT ledger._page_limit_max() AS page_max, ledger._page_limit_max() + 1 AS page_over \gset
 SELECT tap.act_as('wallet_service');
 SELECT transaction_id AS tx, wallet_id AS w
-FROM api.topup('tap-rules-1', 'asset-gold-coin-001', 1, 'tap-rules-k1', '{}', repeat('c', 200)) \gset
+FROM api.topup('tap-rules-1', 'asset-gold-coin-001', 1, 'tap-rules-k1', '{}', 'api:' || repeat('c', 196)) \gset
 SELECT lives_ok(format('SELECT * FROM api.ledger_page(%s, %s)', :w, :page_max),
     'api.ledger_page accepts a limit of ledger._page_limit_max()');
 SELECT throws_ok(format('SELECT * FROM api.ledger_page(%s, %s)', :w, :page_over),
@@ -218,7 +238,7 @@ SELECT throws_ok(format('SELECT * FROM api.balances(%L)', repeat('u', 129)), 'WU
 SELECT lives_ok(format('SELECT * FROM api.balances(%L)', repeat('u', 128)),
     'api.balances accepts a user id of 128 characters');
 SELECT tap.act_as_superuser();
-SELECT is((SELECT client_id::text FROM ledger.transactions WHERE id = :tx), repeat('c', 200),
+SELECT is((SELECT client_id::text FROM ledger.transactions WHERE id = :tx), 'api:' || repeat('c', 196),
     'a client id of 200 characters is stored whole');
 SELECT tap.act_as('wallet_owner');
 SELECT throws_ok(

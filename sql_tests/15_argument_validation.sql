@@ -4,7 +4,8 @@
 -- that must be accepted. The rules themselves live in db/functions/05_rules.sql; the behaviour
 -- of each function beyond its arguments is in 10_topup.sql, 20_bonus.sql, 30_spend.sql and
 -- 70_seed.sql. api.open_balance runs as the owner (wallet_service may not call it), the others as
--- wallet_service, like the HTTP service.
+-- wallet_job, a trusted job, which may name clients of its own (the HTTP service's login may use
+-- only api:<key name>: 55_client_ids.sql).
 BEGIN;
 \ir lib/helpers.psql
 SELECT plan(219);
@@ -16,11 +17,11 @@ SELECT plan(219);
 -- ---------------------------------------------------------------------------------------------
 CREATE TEMP TABLE tap_args_functions (fn_no, fn, role, type, has_description, call) AS
 VALUES
-    (1, 'api.topup', 'wallet_service', 'topup', false,
+    (1, 'api.topup', 'wallet_job', 'topup', false,
      'SELECT * FROM api.topup(%1$L, %2$L, %3$L::numeric, %5$L, %6$L::jsonb, %7$L)'),
-    (2, 'api.grant_bonus', 'wallet_service', 'bonus', true,
+    (2, 'api.grant_bonus', 'wallet_job', 'bonus', true,
      'SELECT * FROM api.grant_bonus(%1$L, %2$L, %3$L::numeric, %4$L, %5$L, %6$L::jsonb, %7$L)'),
-    (3, 'api.spend', 'wallet_service', 'spend', true,
+    (3, 'api.spend', 'wallet_job', 'spend', true,
      'SELECT * FROM api.spend(%1$L, %2$L, %3$L::numeric, %4$L, %5$L, %6$L::jsonb, %7$L)'),
     (4, 'api.open_balance', 'wallet_owner', 'opening_balance', false,
      'SELECT * FROM api.open_balance(%1$L, %2$L, %3$L::numeric, %5$L, %6$L::jsonb, %7$L)');
@@ -117,7 +118,7 @@ SELECT is((SELECT count(*) FROM tap_args_calls), 192::bigint,
 -- ---------------------------------------------------------------------------------------------
 -- Rejected: each with its SQLSTATE, and nothing moves
 -- ---------------------------------------------------------------------------------------------
-SELECT tap.act_as('wallet_service');
+SELECT tap.act_as('wallet_job');
 SELECT tap.snapshot();
 SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
 FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.topup' AND sqlstate IS NOT NULL ORDER BY case_no) AS c;
@@ -133,7 +134,7 @@ SELECT * FROM tap.nothing_moved('the rejected api.grant_bonus calls');
 SELECT tap.act_as('wallet_owner');
 SELECT count(*) FROM api.open_balance('tap-args-x-spend', 'asset-gold-coin-001', 100, 'tap-args-fund-x', '{}',
                                       'tap:args-fund') \gset
-SELECT tap.act_as('wallet_service');
+SELECT tap.act_as('wallet_job');
 SELECT tap.snapshot();
 SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
 FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.spend' AND sqlstate IS NOT NULL ORDER BY case_no) AS c;
@@ -160,9 +161,9 @@ SELECT count(*) FROM (VALUES ('tap-args-ok-spend'), (repeat('u', 128)), ('tap.Ar
 CREATE TEMP TABLE tap_args_before AS
 SELECT t.type::text AS type, count(*) AS transactions FROM ledger.transactions AS t GROUP BY t.type;
 
-SELECT tap.act_as('wallet_service');
+SELECT tap.act_as('wallet_job');
 SELECT lives_ok(c.call, c.description)
-FROM (SELECT * FROM tap_args_calls WHERE role = 'wallet_service' AND sqlstate IS NULL ORDER BY fn_no, case_no) AS c;
+FROM (SELECT * FROM tap_args_calls WHERE role = 'wallet_job' AND sqlstate IS NULL ORDER BY fn_no, case_no) AS c;
 SELECT tap.act_as('wallet_owner');
 SELECT lives_ok(c.call, c.description)
 FROM (SELECT * FROM tap_args_calls WHERE role = 'wallet_owner' AND sqlstate IS NULL ORDER BY fn_no, case_no) AS c;

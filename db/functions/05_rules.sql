@@ -39,6 +39,25 @@ COMMENT ON FUNCTION ledger._valid_client_id(text) IS
 REVOKE ALL ON FUNCTION ledger._valid_client_id(text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
+-- Whose client ids: idempotency keys are scoped by client, so a caller that could name another's
+-- client could claim that client's keys (issue 14). The login role decides, never the role acting
+-- (SET ROLE does not change session_user; inside api.* current_user is the owner): api:<key name>
+-- is the HTTP service's, whose login is wallet_service; sql:<login> is each login's own, the
+-- client of a call that names none; a job (any other login) names any other client. The service
+-- uses its own two only, so a job's keys and the service's never meet, whichever way. Superusers
+-- are logins like any other here (one can SET SESSION AUTHORIZATION wallet_service: the database
+-- cannot guard against its superusers).
+CREATE OR REPLACE FUNCTION ledger._valid_client_namespace(p_client_id text, p_login text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN left(p_client_id, 4) = 'api:' THEN p_login = 'wallet_service'
+            WHEN left(p_client_id, 4) = 'sql:' THEN p_client_id = 'sql:' || p_login
+            ELSE p_client_id IS NOT NULL AND p_login <> 'wallet_service' END IS TRUE;
+COMMENT ON FUNCTION ledger._valid_client_namespace(text, text) IS
+    'Whether a login may use a client id: api:<key name> only the HTTP service''s login wallet_service, sql:<login> only that login, any other client id any login but wallet_service. False for NULL. Raised as WCLNS.';
+REVOKE ALL ON FUNCTION ledger._valid_client_namespace(text, text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
 CREATE OR REPLACE FUNCTION ledger._description_max_length()
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -72,6 +72,12 @@ BEGIN
         RAISE EXCEPTION 'invalid client id' USING ERRCODE = 'WCLNT',
             HINT = 'a client id is 1 to 200 characters';
     END IF;
+    IF NOT ledger._valid_client_namespace(v_client, session_user) THEN
+        RAISE EXCEPTION 'client id % is not for login %', quote_literal(left(v_client, 80)), session_user
+            USING ERRCODE = 'WCLNS',
+                  HINT = 'api:<key name> is the HTTP service''s (login wallet_service), sql:<login> is '
+                         'that login''s own; a job names any other client, or none';
+    END IF;
     IF p_metadata IS NULL OR jsonb_typeof(p_metadata) <> 'object' THEN
         RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = 'WMETA';
     END IF;
@@ -170,7 +176,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text) IS
-    'The one posting routine behind every money function: validates (rules of 05_rules.sql), claims the idempotency key or replays it (ledger._replay), moves the money user wallet first, system slot last, writes both entries. Raises WASST, WAMNT, WUSER, WIKEY, WCLNT, WMETA, WDESC, WFUND, WIDEM.';
+    'The one posting routine behind every money function: validates (rules of 05_rules.sql), claims the idempotency key or replays it (ledger._replay), moves the money user wallet first, system slot last, writes both entries. Raises WASST, WAMNT, WUSER, WIKEY, WCLNT, WCLNS, WMETA, WDESC, WFUND, WIDEM.';
 REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 

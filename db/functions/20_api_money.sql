@@ -3,8 +3,9 @@
 -- whether the call was a replay of an earlier one with the same idempotency key. All four are
 -- thin doors to ledger._post, which holds the logic and the lock order. See docs/sql-api.md.
 --
--- p_client_id scopes the idempotency key: the HTTP service passes its API client's identity;
--- a direct SQL caller may leave it NULL and gets 'sql:<login role>'.
+-- p_client_id scopes the idempotency key: the HTTP service passes its API client's identity,
+-- 'api:<key name>'; a direct SQL caller may leave it NULL and gets 'sql:<login role>', or name a
+-- client of its own. Who may use which: ledger._valid_client_namespace (WCLNS).
 
 CREATE OR REPLACE FUNCTION api.topup(
     p_user_id text, p_asset_id text, p_amount numeric, p_idempotency_key text,

@@ -77,7 +77,7 @@ COMMENT ON COLUMN ledger.transactions.id IS
     'From a sequence cached 64 at a time per session: unique, but not in commit order across sessions.';
 COMMENT ON COLUMN ledger.transactions.type IS 'What the transaction is: topup, bonus, spend or opening_balance.';
 COMMENT ON COLUMN ledger.transactions.client_id IS
-    'Whose idempotency key this is: api:<key name> for the HTTP service, sql:<login role> for a direct SQL caller that names no client.';
+    'Whose idempotency key this is: api:<key name> for the HTTP service (login wallet_service only), sql:<login role> for a direct SQL caller that names no client (that login only), any other for a client a job names (never the service). Rule ledger._valid_client_namespace (WCLNS).';
 COMMENT ON COLUMN ledger.transactions.idempotency_key IS
     'The caller''s key, unique per client: the same key again with the same arguments replays this transaction, with others is WIDEM.';
 COMMENT ON COLUMN ledger.transactions.description IS
