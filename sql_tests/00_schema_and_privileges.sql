@@ -3,7 +3,7 @@
 -- role actually tries what it must not be able to do.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(149);
+SELECT plan(151);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -24,7 +24,8 @@ SELECT functions_are('api',
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
     ARRAY['_post', '_replay', '_reject_change', '_check_transaction_balances',
-          '_check_wallet_identity', '_check_page', '_wallet_lines',
+          '_check_entry_transaction_is_new', '_check_wallet_identity', '_check_api_key_change',
+          '_check_page', '_wallet_lines',
           '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_client_namespace',
           '_valid_api_key_name',
           '_description_max_length', '_metadata_max_bytes', '_page_limit_default',
@@ -58,6 +59,22 @@ SELECT is(
     'CREATE CONSTRAINT TRIGGER transactions_balance AFTER INSERT ON ledger.transactions '
     'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger._check_transaction_balances()',
     'the double-entry trigger is a constraint trigger on each new transaction, deferred to commit');
+SELECT is(
+    (SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
+     WHERE t.tgrelid = 'ledger.entries'::regclass AND t.tgname = 'entries_of_new_transactions'),
+    'CREATE TRIGGER entries_of_new_transactions BEFORE INSERT ON ledger.entries '
+    'FOR EACH ROW EXECUTE FUNCTION ledger._check_entry_transaction_is_new()',
+    'every new entry is checked to belong to a transaction of its own database transaction');
+SELECT results_eq(
+    $$ SELECT t.tgname::text COLLATE "default", pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
+       WHERE t.tgrelid = 'ledger.api_keys'::regclass AND NOT t.tgisinternal ORDER BY t.tgname $$,
+    $$ VALUES ('api_keys_are_kept',
+               'CREATE TRIGGER api_keys_are_kept BEFORE DELETE OR TRUNCATE ON ledger.api_keys '
+               'FOR EACH STATEMENT EXECUTE FUNCTION ledger._check_api_key_change()'),
+              ('api_keys_change_only_by_revocation',
+               'CREATE TRIGGER api_keys_change_only_by_revocation BEFORE UPDATE ON ledger.api_keys '
+               'FOR EACH ROW EXECUTE FUNCTION ledger._check_api_key_change()') $$,
+    'API keys are never deleted and change only by their revocation (two triggers)');
 SELECT has_trigger('ledger', 'wallets', 'wallets_identity',
     'ledger.wallets has its identity trigger');
 SELECT is(

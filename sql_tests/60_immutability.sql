@@ -1,5 +1,6 @@
 -- The database's own guards, proved by going around the API: transactions and entries cannot be
--- changed or removed by anyone (WIMUT), not even the owner or a superuser; every transaction must
+-- changed or removed by anyone (WIMUT), not even the owner or a superuser, nor entries added to a
+-- committed transaction (WIMUT, trigger entries_of_new_transactions); every transaction must
 -- balance when its database transaction commits (WUNBL, deferred constraint trigger
 -- transactions_balance); a user balance cannot go below zero (CHECK, 23514); every column with a
 -- rule rejects a value outside its domain (23514); a wallet's asset, kind, owner and slot fit
@@ -14,7 +15,7 @@
 -- with the check IMMEDIATE.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(70);
+SELECT plan(82);
 -- TRUNCATE ... CASCADE announces the cascade with a NOTICE; it is expected
 SET LOCAL client_min_messages = warning;
 -- TRUNCATE needs ledger.transactions and ledger.entries to itself, and the setup posting below
@@ -217,6 +218,60 @@ SELECT results_eq(
               WHERE transaction_id = %s $$, :mixed),
     $$ VALUES (0::numeric, 2::bigint, 2::bigint, 1::bigint) $$,
     'api.unbalanced_transactions lists a transaction whose two entries sum to zero across two assets');
+SELECT tap.act_as_superuser();
+
+-- ---------------------------------------------------------------------------------------------
+-- Entries are written with their transaction, never after (trigger entries_of_new_transactions):
+-- an entry of a transaction that an earlier database transaction committed is WIMUT for every
+-- role, whether or not it would balance, since the double-entry check runs only for the
+-- transactions a database transaction creates and would never see it. The seed's transactions
+-- were committed long before this file runs.
+-- ---------------------------------------------------------------------------------------------
+SELECT t.id AS old_tx FROM ledger.transactions AS t WHERE t.client_id = 'seed' ORDER BY t.id LIMIT 1 \gset
+SELECT e.wallet_id AS old_user FROM ledger.entries AS e JOIN ledger.wallets AS w ON w.id = e.wallet_id
+WHERE e.transaction_id = :old_tx AND w.kind = 'user' \gset
+SELECT e.wallet_id AS old_slot FROM ledger.entries AS e JOIN ledger.wallets AS w ON w.id = e.wallet_id
+WHERE e.transaction_id = :old_tx AND w.kind <> 'user' \gset
+SELECT tap.snapshot();
+SELECT tap.act_as('wallet_owner');
+SELECT throws_ok(
+    format($$ INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version)
+              VALUES (%1$s, %2$s, 5, 5, 1000), (%1$s, %3$s, -5, -5, 1000) $$, :old_tx, :old_user, :old_slot),
+    'WIMUT', NULL, 'the owner cannot add a balanced pair of entries to a committed transaction (WIMUT)');
+SELECT throws_ok(
+    format($$ INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version)
+              VALUES (%s, %s, 5, 5, 1001) $$, :old_tx, :old_user),
+    'WIMUT', NULL, 'the owner cannot add a single entry to a committed transaction (WIMUT)');
+SELECT throws_ok(
+    format($$ INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version)
+              VALUES (%1$s, %2$s, 1, 1, 1002), (%3$s, %4$s, 5, 5, 1002) $$, :mixed, :wa, :old_tx, :old_user),
+    'WIMUT', NULL, 'nor in one statement with an entry of its own new transaction (WIMUT)');
+SELECT tap.act_as_superuser();
+SELECT throws_ok(
+    format($$ INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version)
+              VALUES (%1$s, %2$s, 5, 5, 1003), (%1$s, %3$s, -5, -5, 1003) $$, :old_tx, :old_user, :old_slot),
+    'WIMUT', NULL, 'a superuser cannot add entries to a committed transaction either (WIMUT)');
+SELECT * FROM tap.nothing_moved('the entries added to a committed transaction');
+SELECT results_eq(
+    format($$ SELECT count(*), sum(amount) FROM ledger.entries WHERE transaction_id = %s $$, :old_tx),
+    $$ VALUES (2::bigint, 0::numeric) $$,
+    'the committed transaction still has its two entries, summing to zero');
+
+-- What the check allows: a new transaction's entries, in any subtransaction of the database
+-- transaction that created it (each lives_ok is a subtransaction of its own)
+SELECT tap.act_as('wallet_owner');
+SELECT lives_ok(
+    $$ INSERT INTO ledger.transactions (type, client_id, idempotency_key) VALUES ('topup', 'tap:immut', 'tap-immut-sub') $$,
+    'a transaction written in one subtransaction');
+SELECT lives_ok(
+    format($$ INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version)
+              SELECT t.id, v.wallet_id, v.amount, v.amount, 3
+              FROM ledger.transactions AS t, (VALUES (%s, 7), (%s, -7)) AS v (wallet_id, amount)
+              WHERE t.client_id = 'tap:immut' AND t.idempotency_key = 'tap-immut-sub' $$, :wa, :wb),
+    'gets its entries in another subtransaction of the same database transaction');
+SELECT lives_ok($$ SET CONSTRAINTS ledger.transactions_balance IMMEDIATE $$,
+    'and balances: the double-entry check passes when it is forced');
+SET CONSTRAINTS ledger.transactions_balance DEFERRED;
 SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------

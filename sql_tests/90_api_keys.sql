@@ -3,7 +3,7 @@
 -- (NOTIFY is delivered at commit, which this file never reaches: tests/cli/test_keys.py proves it.)
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(68);
+SELECT plan(82);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -119,12 +119,51 @@ SELECT is_empty(
 SELECT isnt_empty(
     $$ SELECT * FROM api.active_api_keys() WHERE name = 'tap-key-b' $$,
     'revoking one key leaves the others active');
--- now() is the same all through one transaction: date the first revocation back to tell them apart
-UPDATE ledger.api_keys SET revoked_at = '2020-01-02 03:04:05+00' WHERE name = 'tap-key-a';
-SELECT is(api.revoke_api_key('tap-key-a'), '2020-01-02 03:04:05+00'::timestamptz,
+-- now() is the same all through one transaction: a key revoked at an earlier time (a direct
+-- UPDATE from NULL, which is a revocation too) tells the first revocation from the second
+UPDATE ledger.api_keys SET revoked_at = '2020-01-02 03:04:05+00' WHERE name = 'tap-key-C.Z_0';
+SELECT is(api.revoke_api_key('tap-key-C.Z_0'), '2020-01-02 03:04:05+00'::timestamptz,
     'revoking a revoked key returns its first revoked_at');
-SELECT is((SELECT revoked_at FROM ledger.api_keys WHERE name = 'tap-key-a'), '2020-01-02 03:04:05+00'::timestamptz,
+SELECT is((SELECT revoked_at FROM ledger.api_keys WHERE name = 'tap-key-C.Z_0'), '2020-01-02 03:04:05+00'::timestamptz,
     'revoking a revoked key keeps its first revoked_at');
+
+-- ---------------------------------------------------------------------------------------------
+-- A key row is never deleted, and changes only by its revocation (triggers api_keys_are_kept and
+-- api_keys_change_only_by_revocation): its name scopes its clients' idempotency keys (api:<name>),
+-- so a key deleted or renamed would let a new key of that name inherit them. WIMUT for every
+-- role, the owner and a superuser included.
+-- ---------------------------------------------------------------------------------------------
+CREATE TEMP TABLE tap_keys_before AS SELECT * FROM ledger.api_keys;
+SELECT throws_ok($$ DELETE FROM ledger.api_keys WHERE name = 'tap-key-a' $$,
+    'WIMUT', NULL, 'the owner cannot DELETE a revoked key (WIMUT)');
+SELECT throws_ok($$ DELETE FROM ledger.api_keys WHERE name = 'tap-key-b' $$,
+    'WIMUT', NULL, 'the owner cannot DELETE an active key (WIMUT)');
+SELECT throws_ok($$ DELETE FROM ledger.api_keys WHERE false $$,
+    'WIMUT', NULL, 'the owner cannot even run a DELETE on ledger.api_keys that matches no row (WIMUT)');
+SELECT throws_ok($$ TRUNCATE ledger.api_keys $$,
+    'WIMUT', NULL, 'the owner cannot TRUNCATE ledger.api_keys (WIMUT)');
+SELECT throws_ok($$ UPDATE ledger.api_keys SET name = 'tap-key-a-old' WHERE name = 'tap-key-a' $$,
+    'WIMUT', NULL, 'the owner cannot rename a key (WIMUT)');
+SELECT throws_ok($$ UPDATE ledger.api_keys SET key_hash = sha256('tap-key-b-new') WHERE name = 'tap-key-b' $$,
+    'WIMUT', NULL, 'the owner cannot change a key''s digest (WIMUT)');
+SELECT throws_ok($$ UPDATE ledger.api_keys SET scopes = ARRAY['wallet:read'] WHERE name = 'tap-key-b' $$,
+    'WIMUT', NULL, 'the owner cannot change a key''s scopes (WIMUT)');
+SELECT throws_ok($$ UPDATE ledger.api_keys SET revoked_at = NULL WHERE name = 'tap-key-a' $$,
+    'WIMUT', NULL, 'the owner cannot take a revocation back (WIMUT)');
+SELECT throws_ok($$ UPDATE ledger.api_keys SET revoked_at = revoked_at + interval '1 day' WHERE name = 'tap-key-a' $$,
+    'WIMUT', NULL, 'the owner cannot move a revocation (WIMUT)');
+SELECT lives_ok($$ UPDATE ledger.api_keys SET revoked_at = revoked_at WHERE name = 'tap-key-a' $$,
+    'an UPDATE that changes nothing is no change (as revoking a revoked key is)');
+SELECT tap.act_as_superuser();
+SELECT throws_ok($$ DELETE FROM ledger.api_keys WHERE name = 'tap-key-a' $$,
+    'WIMUT', NULL, 'a superuser cannot DELETE a key either (WIMUT)');
+SELECT throws_ok($$ TRUNCATE ledger.api_keys $$,
+    'WIMUT', NULL, 'a superuser cannot TRUNCATE ledger.api_keys either (WIMUT)');
+SELECT throws_ok($$ UPDATE ledger.api_keys SET name = 'tap-key-a-old' WHERE name = 'tap-key-a' $$,
+    'WIMUT', NULL, 'a superuser cannot rename a key either (WIMUT)');
+SELECT set_eq($$ SELECT * FROM ledger.api_keys $$, $$ SELECT * FROM tap_keys_before $$,
+    'after every attempt every key row is as it was');
+SELECT tap.act_as('wallet_owner');
 
 -- ---------------------------------------------------------------------------------------------
 -- Errors

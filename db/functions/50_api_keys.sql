@@ -3,6 +3,43 @@
 -- every NOTIFY on channel wallet_api_keys (sent by create and revoke, delivered at commit) and
 -- every few seconds in case a notification was missed. Only a key's SHA-256 digest is stored.
 
+-- A key's row is kept for good, and changes only by its revocation: its name scopes its clients'
+-- idempotency keys (client api:<name>), so a key deleted or renamed would let a new key of that
+-- name inherit them (replays of requests it never made, WIDEM on its own). DELETE and TRUNCATE
+-- are refused, and an UPDATE may only set revoked_at where it is NULL (or leave the row as it
+-- is, as revoking a revoked key does). For every role, the owner included.
+CREATE OR REPLACE FUNCTION ledger._check_api_key_change()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    IF TG_OP <> 'UPDATE' THEN
+        RAISE EXCEPTION '% on ledger.api_keys is not allowed: API keys are never deleted', TG_OP
+            USING ERRCODE = 'WIMUT',
+                  HINT = 'revoke the key instead (wallet keys revoke NAME); its name stays taken';
+    END IF;
+    IF to_jsonb(NEW) - 'revoked_at' <> to_jsonb(OLD) - 'revoked_at'
+       OR (OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS DISTINCT FROM OLD.revoked_at) THEN
+        RAISE EXCEPTION 'API key % can only be revoked, once', quote_literal(OLD.name)
+            USING ERRCODE = 'WIMUT',
+                  HINT = 'a key''s name, digest, prefix, scopes and creation time are fixed, and a '
+                         'revocation is final: create a new key under a new name instead';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION ledger._check_api_key_change() IS
+    'Trigger function of api_keys_are_kept and api_keys_change_only_by_revocation: DELETE and TRUNCATE of API keys, and any UPDATE but setting a NULL revoked_at, raise WIMUT, for every role, the owner included.';
+REVOKE ALL ON FUNCTION ledger._check_api_key_change()
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
+CREATE OR REPLACE TRIGGER api_keys_are_kept
+    BEFORE DELETE OR TRUNCATE ON ledger.api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger._check_api_key_change();
+CREATE OR REPLACE TRIGGER api_keys_change_only_by_revocation
+    BEFORE UPDATE ON ledger.api_keys
+    FOR EACH ROW EXECUTE FUNCTION ledger._check_api_key_change();
+
 -- p_key_hash is the key's SHA-256 digest, p_key_prefix its first characters (for listings); the
 -- key itself never reaches the database. Scopes come back de-duplicated and sorted.
 CREATE OR REPLACE FUNCTION api.create_api_key(

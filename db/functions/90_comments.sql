@@ -87,7 +87,7 @@ COMMENT ON COLUMN ledger.transactions.created_at IS 'When the transaction was ma
 
 -- ledger.entries
 COMMENT ON TABLE ledger.entries IS
-    'The double entry: two or more rows per transaction whose signed amounts sum to zero, each with its wallet''s balance and version right after it, so history is audited without recomputation. Written once (trigger entries_are_immutable: WIMUT). Keyed by (transaction_id, id): a transaction''s entries are found by the key''s prefix.';
+    'The double entry: two or more rows per transaction whose signed amounts sum to zero, each with its wallet''s balance and version right after it, so history is audited without recomputation. Written once (trigger entries_are_immutable: WIMUT), and only in the database transaction that created their transaction (trigger entries_of_new_transactions: WIMUT), so the double-entry check sees every entry. Keyed by (transaction_id, id): a transaction''s entries are found by the key''s prefix.';
 COMMENT ON COLUMN ledger.entries.id IS
     'From a sequence cached 64 at a time per session: unique, not in commit order; a wallet''s history is ordered by wallet_version, never by id.';
 COMMENT ON COLUMN ledger.entries.transaction_id IS 'The transaction this entry is part of.';
@@ -99,7 +99,7 @@ COMMENT ON COLUMN ledger.entries.wallet_version IS
 
 -- ledger.api_keys
 COMMENT ON TABLE ledger.api_keys IS
-    'API keys of the HTTP service, managed by the owner (wallet keys create|list|revoke). Only a key''s SHA-256 digest is stored; the key is shown once, when created. No role but the owner reads this table: the service loads the active keys through api.active_api_keys(), auditors list them through api.list_api_keys(). Table CHECKs are fine here: keys are written by people, not on the posting path.';
+    'API keys of the HTTP service, managed by the owner (wallet keys create|list|revoke). Only a key''s SHA-256 digest is stored; the key is shown once, when created. No role but the owner reads this table: the service loads the active keys through api.active_api_keys(), auditors list them through api.list_api_keys(). Rows are never deleted and change only by their revocation (triggers api_keys_are_kept, api_keys_change_only_by_revocation: WIMUT), since a name scopes idempotency keys. Table CHECKs are fine here: keys are written by people, not on the posting path.';
 COMMENT ON COLUMN ledger.api_keys.id IS 'Row id.';
 COMMENT ON COLUMN ledger.api_keys.name IS
     'The key''s name: 1 to 64 of letters, digits and ._- (ledger._valid_api_key_name). Never reused, not even after a revocation: the service scopes its clients'' idempotency keys by api:<name>, so a new key with an old name would replay the old key''s requests.';
@@ -108,7 +108,7 @@ COMMENT ON COLUMN ledger.api_keys.key_prefix IS 'The key''s first characters, so
 COMMENT ON COLUMN ledger.api_keys.scopes IS
     'What the key may do: one or more of ledger._api_scopes() (wallet:audit, wallet:bonus, wallet:read, wallet:spend, wallet:topup), de-duplicated and sorted.';
 COMMENT ON COLUMN ledger.api_keys.created_at IS 'When the key was created.';
-COMMENT ON COLUMN ledger.api_keys.revoked_at IS 'When the key was revoked (the first time); NULL while it is active.';
+COMMENT ON COLUMN ledger.api_keys.revoked_at IS 'When the key was revoked (the first time); NULL while it is active. The only column that changes, once (WIMUT otherwise).';
 
 -- ledger.posting: what every money function returns
 COMMENT ON TYPE ledger.posting IS
