@@ -1,6 +1,10 @@
 -- A walk through the SQL API (the README's), on a freshly migrated and seeded database, as the
--- superuser: with `make run` serving, `make psql < examples/sql/walkthrough.sql`. Its transcript
+-- superuser taking a job's identity, then an auditor's: with `make run` serving,
+-- `make psql < examples/sql/walkthrough.sql`. Its transcript
 -- (psql -X -a) with ids and times masked is walkthrough.sql.out, checked by tests/examples.
+
+-- money moves as a trusted job moves it, logged in as wallet_job (the superuser takes its identity)
+SET SESSION AUTHORIZATION wallet_job;
 
 -- the seeded users
 SELECT asset_code, balance FROM api.balances('user-rich-001');
@@ -14,7 +18,10 @@ SELECT * FROM api.spend('user-rich-001', 'asset-gold-coin-001', 30.00, 'Legendar
 -- the same key again: the same transaction, replayed = true, nothing moves
 SELECT * FROM api.spend('user-rich-001', 'asset-gold-coin-001', 30.00, 'Legendary Sword', 'buy-1');
 
--- a wallet's ledger, newest first, and the books
+-- a wallet's ledger, newest first
 SELECT * FROM api.wallet_entries((SELECT wallet_id FROM api.balances('user-rich-001', 'asset-gold-coin-001')));
+
+-- the books, as people reconciling them read them (wallet_auditor, which can change nothing)
+SET SESSION AUTHORIZATION wallet_auditor;
 SELECT * FROM api.trial_balance;
 SELECT * FROM api.reconcile();
