@@ -338,9 +338,9 @@ COMMENT ON FUNCTION ledger._check_entry_transaction_is_new() IS
 REVOKE ALL ON FUNCTION ledger._check_entry_transaction_is_new()
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
-CREATE OR REPLACE TRIGGER entries_of_new_transactions
-    BEFORE INSERT ON ledger.entries
-    FOR EACH ROW EXECUTE FUNCTION ledger._check_entry_transaction_is_new();
+SELECT deploy.ensure_trigger(
+    'CREATE TRIGGER entries_of_new_transactions BEFORE INSERT ON ledger.entries '
+    'FOR EACH ROW EXECUTE FUNCTION ledger._check_entry_transaction_is_new()');
 
 -- A wallet's identity (asset, kind, owner, slot) is set once and fits its kind: a user wallet has
 -- an owner and one row; a system slot has no owner. Fires only when one of those columns is

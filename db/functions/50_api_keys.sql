@@ -33,12 +33,12 @@ COMMENT ON FUNCTION ledger._check_api_key_change() IS
 REVOKE ALL ON FUNCTION ledger._check_api_key_change()
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
-CREATE OR REPLACE TRIGGER api_keys_are_kept
-    BEFORE DELETE OR TRUNCATE ON ledger.api_keys
-    FOR EACH STATEMENT EXECUTE FUNCTION ledger._check_api_key_change();
-CREATE OR REPLACE TRIGGER api_keys_change_only_by_revocation
-    BEFORE UPDATE ON ledger.api_keys
-    FOR EACH ROW EXECUTE FUNCTION ledger._check_api_key_change();
+SELECT deploy.ensure_trigger(
+    'CREATE TRIGGER api_keys_are_kept BEFORE DELETE OR TRUNCATE ON ledger.api_keys '
+    'FOR EACH STATEMENT EXECUTE FUNCTION ledger._check_api_key_change()');
+SELECT deploy.ensure_trigger(
+    'CREATE TRIGGER api_keys_change_only_by_revocation BEFORE UPDATE ON ledger.api_keys '
+    'FOR EACH ROW EXECUTE FUNCTION ledger._check_api_key_change()');
 
 -- p_key_hash is the key's SHA-256 digest, p_key_prefix its first characters (for listings); the
 -- key itself never reaches the database. Scopes come back de-duplicated and sorted.
