@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULTS: Mapping[str, str] = {
-    # the service and trusted jobs: may only execute the SQL API
+    # the HTTP service: may only execute the SQL API (trusted jobs log in as wallet_job)
     "WALLET_DATABASE_URL": "postgresql://wallet_service@127.0.0.1:15432/wallet",
     # migrations, seed and API keys: the schema owner, or a superuser (then roles are created)
     "WALLET_ADMIN_DATABASE_URL": "postgresql://postgres@127.0.0.1:15432/wallet",

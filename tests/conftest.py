@@ -36,7 +36,7 @@ async def _connection(url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 async def service_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    """A connection as wallet_service, the role of the HTTP service and of trusted jobs."""
+    """A connection as wallet_service, the HTTP service's login (jobs log in as wallet_job)."""
     async for conn in _connection(settings.database_url):
         yield conn
 
