@@ -125,6 +125,38 @@ async def test_metadata_over_4_kib_is_validation_failed_on_metadata(
     assert problem["errors"][0]["field"] == "metadata"
 
 
+async def test_json_nested_too_deep_to_decode_is_validation_failed_on_every_route_with_a_body(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    document = (await api.get("/schema/openapi.json")).json()
+    with_body = [
+        (method, path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    ]
+    money = {f"/api/v1/wallet/{kind}" for kind in ("topup", "bonus", "spend")}
+    assert {path for _, path in with_body} >= money, with_body  # and any route added later
+    deep = "[" * 1200 + "1" + "]" * 1200  # beyond what msgspec decodes (about 1,000 levels)
+    fields = f'"userId": "u-{unique}", "assetTypeId": "{GOLD}", "amount": "1.00"'
+    bodies = [
+        f'{{{fields}, "metadata": {{"a": {deep}}}}}',
+        f'{{{fields}, "other": {deep}}}',
+        deep,
+    ]
+    for method, path in with_body:
+        assert "{" not in path, path
+        for body in bodies:
+            response = await api.request(
+                method,
+                path,
+                content=body.encode(),
+                headers={**money_headers(auth), "Content-Type": "application/json"},
+            )
+            problem = assert_problem(response, 400, "validation_failed")
+            assert problem["errors"][0]["field"] == "body", problem
+
+
 async def test_wrong_content_type_is_unsupported_media_type(
     api: Client, auth: dict[str, str], unique: str
 ) -> None:
