@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from decimal import Decimal
 
 import asyncpg
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from service.admission import Admissions
 from service.config import Settings, claim_ttl_seconds
+from service.ledger import Ledger, RefusedArgumentError
 from tests.support import GOLD, assert_problem, money_headers, topup
 
 Client = httpx.AsyncClient
@@ -123,6 +126,22 @@ async def test_metadata_over_4_kib_is_validation_failed_on_metadata(
     response = await topup(api, auth, f"u-{unique}", "1.00", metadata={"note": "x" * 5000})
     problem = assert_problem(response, 400, "validation_failed")
     assert problem["errors"][0]["field"] == "metadata"
+
+
+async def test_an_argument_postgresql_refuses_to_take_in_is_a_client_error_of_the_ledger(
+    settings: Settings, unique: str
+) -> None:
+    # behind the edge's checks, should one miss: 22003 while PostgreSQL binds the call's jsonb
+    # parameter was a 500 (the app answers RefusedArgumentError with validation_failed)
+    ledger = Ledger(settings)
+    await ledger.open()
+    try:
+        with pytest.raises(RefusedArgumentError, match="numeric"):
+            await ledger.topup(
+                f"u-{unique}", GOLD, Decimal("1.00"), f"k-{unique}", '{"a": 1e200000}', "test"
+            )
+    finally:
+        await ledger.close()
 
 
 async def test_json_nested_too_deep_to_decode_is_validation_failed_on_every_route_with_a_body(
