@@ -4,6 +4,7 @@ makes the one ledger call exactly once per Idempotency-Key."""
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -65,6 +66,109 @@ def idempotency_key(value: str | None) -> str:
     return value
 
 
+# Metadata is measured as PostgreSQL will write it (its jsonb text, where a number is written out
+# digit by digit: 1e400 is 401 bytes), after its numbers and nesting are found within the rules of
+# service/rules.py, all before the ledger call: nothing large is ever built, here or there.
+_INT_BOUND = 10**rules.METADATA_NUMBER_MAX_DIGITS  # an int below it has at most that many digits
+_ESCAPED = re.compile(r'[\x00-\x1f"\\]')  # what jsonb's text escapes in a string
+_SHORT_ESCAPES = frozenset('\b\f\n\r\t"\\')  # written \n, \", ...; other controls \u00XX
+_NUMBER_RULE = (
+    f"a number in metadata has at most {rules.METADATA_NUMBER_MAX_DIGITS} digits and an "
+    f"exponent from -{rules.METADATA_NUMBER_MAX_EXPONENT} to {rules.METADATA_NUMBER_MAX_EXPONENT}"
+)
+_DEPTH_RULE = f"metadata nests at most {rules.METADATA_MAX_DEPTH} levels of objects and arrays"
+
+
+class _RefusedError(Exception):
+    """A metadata value outside the rules; `path` is filled in on the way out, innermost first."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path: list[str] = []
+
+
+def _string_bytes(text: str) -> int:
+    """A JSON string's bytes in jsonb's text: its quotes, UTF-8, and escapes as PostgreSQL
+    writes them."""
+    size = (len(text) if text.isascii() else len(text.encode())) + 2
+    for char in _ESCAPED.findall(text):
+        size += 1 if char in _SHORT_ESCAPES else 5
+    return size
+
+
+def _number_bytes(value: int | Decimal) -> int:
+    """A number's bytes as PostgreSQL's numeric writes it: every digit, no exponent, and no sign
+    on a zero; _RefusedError outside the rules."""
+    if isinstance(value, int):
+        if not -_INT_BOUND < value < _INT_BOUND:
+            raise _RefusedError(_NUMBER_RULE)
+        return len(str(value))
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int), "JSON has no NaN or Infinity"
+    if (
+        len(digits) > rules.METADATA_NUMBER_MAX_DIGITS
+        or abs(value.adjusted()) > rules.METADATA_NUMBER_MAX_EXPONENT
+    ):
+        raise _RefusedError(_NUMBER_RULE)
+    fraction = -exponent + 1 if exponent < 0 else 0  # the point and the digits after it
+    if not value:
+        return 1 + fraction
+    return sign + max(1, len(digits) + exponent) + fraction
+
+
+def _metadata_bytes(value: Any, depth: int) -> int:
+    """`value`'s bytes in jsonb's text, at `depth` (the metadata object is at 1)."""
+    if isinstance(value, str):
+        return _string_bytes(value)
+    if isinstance(value, dict):
+        if depth > rules.METADATA_MAX_DEPTH:
+            raise _RefusedError(_DEPTH_RULE)
+        size = 4 * len(value) or 2  # {}, and ": " and ", " per member, less the last ", "
+        for key, item in value.items():
+            try:
+                size += _string_bytes(key) + _metadata_bytes(item, depth + 1)
+            except _RefusedError as refused:
+                refused.path.append(f".{key}")
+                raise
+        return size
+    if isinstance(value, list):
+        if depth > rules.METADATA_MAX_DEPTH:
+            raise _RefusedError(_DEPTH_RULE)
+        size = 2 * len(value) or 2  # [], and ", " per item, less the last
+        for index, item in enumerate(value):
+            try:
+                size += _metadata_bytes(item, depth + 1)
+            except _RefusedError as refused:
+                refused.path.append(f"[{index}]")
+                raise
+        return size
+    if value is None or value is True:
+        return 4
+    if value is False:
+        return 5
+    return _number_bytes(value)  # an int or a Decimal: nothing else is decoded
+
+
+def metadata_bytes(metadata: dict[str, Any]) -> int:
+    """The metadata's size in bytes as PostgreSQL stores it (its jsonb text), once its numbers
+    and nesting are found within the rules; else validation_failed naming the field."""
+    try:
+        return _metadata_bytes(metadata, 1)
+    except _RefusedError as refused:
+        error = FieldError("metadata" + "".join(reversed(refused.path)), refused.message)
+        raise validation_failed("the metadata is not valid", [error]) from None
+
+
+def _check_metadata_size(size: int) -> None:
+    if size > rules.METADATA_MAX_BYTES:
+        message = (
+            f"metadata is {size} bytes as PostgreSQL stores it (its jsonb text), over the "
+            f"{rules.METADATA_MAX_BYTES} allowed"
+        )
+        raise validation_failed("the metadata is too large", [FieldError("metadata", message)])
+
+
 async def _call_ledger(
     ledger: Ledger, data: MoneyRequest, amount: Decimal, key: str, metadata: str, client: str
 ) -> Posting:
@@ -113,6 +217,8 @@ async def move_money(
             [FieldError("amount", 'the amount must be a decimal string such as "100.00"')],
         )
     key = idempotency_key(key_header)
+    if data.metadata:
+        _check_metadata_size(metadata_bytes(data.metadata))
     amount = Decimal(data.amount)
     # what makes two requests "the same": the ledger compares these same arguments
     fingerprint = hashlib.sha256(

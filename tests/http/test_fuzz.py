@@ -40,6 +40,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from service.config import Settings
+from service.http.money import metadata_bytes
 from service.http.wire import (
     Balance,
     BalancesResponse,
@@ -465,10 +466,53 @@ ODD_USER_IDS = st.one_of(
     text(max_size=140),
     NOT_STRINGS,
 )
+
+
+def _raw(json_text: str) -> msgspec.Raw:
+    """`json_text` sent as it is written (msgspec would write a Decimal as a string)."""
+    return msgspec.Raw(json_text.encode())
+
+
+def _nested(levels: int, opener: str) -> msgspec.Raw:
+    """A 1 inside `levels` arrays (opener "[") or objects (opener '{"a":')."""
+    return _raw(opener * levels + "1" + ("]" if opener == "[" else "}") * levels)
+
+
+# Numbers as clients may write them: within metadata's range (service/rules.py: at most 100
+# digits, exponent from -400 to 400; 1e400 is 401 bytes of jsonb text) and beyond it, where
+# PostgreSQL would write them out digit by digit (1e131000) or could not hold them (1e200000)
+IN_RANGE_NUMBERS = st.builds(
+    "{}{}e{}".format,
+    st.sampled_from(["", "-"]),
+    st.from_regex(r"[0-9](\.[0-9]{1,30})?", fullmatch=True),
+    st.integers(-400, 400),
+).map(_raw)
+OUT_OF_RANGE_NUMBERS = st.one_of(
+    st.builds(
+        "{}{}e{}".format,
+        st.sampled_from(["", "-"]),
+        st.sampled_from(["1", "9.99", "0", "0.0"]),
+        st.one_of(
+            # just beyond the range; PostgreSQL's numeric limits (131,072 digits before the
+            # point, 16,383 after); beyond them
+            st.sampled_from([401, -401, 131_000, 131_072, -16_383, -16_384, 200_000, -200_000]),
+            st.integers(401, 200_000),
+            st.integers(-200_000, -401),
+        ),
+    ),
+    st.integers(101, 300).map(lambda n: "9" * n),
+    st.integers(101, 300).map(lambda n: "0." + "1" * n),
+).map(_raw)
+NESTING = st.sampled_from(["[", '{"a":'])
+# as a metadata member, 32 levels are deeper than metadata may nest (32, the object included);
+# from about 1,000 deeper than the service's decoder goes
+DEEP_VALUES = st.builds(_nested, st.integers(32, 1500), NESTING)
+ODD_MEMBERS = st.one_of(JSON_VALUES, IN_RANGE_NUMBERS, OUT_OF_RANGE_NUMBERS, DEEP_VALUES)
 METADATA = st.one_of(
     JSON_OBJECTS,
     JSON_VALUES,  # any shape, mostly not an object
     st.integers(4000, 5000).map(lambda n: {"note": "x" * n}),  # around the 4096-byte limit
+    st.dictionaries(text(max_size=12), ODD_MEMBERS, min_size=1, max_size=16),
 )
 
 
@@ -490,7 +534,10 @@ def money_body(draw: st.DrawFn, world: World, kind: str) -> dict[str, Any]:
         for name in draw(st.sets(st.sampled_from(sorted(body)), min_size=1, max_size=2)):
             del body[name]
     if draw(chance(8)):
-        body.update(draw(st.dictionaries(text(max_size=15), JSON_VALUES, min_size=1, max_size=2)))
+        extra = st.dictionaries(
+            text(max_size=15), JSON_VALUES | DEEP_VALUES, min_size=1, max_size=2
+        )
+        body.update(draw(extra))
     return body
 
 
@@ -542,7 +589,7 @@ def money_content(draw: st.DrawFn, world: World, kind: str) -> bytes:
     if shape == 16:
         return draw(st.binary(max_size=80))  # not JSON, or not UTF-8
     if shape == 17:
-        return msgspec.json.encode(draw(JSON_VALUES))  # JSON, mostly not an object
+        return msgspec.json.encode(draw(JSON_VALUES | DEEP_VALUES))  # JSON, mostly not an object
     if shape == 18:
         return encoded[: draw(st.integers(0, len(encoded)))]  # cut short
     if shape == 19:  # a few bytes slipped in: broken JSON, or broken UTF-8 inside a string
@@ -643,6 +690,9 @@ DEFECTS = [
     "bad-user-id",
     "unknown-asset",
     "bad-metadata",
+    "metadata-number-out-of-range",
+    "metadata-too-deep",
+    "body-too-deep",
     "too-large",
     "wrong-method",
 ]
@@ -659,9 +709,7 @@ MALFORMED_AMOUNTS = st.one_of(
 def _not_json(content: bytes) -> bool:
     try:
         SERVICE_JSON.decode(content)
-    except msgspec.DecodeError:
-        return True
-    except UnicodeDecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return True
     return False
 
@@ -753,6 +801,22 @@ def rejected_calls(draw: st.DrawFn, world: World) -> Call:
                 JSON_VALUES.filter(lambda v: v is not None and not isinstance(v, dict)),
                 st.integers(4100, 8000).map(lambda n: {"note": "x" * n}),
             ))  # fmt: skip
+        elif defect == "metadata-number-out-of-range":
+            number = st.one_of(
+                OUT_OF_RANGE_NUMBERS,
+                OUT_OF_RANGE_NUMBERS.map(lambda n: [1, n]),
+                OUT_OF_RANGE_NUMBERS.map(lambda n: {"n": n}),
+            )
+            kept = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            body["metadata"] = {**kept, draw(text(max_size=12)): draw(number)}
+        elif defect == "metadata-too-deep":
+            kept = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            deep = st.builds(_nested, st.integers(32, 900), NESTING)
+            body["metadata"] = {**kept, draw(text(max_size=12)): draw(deep)}
+        elif defect == "body-too-deep":
+            # deeper than the decoder goes, wherever it is
+            deep = st.builds(_nested, st.integers(1000, 2000), NESTING)
+            body[draw(st.sampled_from(["metadata", "amount", "userId", "extra"]))] = draw(deep)
         elif defect == "too-large":
             padded = True
         elif defect == "wrong-method":
@@ -776,7 +840,7 @@ def _user_of(call: Call) -> str | None:
     """The well-formed userId the call's body names, whose balances it could change."""
     try:
         body = SERVICE_JSON.decode(call.content or b"")
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     user = body.get("userId") if isinstance(body, dict) else None
     return user if isinstance(user, str) and USER_ID.fullmatch(user) else None
@@ -859,6 +923,40 @@ async def test_a_batch_of_rejected_money_requests_moves_no_money(
         assert response.status_code >= 400, f"{call} was accepted: {response.text}"
     after = await world.all_balances(users)
     assert after == before
+
+
+# ----------------------------------------------------------------------------------------------
+# Metadata as PostgreSQL sees it: the edge measures its jsonb text before the ledger call
+# (service/http/money.py), so its measure must be PostgreSQL's, byte for byte
+# ----------------------------------------------------------------------------------------------
+STORABLE_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
+NUMBER_TEXTS = st.one_of(
+    st.integers(-(10**100) + 1, 10**100 - 1).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False).map("{:f}".format),
+    st.builds(
+        "{}{}e{}".format,
+        st.sampled_from(["", "-"]),
+        st.from_regex(r"[1-9][0-9]{0,40}(\.[0-9]{1,40})?|0(\.0{1,5})?", fullmatch=True),
+        st.integers(-350, 350),
+    ),
+    st.sampled_from(["0", "-0", "-0.0", "0.000", "0e5", "0E-7", "1E+400", "-9.9e-400", "1.50e1"]),
+).map(_raw)
+STORABLE_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), NUMBER_TEXTS, STORABLE_TEXT),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(STORABLE_TEXT, inner, max_size=4),
+    max_leaves=10,
+)
+STORABLE_METADATA = st.dictionaries(STORABLE_TEXT, STORABLE_JSON, max_size=5)
+
+
+@FUZZ
+@given(metadata=STORABLE_METADATA)
+async def test_the_edge_measures_metadata_as_postgresql_writes_it(
+    service_conn: asyncpg.Connection, metadata: dict[str, Any]
+) -> None:
+    sent = msgspec.json.encode(metadata)
+    stored = await service_conn.fetchval("SELECT octet_length($1::jsonb::text)", sent.decode())
+    assert metadata_bytes(SERVICE_JSON.decode(sent)) == stored, sent
 
 
 # ----------------------------------------------------------------------------------------------

@@ -128,6 +128,71 @@ async def test_metadata_over_4_kib_is_validation_failed_on_metadata(
     assert problem["errors"][0]["field"] == "metadata"
 
 
+async def post_json_text(
+    api: Client, auth: dict[str, str], kind: str, fields: str, key: str | None = None
+) -> httpx.Response:
+    """POSTs the body `{fields}` exactly as written: numbers as the client wrote them."""
+    return await api.post(
+        f"/api/v1/wallet/{kind}",
+        content=f"{{{fields}}}".encode(),
+        headers={**money_headers(auth, key), "Content-Type": "application/json"},
+    )
+
+
+def topup_fields(user: str, metadata: str) -> str:
+    return f'"userId": "{user}", "assetTypeId": "{GOLD}", "amount": "1.00", "metadata": {metadata}'
+
+
+async def test_metadata_numbers_beyond_the_range_are_validation_failed_naming_them(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    user = f"u-{unique}"
+    sixteen = ",".join(f'"a{i}":1e131000' for i in range(16))  # 131,001 digits each, written out
+    cases = [
+        ("{" + sixteen + "}", "metadata.a0"),
+        ('{"a": 1e200000}', "metadata.a"),  # beyond PostgreSQL's numeric: it was a 500
+        ('{"a": 0e-20000}', "metadata.a"),
+        ('{"n": [1, 1e-401]}', "metadata.n[1]"),
+        ('{"n": {"m": -1.5e401}}', "metadata.n.m"),
+        ('{"a": 1' + "0" * 100 + "}", "metadata.a"),  # 101 digits
+        ('{"a": 0.' + "1" * 101 + "}", "metadata.a"),
+    ]
+    for metadata, field in cases:
+        response = await post_json_text(api, auth, "topup", topup_fields(user, metadata))
+        problem = assert_problem(response, 400, "validation_failed")
+        assert [e["field"] for e in problem["errors"]] == [field], (metadata[:40], problem)
+    at_the_limits = '{"big": 1e400, "small": -9.9e-400, "long": ' + "9" * 100 + "}"
+    response = await post_json_text(api, auth, "topup", topup_fields(user, at_the_limits))
+    assert response.status_code == 201, response.text
+
+
+async def test_metadata_nested_deeper_than_32_levels_is_validation_failed_naming_it(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    user = f"u-{unique}"
+
+    def nested(levels: int) -> str:  # the metadata object is the first level, then arrays
+        return '{"a": ' + "[" * (levels - 1) + "1" + "]" * (levels - 1) + "}"
+
+    response = await post_json_text(api, auth, "topup", topup_fields(user, nested(32)))
+    assert response.status_code == 201, response.text
+    response = await post_json_text(api, auth, "topup", topup_fields(user, nested(33)))
+    problem = assert_problem(response, 400, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["metadata.a" + "[0]" * 31], problem
+
+
+async def test_metadata_size_is_measured_as_postgresql_writes_it_before_the_ledger_call(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    # 11 numbers of 401 digits written out: 4500 bytes of jsonb text, from 140 bytes sent. The
+    # edge measures it (the ledger's own check would only say "larger than 4096 bytes").
+    metadata = "{" + ", ".join(f'"a{i}": 1e400' for i in range(11)) + "}"
+    response = await post_json_text(api, auth, "topup", topup_fields(f"u-{unique}", metadata))
+    problem = assert_problem(response, 400, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["metadata"], problem
+    assert "4500 bytes" in problem["errors"][0]["message"], problem
+
+
 async def test_an_argument_postgresql_refuses_to_take_in_is_a_client_error_of_the_ledger(
     settings: Settings, unique: str
 ) -> None:
