@@ -3,8 +3,8 @@ makes the one ledger call exactly once per Idempotency-Key."""
 
 from __future__ import annotations
 
+import decimal
 import hashlib
-import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -66,12 +66,19 @@ def idempotency_key(value: str | None) -> str:
     return value
 
 
-# Metadata is measured as PostgreSQL will write it (its jsonb text, where a number is written out
+# Metadata is measured as PostgreSQL will store it (its jsonb text, where a number is written out
 # digit by digit: 1e400 is 401 bytes), after its numbers and nesting are found within the rules of
-# service/rules.py, all before the ledger call: nothing large is ever built, here or there.
+# service/rules.py, all before the ledger call: nothing large is ever built, here or there. The
+# measure starts from the compact JSON text the ledger is sent, whose strings PostgreSQL writes
+# byte for byte as msgspec does (the same escapes), and adds what PostgreSQL writes besides: a
+# space after each ":" and ",", and numbers written out in full.
+#
+# Then comes the metadata's form for the idempotency fingerprint: equal for two metadata that
+# jsonb holds equal (numbers compared as numbers: 1.1 is 1.10, 100 is 1e2, 0 is -0.0; keys in any
+# order), which is how ledger._replay compares them.
 _INT_BOUND = 10**rules.METADATA_NUMBER_MAX_DIGITS  # an int below it has at most that many digits
-_ESCAPED = re.compile(r'[\x00-\x1f"\\]')  # what jsonb's text escapes in a string
-_SHORT_ESCAPES = frozenset('\b\f\n\r\t"\\')  # written \n, \", ...; other controls \u00XX
+# enough digits for any amount (80 at most) and any metadata number: normalize() never rounds
+_EXACT = decimal.Context(prec=rules.METADATA_NUMBER_MAX_DIGITS)
 _NUMBER_RULE = (
     f"a number in metadata has at most {rules.METADATA_NUMBER_MAX_DIGITS} digits and an "
     f"exponent from -{rules.METADATA_NUMBER_MAX_EXPONENT} to {rules.METADATA_NUMBER_MAX_EXPONENT}"
@@ -88,22 +95,9 @@ class _RefusedError(Exception):
         self.path: list[str] = []
 
 
-def _string_bytes(text: str) -> int:
-    """A JSON string's bytes in jsonb's text: its quotes, UTF-8, and escapes as PostgreSQL
-    writes them."""
-    size = (len(text) if text.isascii() else len(text.encode())) + 2
-    for char in _ESCAPED.findall(text):
-        size += 1 if char in _SHORT_ESCAPES else 5
-    return size
-
-
-def _number_bytes(value: int | Decimal) -> int:
-    """A number's bytes as PostgreSQL's numeric writes it: every digit, no exponent, and no sign
-    on a zero; _RefusedError outside the rules."""
-    if isinstance(value, int):
-        if not -_INT_BOUND < value < _INT_BOUND:
-            raise _RefusedError(_NUMBER_RULE)
-        return len(str(value))
+def _decimal_bytes(value: Decimal) -> int:
+    """A Decimal's bytes as PostgreSQL's numeric writes it: every digit, no exponent, no sign on
+    a zero; _RefusedError outside the rules."""
     sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int), "JSON has no NaN or Infinity"
     if (
@@ -117,47 +111,76 @@ def _number_bytes(value: int | Decimal) -> int:
     return sign + max(1, len(digits) + exponent) + fraction
 
 
-def _metadata_bytes(value: Any, depth: int) -> int:
-    """`value`'s bytes in jsonb's text, at `depth` (the metadata object is at 1)."""
-    if isinstance(value, str):
-        return _string_bytes(value)
+def _extra_bytes(value: Any, depth: int, decimals: list[Decimal]) -> int:
+    """What jsonb's text of `value` (at `depth`: the metadata object is at 1) has beyond its
+    compact JSON text; the Decimals met are added to `decimals`."""
     if isinstance(value, dict):
         if depth > rules.METADATA_MAX_DEPTH:
             raise _RefusedError(_DEPTH_RULE)
-        size = 4 * len(value) or 2  # {}, and ": " and ", " per member, less the last ", "
+        extra = 2 * len(value) - 1 if value else 0  # ": " per member, ", " between them
         for key, item in value.items():
+            if isinstance(item, str):  # the common case, and nothing to add
+                continue
             try:
-                size += _string_bytes(key) + _metadata_bytes(item, depth + 1)
+                extra += _extra_bytes(item, depth + 1, decimals)
             except _RefusedError as refused:
                 refused.path.append(f".{key}")
                 raise
-        return size
+        return extra
     if isinstance(value, list):
         if depth > rules.METADATA_MAX_DEPTH:
             raise _RefusedError(_DEPTH_RULE)
-        size = 2 * len(value) or 2  # [], and ", " per item, less the last
+        extra = len(value) - 1 if value else 0  # ", " between items
         for index, item in enumerate(value):
+            if isinstance(item, str):
+                continue
             try:
-                size += _metadata_bytes(item, depth + 1)
+                extra += _extra_bytes(item, depth + 1, decimals)
             except _RefusedError as refused:
                 refused.path.append(f"[{index}]")
                 raise
-        return size
-    if value is None or value is True:
-        return 4
-    if value is False:
-        return 5
-    return _number_bytes(value)  # an int or a Decimal: nothing else is decoded
+        return extra
+    if isinstance(value, Decimal):
+        decimals.append(value)
+        return _decimal_bytes(value) - len(str(value))  # msgspec writes str(value)
+    if isinstance(value, int) and not -_INT_BOUND < value < _INT_BOUND:
+        raise _RefusedError(_NUMBER_RULE)
+    return 0  # an int (its digits, written alike), true, false or null
 
 
-def metadata_bytes(metadata: dict[str, Any]) -> int:
-    """The metadata's size in bytes as PostgreSQL stores it (its jsonb text), once its numbers
-    and nesting are found within the rules; else validation_failed naming the field."""
+def _same_number(value: Decimal) -> int | Decimal:
+    """One form per value: 1.10 -> 1.1, 1.0 and 1E+0 -> 1, 100.0 -> 100, -0.0 -> 0."""
+    same = value.normalize(_EXACT)
+    last = same.as_tuple().exponent  # of its last digit: 0 or more when it is whole
+    return int(same) if isinstance(last, int) and last >= 0 else same
+
+
+def _same(value: Any) -> Any:
+    """`value` with each Decimal in its one form (once within the rules: a bounded walk)."""
+    if isinstance(value, dict):
+        return {key: _same(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_same(item) for item in value]
+    if isinstance(value, Decimal):
+        return _same_number(value)
+    return value
+
+
+def measured_metadata(metadata: dict[str, Any]) -> tuple[str, dict[str, Any], int]:
+    """The metadata as JSON text for the ledger, its form for the idempotency fingerprint (equal
+    for metadata that jsonb holds equal) and its size in bytes as PostgreSQL stores it (its jsonb
+    text), once its numbers and nesting are found within the rules; else validation_failed
+    naming the field."""
+    decimals: list[Decimal] = []
     try:
-        return _metadata_bytes(metadata, 1)
+        extra = _extra_bytes(metadata, 1, decimals)
     except _RefusedError as refused:
         error = FieldError("metadata" + "".join(reversed(refused.path)), refused.message)
         raise validation_failed("the metadata is not valid", [error]) from None
+    text = encode(metadata)
+    # ints, strings, true, false and null have one form each already (and the fingerprint's
+    # encoder sorts the keys): only numbers with a fraction or an exponent need a new form
+    return text.decode(), (_same(metadata) if decimals else metadata), len(text) + extra
 
 
 def _check_metadata_size(size: int) -> None:
@@ -167,6 +190,14 @@ def _check_metadata_size(size: int) -> None:
             f"{rules.METADATA_MAX_BYTES} allowed"
         )
         raise validation_failed("the metadata is too large", [FieldError("metadata", message)])
+
+
+def _description(data: MoneyRequest) -> str | None:
+    if isinstance(data, SpendRequest):
+        return data.service_description
+    if isinstance(data, BonusRequest):
+        return data.reason
+    return None
 
 
 async def _call_ledger(
@@ -217,16 +248,29 @@ async def move_money(
             [FieldError("amount", 'the amount must be a decimal string such as "100.00"')],
         )
     key = idempotency_key(key_header)
+    metadata = "{}"  # no metadata is {} to the ledger
+    same_metadata: dict[str, Any] = {}
     if data.metadata:
-        _check_metadata_size(metadata_bytes(data.metadata))
+        metadata, same_metadata, size = measured_metadata(data.metadata)
+        _check_metadata_size(size)
     amount = Decimal(data.amount)
-    # what makes two requests "the same": the ledger compares these same arguments
+    # What makes two requests "the same" (docs/http-api.md#idempotency): what ledger._replay
+    # compares, compared as it does: the type, user, asset and description as they are, the
+    # amount as a number ("7" is "7.00"), metadata as jsonb.
     fingerprint = hashlib.sha256(
-        encode_canonical([kind, data, format(amount.normalize(), "f")])
+        encode_canonical(
+            [
+                kind,
+                data.user_id,
+                data.asset_type_id,
+                format(amount.normalize(_EXACT), "f"),
+                _description(data),
+                same_metadata,
+            ]
+        )
     ).hexdigest()
 
     async def move() -> tuple[bytes, bool]:
-        metadata = encode(data.metadata if data.metadata is not None else {}).decode()
         posting = await _call_ledger(ledger, data, amount, key, metadata, client.idempotency_scope)
         if not posting.replayed:
             TRANSACTIONS.labels(kind, data.asset_type_id).inc()

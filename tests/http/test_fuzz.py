@@ -18,6 +18,7 @@ tests/faults/test_bad_input.py sends 10,000 and more through Granian.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import os
 import re
 import time
@@ -40,7 +41,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from service.config import Settings
-from service.http.money import metadata_bytes
+from service.http.codec import encode_canonical
+from service.http.money import measured_metadata
 from service.http.wire import (
     Balance,
     BalancesResponse,
@@ -929,6 +931,7 @@ async def test_a_batch_of_rejected_money_requests_moves_no_money(
 # Metadata as PostgreSQL sees it: the edge measures its jsonb text before the ledger call
 # (service/http/money.py), so its measure must be PostgreSQL's, byte for byte
 # ----------------------------------------------------------------------------------------------
+EXACT = decimal.Context(prec=500)  # arithmetic on the numbers drawn, without rounding
 STORABLE_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
 NUMBER_TEXTS = st.one_of(
     st.integers(-(10**100) + 1, 10**100 - 1).map(str),
@@ -956,7 +959,61 @@ async def test_the_edge_measures_metadata_as_postgresql_writes_it(
 ) -> None:
     sent = msgspec.json.encode(metadata)
     stored = await service_conn.fetchval("SELECT octet_length($1::jsonb::text)", sent.decode())
-    assert metadata_bytes(SERVICE_JSON.decode(sent)) == stored, sent
+    assert measured_metadata(SERVICE_JSON.decode(sent))[2] == stored, sent
+
+
+def _number_written_otherwise(draw: st.DrawFn, number: msgspec.Raw) -> msgspec.Raw:
+    """The same number in another spelling (trailing zeros, an exponent, a sign on zero), or,
+    one time in four, another number."""
+    value = Decimal(bytes(number).decode())
+    if draw(chance(4)):
+        last_digit = Decimal((0, (1,), value.as_tuple().exponent))
+        change = draw(st.sampled_from([Decimal(1), Decimal(-1), last_digit, -last_digit]))
+        changed = EXACT.add(value, change)
+        if len(changed.as_tuple().digits) > 100 or abs(changed.adjusted()) > 400:
+            return str(value)  # out of range: a string, another change
+        return _raw(str(changed))
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    zeros = draw(st.integers(0, min(5, 100 - len(digits))))
+    coefficient = int("".join(map(str, digits))) * 10**zeros
+    minus = "-" if sign or (not value and draw(st.booleans())) else ""
+    if abs(value.adjusted()) <= 30 and draw(st.booleans()):
+        return _raw(minus + format(abs(value), "f"))
+    return _raw(f"{minus}{coefficient}e{exponent - zeros}")
+
+
+def _written_otherwise(draw: st.DrawFn, value: Any) -> Any:
+    """`value` with its members in another order and its numbers spelled otherwise; now and then
+    one thing changed (a string, a type, the order of an array)."""
+    if isinstance(value, msgspec.Raw):
+        return _number_written_otherwise(draw, value)
+    if draw(chance(12)):
+        return draw(st.sampled_from(["1", 1, True, None, [], {}]).filter(lambda v: v != value))
+    if isinstance(value, dict):
+        members = [(k, _written_otherwise(draw, v)) for k, v in value.items()]
+        return dict(draw(st.permutations(members)))
+    if isinstance(value, list):
+        items = [_written_otherwise(draw, v) for v in value]
+        return items[::-1] if len(items) > 1 and draw(chance(8)) else items
+    if isinstance(value, str) and draw(chance(8)):
+        return value + draw(st.sampled_from([" ", "\u00e9", "e\u0301"]))
+    return value
+
+
+@FUZZ
+@given(data=st.data())
+async def test_the_edge_holds_metadata_the_same_exactly_when_postgresql_does(
+    service_conn: asyncpg.Connection, data: st.DataObject
+) -> None:
+    # what the idempotency fingerprint compares (service/http/money.py) against what the ledger
+    # compares (ledger._replay: jsonb's =)
+    first = data.draw(STORABLE_METADATA, label="first")
+    second = data.draw(st.composite(lambda draw: _written_otherwise(draw, first))(), label="second")
+    texts = [msgspec.json.encode(m).decode() for m in (first, second)]
+    same_to_postgresql = await service_conn.fetchval("SELECT $1::jsonb = $2::jsonb", *texts)
+    forms = [encode_canonical(measured_metadata(SERVICE_JSON.decode(t))[1]) for t in texts]
+    assert (forms[0] == forms[1]) == same_to_postgresql, texts
 
 
 # ----------------------------------------------------------------------------------------------

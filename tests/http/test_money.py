@@ -396,3 +396,57 @@ async def test_repeat_while_the_first_is_running_is_in_flight_409(
     third = await api.post("/api/v1/wallet/spend", json=spend, headers=sent)
     assert third.status_code == 201 and third.headers["idempotent-replayed"] == "true"
     assert third.json()["balance"] == "9.00"
+
+
+# Two requests with one Idempotency-Key, as the ledger (ledger._replay) tells them apart: the same
+# type, user, asset and description, amounts equal as numbers, and metadata equal as jsonb (its
+# numbers as numbers, its keys in any order, no metadata the same as {}). Each pair is sent with
+# Redis remembering the first answer and again with Redis flushed: the verdict must not depend on
+# which layer gives it (docs/http-api.md#idempotency).
+USER_ASSET = '"userId": "{user}", "assetTypeId": "' + GOLD + '"'
+ONE = '"amount": "1", "metadata": '
+SAME, REUSED = "replayed", "idempotency_key_reused"
+SAMENESS = [
+    ("topup", '"amount": "7"', '"amount": "7.00"', SAME),
+    ("topup", '"amount": "7.00"', '"amount": "007.0"', SAME),
+    ("topup", '"amount": "7.00"', '"amount": "7.00", "metadata": {}', SAME),
+    ("topup", '"amount": "7.00", "metadata": {}', '"amount": "7.00"', SAME),
+    ("topup", ONE + '{"a": 1.1}', ONE + '{"a": 1.10}', SAME),
+    ("topup", ONE + '{"a": 100, "b": [0, 2.5]}', ONE + '{"b": [-0.0, 25e-1], "a": 1e2}', SAME),
+    ("bonus", '"reason": "r", ' + ONE + '{"x": 1.000}', ONE + '{"x": 1}, "reason": "r"', SAME),
+    ("topup", '"amount": "7.00"', '"amount": "7.01"', REUSED),
+    ("topup", ONE + '{"a": 1.1}', ONE + '{"a": "1.1"}', REUSED),
+    ("topup", ONE + '{"a": 1}', ONE + '{"a": true}', REUSED),
+    ("topup", ONE + '{"a": [1, 2]}', ONE + '{"a": [2, 1]}', REUSED),
+    ("topup", ONE + '{"a": 1}', ONE + '{"a": 1.0000000000000000000000000000001}', REUSED),
+    ("bonus", '"amount": "1", "reason": "r"', '"amount": "1", "reason": "r "', REUSED),
+]
+
+
+@pytest.mark.parametrize(("kind", "first", "second", "verdict"), SAMENESS)
+async def test_redis_and_the_ledger_agree_on_what_the_same_request_is(
+    api: Client,
+    auth: dict[str, str],
+    unique: str,
+    redis_client: Redis,
+    kind: str,
+    first: str,
+    second: str,
+    verdict: str,
+) -> None:
+    user = USER_ASSET.format(user=f"u-{unique}")
+    verdicts = []
+    for flush in (False, True):
+        key = f"same-{unique}-{flush}"
+        original = await post_json_text(api, auth, kind, f"{user}, {first}", key)
+        assert original.status_code == 201, original.text
+        if flush:
+            await redis_client.flushdb()  # Redis forgot: the ledger answers the repeat
+        repeat = await post_json_text(api, auth, kind, f"{user}, {second}", key)
+        if repeat.status_code == 201:
+            assert repeat.headers.get("idempotent-replayed") == "true", repeat.headers
+            assert repeat.content == original.content, "the first answer, byte for byte"
+            verdicts.append("replayed")
+        else:
+            verdicts.append(assert_problem(repeat, 422, "idempotency_key_reused")["code"])
+    assert verdicts == [verdict, verdict], "with Redis, then after a flush"
