@@ -4,8 +4,9 @@ No SQL here but those calls; every rule about money is in the database. Results 
 msgspec Structs, decoded by column name, so a column that a migration adds to a result type is
 simply not read. Errors come back as the ledger's own: LedgerError for an error the SQL API
 raised on purpose (a SQLSTATE of the catalogue, db/errors.tsv), LedgerUnavailableError when
-PostgreSQL is unreachable, restarting, or slower than the statement timeout (never a hang), and
-UnstorableTextError for text PostgreSQL cannot hold. This module knows nothing of HTTP.
+PostgreSQL is unreachable, restarting, or slower than the statement timeout (never a hang),
+UnstorableTextError for text PostgreSQL cannot hold, and RefusedArgumentError for any other
+argument it refuses to take in. This module knows nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ class LedgerUnavailableError(Exception):
 
 class UnstorableTextError(Exception):
     """Text holding the NUL character (U+0000), which no PostgreSQL text value can store."""
+
+
+class RefusedArgumentError(Exception):
+    """An argument PostgreSQL refused while taking in the call's parameters, before any function
+    ran (a jsonb number beyond numeric's range, say): nothing happened, and the value is the
+    caller's."""
 
 
 class Posting(msgspec.Struct, frozen=True):
@@ -149,6 +156,10 @@ _UNAVAILABLE_SQLSTATES = {
 # PostgreSQL cannot store the NUL character (U+0000) in text: whatever field carried it, the
 # caller sent something no text value can hold.
 _UNSTORABLE_TEXT = {"22021", "22P05"}
+# Errors of the parameters' input functions (data exceptions and program limits) carry this
+# context: the value was refused before any function ran.
+_ARGUMENT_CLASSES = ("22", "54")
+_PARAMETER_CONTEXT = " parameter $"
 
 
 # jsonb's binary form is a version byte (1) and the JSON text. Binary, because asyncpg decodes
@@ -191,6 +202,9 @@ def _translated_errors() -> Iterator[None]:
             raise LedgerUnavailableError(_UNAVAILABLE_SQLSTATES[sqlstate]) from exc
         if sqlstate in _UNSTORABLE_TEXT:
             raise UnstorableTextError(str(exc)) from exc
+        context = getattr(exc, "context", None) or ""
+        if sqlstate.startswith(_ARGUMENT_CLASSES) and _PARAMETER_CONTEXT in context:
+            raise RefusedArgumentError(str(exc)) from exc
         known = BY_SQLSTATE.get(sqlstate)
         if known is None:
             raise

@@ -21,6 +21,16 @@ IDEMPOTENCY_KEY_RULE = "1 to 255 printable ASCII characters"
 DESCRIPTION_MAX_LENGTH = 500
 # Metadata, as JSON text: ledger._metadata_max_bytes()
 METADATA_MAX_BYTES = 4096
+# Metadata's shape: rules of the edge alone (the database has none of them, and needs none: no
+# request reaches it without passing them). PostgreSQL writes a jsonb number out digit by digit
+# (1e131000 is 131,001 bytes of text) and refuses one beyond its numeric range while it parses
+# the call, so the edge bounds every number before it measures, compares or sends anything;
+# and it bounds nesting, so that walking metadata stays shallow. Generous for real metadata:
+# 100 digits hold any 256-bit integer (78) and any decimal128 (34), and the exponents any float64
+# (5e-324 to 1.8e308).
+METADATA_MAX_DEPTH = 32  # objects and arrays, the metadata object itself the first
+METADATA_NUMBER_MAX_DIGITS = 100  # a number's digits as written, leading zeros aside
+METADATA_NUMBER_MAX_EXPONENT = 400  # |e| of the number written as d.ddd...e<e>
 # A ledger page: ledger._page_limit_default(), ledger._page_limit_max()
 PAGE_LIMIT_DEFAULT = 50
 PAGE_LIMIT_MAX = 200

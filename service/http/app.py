@@ -22,7 +22,13 @@ from service.http.codec import ExactJSONRequest
 from service.http.gate import Gate
 from service.http.guards import ApiKeyGuard
 from service.http.openapi import openapi_config
-from service.ledger import Ledger, LedgerError, LedgerUnavailableError, UnstorableTextError
+from service.ledger import (
+    Ledger,
+    LedgerError,
+    LedgerUnavailableError,
+    RefusedArgumentError,
+    UnstorableTextError,
+)
 from service.observability import Observed, configure_logging, tracing_plugin, write_log
 from service.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -78,6 +84,17 @@ def _on_unstorable_text(
     error = validation_failed(
         "the request holds text that cannot be stored",
         [FieldError("body", "text may not contain the NUL character (U+0000)")],
+    )
+    return _problem_response(request, error)
+
+
+def _on_refused_argument(
+    request: Request[Any, Any, Any], exc: RefusedArgumentError
+) -> Response[bytes]:
+    # the edge's own checks (service/rules.py) should have refused it first: defence in depth
+    error = validation_failed(
+        "the request holds a value the database cannot take",
+        [FieldError("body", f"a value the database cannot take: {exc}")],
     )
     return _problem_response(request, error)
 
@@ -183,6 +200,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
             LedgerError: _on_ledger_error,
             LedgerUnavailableError: _on_unavailable,
             UnstorableTextError: _on_unstorable_text,
+            RefusedArgumentError: _on_refused_argument,
             ValidationException: _on_validation,
             HTTPException: _on_http,
             Exception: _on_unexpected,

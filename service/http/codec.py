@@ -31,6 +31,10 @@ class ExactJSONRequest(Request[Any, Any, Any]):
                 self._json = decode_exact(await self.body() or b"null")
             except (msgspec.DecodeError, UnicodeDecodeError) as exc:
                 raise ClientException(f"JSON is malformed: {exc}") from exc
+            except RecursionError as exc:
+                # msgspec stops at Python's recursion limit (about 1,000 levels, well inside the
+                # body limit); nothing is left half-done, the body is just too deep to decode
+                raise ClientException("JSON is nested too deeply") from exc
         return self._json
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from service.admission import Admission, Admissions
 from service.auth import ApiClient
-from service.ledger import LedgerError, UnstorableTextError
+from service.ledger import LedgerError, RefusedArgumentError, UnstorableTextError
 from service.observability import RATE_LIMITED, REPLAYS
 from service.problems import ProblemError
 
@@ -66,7 +66,7 @@ def _not_an_attempt(exc: BaseException) -> bool:
     accept, a key reused...): such a request gives the user's transaction limit its count back,
     so that nobody can use up another user's quota with requests that could never move money.
     Insufficient funds is a real attempt on the user's money, and counts."""
-    if isinstance(exc, UnstorableTextError):
+    if isinstance(exc, UnstorableTextError | RefusedArgumentError):
         return True
     return isinstance(exc, LedgerError) and exc.code != "insufficient_funds"
 

@@ -38,8 +38,11 @@ Description = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.DESCRIP
 Metadata = Annotated[
     dict[str, Any],
     msgspec.Meta(
-        description=f"Any JSON object of at most {rules.METADATA_MAX_BYTES} bytes, kept with "
-        "the transaction"
+        description=f"Any JSON object of at most {rules.METADATA_MAX_BYTES} bytes as PostgreSQL "
+        f"stores it (its jsonb text, numbers written out digit by digit), kept with the "
+        f"transaction; nested at most {rules.METADATA_MAX_DEPTH} levels, its numbers of at most "
+        f"{rules.METADATA_NUMBER_MAX_DIGITS} digits with an exponent from "
+        f"-{rules.METADATA_NUMBER_MAX_EXPONENT} to {rules.METADATA_NUMBER_MAX_EXPONENT}"
     ),
 ]
 TransactionType = Literal["topup", "bonus", "spend", "opening_balance"]

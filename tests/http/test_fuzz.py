@@ -18,6 +18,7 @@ tests/faults/test_bad_input.py sends 10,000 and more through Granian.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import os
 import re
 import time
@@ -40,6 +41,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from service.config import Settings
+from service.http.codec import encode_canonical
+from service.http.money import measured_metadata
 from service.http.wire import (
     Balance,
     BalancesResponse,
@@ -465,10 +468,53 @@ ODD_USER_IDS = st.one_of(
     text(max_size=140),
     NOT_STRINGS,
 )
+
+
+def _raw(json_text: str) -> msgspec.Raw:
+    """`json_text` sent as it is written (msgspec would write a Decimal as a string)."""
+    return msgspec.Raw(json_text.encode())
+
+
+def _nested(levels: int, opener: str) -> msgspec.Raw:
+    """A 1 inside `levels` arrays (opener "[") or objects (opener '{"a":')."""
+    return _raw(opener * levels + "1" + ("]" if opener == "[" else "}") * levels)
+
+
+# Numbers as clients may write them: within metadata's range (service/rules.py: at most 100
+# digits, exponent from -400 to 400; 1e400 is 401 bytes of jsonb text) and beyond it, where
+# PostgreSQL would write them out digit by digit (1e131000) or could not hold them (1e200000)
+IN_RANGE_NUMBERS = st.builds(
+    "{}{}e{}".format,
+    st.sampled_from(["", "-"]),
+    st.from_regex(r"[0-9](\.[0-9]{1,30})?", fullmatch=True),
+    st.integers(-400, 400),
+).map(_raw)
+OUT_OF_RANGE_NUMBERS = st.one_of(
+    st.builds(
+        "{}{}e{}".format,
+        st.sampled_from(["", "-"]),
+        st.sampled_from(["1", "9.99", "0", "0.0"]),
+        st.one_of(
+            # just beyond the range; PostgreSQL's numeric limits (131,072 digits before the
+            # point, 16,383 after); beyond them
+            st.sampled_from([401, -401, 131_000, 131_072, -16_383, -16_384, 200_000, -200_000]),
+            st.integers(401, 200_000),
+            st.integers(-200_000, -401),
+        ),
+    ),
+    st.integers(101, 300).map(lambda n: "9" * n),
+    st.integers(101, 300).map(lambda n: "0." + "1" * n),
+).map(_raw)
+NESTING = st.sampled_from(["[", '{"a":'])
+# as a metadata member, 32 levels are deeper than metadata may nest (32, the object included);
+# from about 1,000 deeper than the service's decoder goes
+DEEP_VALUES = st.builds(_nested, st.integers(32, 1500), NESTING)
+ODD_MEMBERS = st.one_of(JSON_VALUES, IN_RANGE_NUMBERS, OUT_OF_RANGE_NUMBERS, DEEP_VALUES)
 METADATA = st.one_of(
     JSON_OBJECTS,
     JSON_VALUES,  # any shape, mostly not an object
     st.integers(4000, 5000).map(lambda n: {"note": "x" * n}),  # around the 4096-byte limit
+    st.dictionaries(text(max_size=12), ODD_MEMBERS, min_size=1, max_size=16),
 )
 
 
@@ -490,7 +536,10 @@ def money_body(draw: st.DrawFn, world: World, kind: str) -> dict[str, Any]:
         for name in draw(st.sets(st.sampled_from(sorted(body)), min_size=1, max_size=2)):
             del body[name]
     if draw(chance(8)):
-        body.update(draw(st.dictionaries(text(max_size=15), JSON_VALUES, min_size=1, max_size=2)))
+        extra = st.dictionaries(
+            text(max_size=15), JSON_VALUES | DEEP_VALUES, min_size=1, max_size=2
+        )
+        body.update(draw(extra))
     return body
 
 
@@ -542,7 +591,7 @@ def money_content(draw: st.DrawFn, world: World, kind: str) -> bytes:
     if shape == 16:
         return draw(st.binary(max_size=80))  # not JSON, or not UTF-8
     if shape == 17:
-        return msgspec.json.encode(draw(JSON_VALUES))  # JSON, mostly not an object
+        return msgspec.json.encode(draw(JSON_VALUES | DEEP_VALUES))  # JSON, mostly not an object
     if shape == 18:
         return encoded[: draw(st.integers(0, len(encoded)))]  # cut short
     if shape == 19:  # a few bytes slipped in: broken JSON, or broken UTF-8 inside a string
@@ -643,6 +692,9 @@ DEFECTS = [
     "bad-user-id",
     "unknown-asset",
     "bad-metadata",
+    "metadata-number-out-of-range",
+    "metadata-too-deep",
+    "body-too-deep",
     "too-large",
     "wrong-method",
 ]
@@ -659,9 +711,7 @@ MALFORMED_AMOUNTS = st.one_of(
 def _not_json(content: bytes) -> bool:
     try:
         SERVICE_JSON.decode(content)
-    except msgspec.DecodeError:
-        return True
-    except UnicodeDecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return True
     return False
 
@@ -753,6 +803,22 @@ def rejected_calls(draw: st.DrawFn, world: World) -> Call:
                 JSON_VALUES.filter(lambda v: v is not None and not isinstance(v, dict)),
                 st.integers(4100, 8000).map(lambda n: {"note": "x" * n}),
             ))  # fmt: skip
+        elif defect == "metadata-number-out-of-range":
+            number = st.one_of(
+                OUT_OF_RANGE_NUMBERS,
+                OUT_OF_RANGE_NUMBERS.map(lambda n: [1, n]),
+                OUT_OF_RANGE_NUMBERS.map(lambda n: {"n": n}),
+            )
+            kept = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            body["metadata"] = {**kept, draw(text(max_size=12)): draw(number)}
+        elif defect == "metadata-too-deep":
+            kept = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            deep = st.builds(_nested, st.integers(32, 900), NESTING)
+            body["metadata"] = {**kept, draw(text(max_size=12)): draw(deep)}
+        elif defect == "body-too-deep":
+            # deeper than the decoder goes, wherever it is
+            deep = st.builds(_nested, st.integers(1000, 2000), NESTING)
+            body[draw(st.sampled_from(["metadata", "amount", "userId", "extra"]))] = draw(deep)
         elif defect == "too-large":
             padded = True
         elif defect == "wrong-method":
@@ -776,7 +842,7 @@ def _user_of(call: Call) -> str | None:
     """The well-formed userId the call's body names, whose balances it could change."""
     try:
         body = SERVICE_JSON.decode(call.content or b"")
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     user = body.get("userId") if isinstance(body, dict) else None
     return user if isinstance(user, str) and USER_ID.fullmatch(user) else None
@@ -859,6 +925,95 @@ async def test_a_batch_of_rejected_money_requests_moves_no_money(
         assert response.status_code >= 400, f"{call} was accepted: {response.text}"
     after = await world.all_balances(users)
     assert after == before
+
+
+# ----------------------------------------------------------------------------------------------
+# Metadata as PostgreSQL sees it: the edge measures its jsonb text before the ledger call
+# (service/http/money.py), so its measure must be PostgreSQL's, byte for byte
+# ----------------------------------------------------------------------------------------------
+EXACT = decimal.Context(prec=500)  # arithmetic on the numbers drawn, without rounding
+STORABLE_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
+NUMBER_TEXTS = st.one_of(
+    st.integers(-(10**100) + 1, 10**100 - 1).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False).map("{:f}".format),
+    st.builds(
+        "{}{}e{}".format,
+        st.sampled_from(["", "-"]),
+        st.from_regex(r"[1-9][0-9]{0,40}(\.[0-9]{1,40})?|0(\.0{1,5})?", fullmatch=True),
+        st.integers(-350, 350),
+    ),
+    st.sampled_from(["0", "-0", "-0.0", "0.000", "0e5", "0E-7", "1E+400", "-9.9e-400", "1.50e1"]),
+).map(_raw)
+STORABLE_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), NUMBER_TEXTS, STORABLE_TEXT),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(STORABLE_TEXT, inner, max_size=4),
+    max_leaves=10,
+)
+STORABLE_METADATA = st.dictionaries(STORABLE_TEXT, STORABLE_JSON, max_size=5)
+
+
+@FUZZ
+@given(metadata=STORABLE_METADATA)
+async def test_the_edge_measures_metadata_as_postgresql_writes_it(
+    service_conn: asyncpg.Connection, metadata: dict[str, Any]
+) -> None:
+    sent = msgspec.json.encode(metadata)
+    stored = await service_conn.fetchval("SELECT octet_length($1::jsonb::text)", sent.decode())
+    assert measured_metadata(SERVICE_JSON.decode(sent))[2] == stored, sent
+
+
+def _number_written_otherwise(draw: st.DrawFn, number: msgspec.Raw) -> msgspec.Raw:
+    """The same number in another spelling (trailing zeros, an exponent, a sign on zero), or,
+    one time in four, another number."""
+    value = Decimal(bytes(number).decode())
+    if draw(chance(4)):
+        last_digit = Decimal((0, (1,), value.as_tuple().exponent))
+        change = draw(st.sampled_from([Decimal(1), Decimal(-1), last_digit, -last_digit]))
+        changed = EXACT.add(value, change)
+        if len(changed.as_tuple().digits) > 100 or abs(changed.adjusted()) > 400:
+            return str(value)  # out of range: a string, another change
+        return _raw(str(changed))
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    zeros = draw(st.integers(0, min(5, 100 - len(digits))))
+    coefficient = int("".join(map(str, digits))) * 10**zeros
+    minus = "-" if sign or (not value and draw(st.booleans())) else ""
+    if abs(value.adjusted()) <= 30 and draw(st.booleans()):
+        return _raw(minus + format(abs(value), "f"))
+    return _raw(f"{minus}{coefficient}e{exponent - zeros}")
+
+
+def _written_otherwise(draw: st.DrawFn, value: Any) -> Any:
+    """`value` with its members in another order and its numbers spelled otherwise; now and then
+    one thing changed (a string, a type, the order of an array)."""
+    if isinstance(value, msgspec.Raw):
+        return _number_written_otherwise(draw, value)
+    if draw(chance(12)):
+        return draw(st.sampled_from(["1", 1, True, None, [], {}]).filter(lambda v: v != value))
+    if isinstance(value, dict):
+        members = [(k, _written_otherwise(draw, v)) for k, v in value.items()]
+        return dict(draw(st.permutations(members)))
+    if isinstance(value, list):
+        items = [_written_otherwise(draw, v) for v in value]
+        return items[::-1] if len(items) > 1 and draw(chance(8)) else items
+    if isinstance(value, str) and draw(chance(8)):
+        return value + draw(st.sampled_from([" ", "\u00e9", "e\u0301"]))
+    return value
+
+
+@FUZZ
+@given(data=st.data())
+async def test_the_edge_holds_metadata_the_same_exactly_when_postgresql_does(
+    service_conn: asyncpg.Connection, data: st.DataObject
+) -> None:
+    # what the idempotency fingerprint compares (service/http/money.py) against what the ledger
+    # compares (ledger._replay: jsonb's =)
+    first = data.draw(STORABLE_METADATA, label="first")
+    second = data.draw(st.composite(lambda draw: _written_otherwise(draw, first))(), label="second")
+    texts = [msgspec.json.encode(m).decode() for m in (first, second)]
+    same_to_postgresql = await service_conn.fetchval("SELECT $1::jsonb = $2::jsonb", *texts)
+    forms = [encode_canonical(measured_metadata(SERVICE_JSON.decode(t))[1]) for t in texts]
+    assert (forms[0] == forms[1]) == same_to_postgresql, texts
 
 
 # ----------------------------------------------------------------------------------------------

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from decimal import Decimal
 
 import asyncpg
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from service.admission import Admissions
 from service.config import Settings, claim_ttl_seconds
+from service.ledger import Ledger, RefusedArgumentError
 from tests.support import GOLD, assert_problem, money_headers, topup
 
 Client = httpx.AsyncClient
@@ -123,6 +126,119 @@ async def test_metadata_over_4_kib_is_validation_failed_on_metadata(
     response = await topup(api, auth, f"u-{unique}", "1.00", metadata={"note": "x" * 5000})
     problem = assert_problem(response, 400, "validation_failed")
     assert problem["errors"][0]["field"] == "metadata"
+
+
+async def post_json_text(
+    api: Client, auth: dict[str, str], kind: str, fields: str, key: str | None = None
+) -> httpx.Response:
+    """POSTs the body `{fields}` exactly as written: numbers as the client wrote them."""
+    return await api.post(
+        f"/api/v1/wallet/{kind}",
+        content=f"{{{fields}}}".encode(),
+        headers={**money_headers(auth, key), "Content-Type": "application/json"},
+    )
+
+
+def topup_fields(user: str, metadata: str) -> str:
+    return f'"userId": "{user}", "assetTypeId": "{GOLD}", "amount": "1.00", "metadata": {metadata}'
+
+
+async def test_metadata_numbers_beyond_the_range_are_validation_failed_naming_them(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    user = f"u-{unique}"
+    sixteen = ",".join(f'"a{i}":1e131000' for i in range(16))  # 131,001 digits each, written out
+    cases = [
+        ("{" + sixteen + "}", "metadata.a0"),
+        ('{"a": 1e200000}', "metadata.a"),  # beyond PostgreSQL's numeric: it was a 500
+        ('{"a": 0e-20000}', "metadata.a"),
+        ('{"n": [1, 1e-401]}', "metadata.n[1]"),
+        ('{"n": {"m": -1.5e401}}', "metadata.n.m"),
+        ('{"a": 1' + "0" * 100 + "}", "metadata.a"),  # 101 digits
+        ('{"a": 0.' + "1" * 101 + "}", "metadata.a"),
+    ]
+    for metadata, field in cases:
+        response = await post_json_text(api, auth, "topup", topup_fields(user, metadata))
+        problem = assert_problem(response, 400, "validation_failed")
+        assert [e["field"] for e in problem["errors"]] == [field], (metadata[:40], problem)
+    at_the_limits = '{"big": 1e400, "small": -9.9e-400, "long": ' + "9" * 100 + "}"
+    response = await post_json_text(api, auth, "topup", topup_fields(user, at_the_limits))
+    assert response.status_code == 201, response.text
+
+
+async def test_metadata_nested_deeper_than_32_levels_is_validation_failed_naming_it(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    user = f"u-{unique}"
+
+    def nested(levels: int) -> str:  # the metadata object is the first level, then arrays
+        return '{"a": ' + "[" * (levels - 1) + "1" + "]" * (levels - 1) + "}"
+
+    response = await post_json_text(api, auth, "topup", topup_fields(user, nested(32)))
+    assert response.status_code == 201, response.text
+    response = await post_json_text(api, auth, "topup", topup_fields(user, nested(33)))
+    problem = assert_problem(response, 400, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["metadata.a" + "[0]" * 31], problem
+
+
+async def test_metadata_size_is_measured_as_postgresql_writes_it_before_the_ledger_call(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    # 11 numbers of 401 digits written out: 4500 bytes of jsonb text, from 140 bytes sent. The
+    # edge measures it (the ledger's own check would only say "larger than 4096 bytes").
+    metadata = "{" + ", ".join(f'"a{i}": 1e400' for i in range(11)) + "}"
+    response = await post_json_text(api, auth, "topup", topup_fields(f"u-{unique}", metadata))
+    problem = assert_problem(response, 400, "validation_failed")
+    assert [e["field"] for e in problem["errors"]] == ["metadata"], problem
+    assert "4500 bytes" in problem["errors"][0]["message"], problem
+
+
+async def test_an_argument_postgresql_refuses_to_take_in_is_a_client_error_of_the_ledger(
+    settings: Settings, unique: str
+) -> None:
+    # behind the edge's checks, should one miss: 22003 while PostgreSQL binds the call's jsonb
+    # parameter was a 500 (the app answers RefusedArgumentError with validation_failed)
+    ledger = Ledger(settings)
+    await ledger.open()
+    try:
+        with pytest.raises(RefusedArgumentError, match="numeric"):
+            await ledger.topup(
+                f"u-{unique}", GOLD, Decimal("1.00"), f"k-{unique}", '{"a": 1e200000}', "test"
+            )
+    finally:
+        await ledger.close()
+
+
+async def test_json_nested_too_deep_to_decode_is_validation_failed_on_every_route_with_a_body(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    document = (await api.get("/schema/openapi.json")).json()
+    with_body = [
+        (method, path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    ]
+    money = {f"/api/v1/wallet/{kind}" for kind in ("topup", "bonus", "spend")}
+    assert {path for _, path in with_body} >= money, with_body  # and any route added later
+    deep = "[" * 1200 + "1" + "]" * 1200  # beyond what msgspec decodes (about 1,000 levels)
+    fields = f'"userId": "u-{unique}", "assetTypeId": "{GOLD}", "amount": "1.00"'
+    bodies = [
+        f'{{{fields}, "metadata": {{"a": {deep}}}}}',
+        f'{{{fields}, "other": {deep}}}',
+        deep,
+    ]
+    for method, path in with_body:
+        assert "{" not in path, path
+        for body in bodies:
+            response = await api.request(
+                method,
+                path,
+                content=body.encode(),
+                headers={**money_headers(auth), "Content-Type": "application/json"},
+            )
+            problem = assert_problem(response, 400, "validation_failed")
+            assert problem["errors"][0]["field"] == "body", problem
 
 
 async def test_wrong_content_type_is_unsupported_media_type(
@@ -280,3 +396,57 @@ async def test_repeat_while_the_first_is_running_is_in_flight_409(
     third = await api.post("/api/v1/wallet/spend", json=spend, headers=sent)
     assert third.status_code == 201 and third.headers["idempotent-replayed"] == "true"
     assert third.json()["balance"] == "9.00"
+
+
+# Two requests with one Idempotency-Key, as the ledger (ledger._replay) tells them apart: the same
+# type, user, asset and description, amounts equal as numbers, and metadata equal as jsonb (its
+# numbers as numbers, its keys in any order, no metadata the same as {}). Each pair is sent with
+# Redis remembering the first answer and again with Redis flushed: the verdict must not depend on
+# which layer gives it (docs/http-api.md#idempotency).
+USER_ASSET = '"userId": "{user}", "assetTypeId": "' + GOLD + '"'
+ONE = '"amount": "1", "metadata": '
+SAME, REUSED = "replayed", "idempotency_key_reused"
+SAMENESS = [
+    ("topup", '"amount": "7"', '"amount": "7.00"', SAME),
+    ("topup", '"amount": "7.00"', '"amount": "007.0"', SAME),
+    ("topup", '"amount": "7.00"', '"amount": "7.00", "metadata": {}', SAME),
+    ("topup", '"amount": "7.00", "metadata": {}', '"amount": "7.00"', SAME),
+    ("topup", ONE + '{"a": 1.1}', ONE + '{"a": 1.10}', SAME),
+    ("topup", ONE + '{"a": 100, "b": [0, 2.5]}', ONE + '{"b": [-0.0, 25e-1], "a": 1e2}', SAME),
+    ("bonus", '"reason": "r", ' + ONE + '{"x": 1.000}', ONE + '{"x": 1}, "reason": "r"', SAME),
+    ("topup", '"amount": "7.00"', '"amount": "7.01"', REUSED),
+    ("topup", ONE + '{"a": 1.1}', ONE + '{"a": "1.1"}', REUSED),
+    ("topup", ONE + '{"a": 1}', ONE + '{"a": true}', REUSED),
+    ("topup", ONE + '{"a": [1, 2]}', ONE + '{"a": [2, 1]}', REUSED),
+    ("topup", ONE + '{"a": 1}', ONE + '{"a": 1.0000000000000000000000000000001}', REUSED),
+    ("bonus", '"amount": "1", "reason": "r"', '"amount": "1", "reason": "r "', REUSED),
+]
+
+
+@pytest.mark.parametrize(("kind", "first", "second", "verdict"), SAMENESS)
+async def test_redis_and_the_ledger_agree_on_what_the_same_request_is(
+    api: Client,
+    auth: dict[str, str],
+    unique: str,
+    redis_client: Redis,
+    kind: str,
+    first: str,
+    second: str,
+    verdict: str,
+) -> None:
+    user = USER_ASSET.format(user=f"u-{unique}")
+    verdicts = []
+    for flush in (False, True):
+        key = f"same-{unique}-{flush}"
+        original = await post_json_text(api, auth, kind, f"{user}, {first}", key)
+        assert original.status_code == 201, original.text
+        if flush:
+            await redis_client.flushdb()  # Redis forgot: the ledger answers the repeat
+        repeat = await post_json_text(api, auth, kind, f"{user}, {second}", key)
+        if repeat.status_code == 201:
+            assert repeat.headers.get("idempotent-replayed") == "true", repeat.headers
+            assert repeat.content == original.content, "the first answer, byte for byte"
+            verdicts.append("replayed")
+        else:
+            verdicts.append(assert_problem(repeat, 422, "idempotency_key_reused")["code"])
+    assert verdicts == [verdict, verdict], "with Redis, then after a flush"
