@@ -160,6 +160,18 @@ def _limit_args(limit: RateLimit | None) -> tuple[int, int]:
     return (limit.limit, limit.window_seconds) if limit else (0, 1)
 
 
+# The fingerprint's form: its version is part of the key, so that after a deploy that changes
+# what makes two requests the same (service/http/metadata.py) a repeat of a request made before
+# it finds no answer in Redis, and the ledger answers it, instead of a fingerprint in the old form
+# answering 422 idempotency_key_reused. Old keys expire with their TTL.
+FINGERPRINT_VERSION = 2
+
+
+def idempotency_key(client: str, key: str) -> str:
+    """The Redis key holding a client's Idempotency-Key: its claim, then its answer."""
+    return f"wallet:idem:{FINGERPRINT_VERSION}:{client}:{key}"
+
+
 # Settling a claim whose admission timed out is retried in the background for up to the claim's
 # lifetime; past this many such settlements at once (Redis hung under load), new ones are dropped
 # and their claims simply expire.
@@ -209,7 +221,7 @@ class Admissions:
             return Admission("admitted")  # a read with the general limit off: nothing to count
         keys = [
             f"wallet:rl:key:{client}",
-            f"wallet:idem:{client}:{key}" if key else "",
+            idempotency_key(client, key) if key else "",
             f"wallet:rl:user:{user_id}" if key else "",
         ]
         token = secrets.token_hex(8) if key else ""

@@ -10,7 +10,6 @@ what it gave against the yardstick; to run it on a migrated stack (WALLET_* set)
     ../shared/bench/compare.sh http://127.0.0.1:3301 10 32
 """
 
-import hashlib
 import os
 import sys
 import tempfile
@@ -20,8 +19,9 @@ import msgspec
 
 from service.config import load_settings
 from service.http.app import Backends, create_litestar
-from service.http.codec import decode_exact, encode, encode_canonical
+from service.http.codec import decode_exact
 from service.http.gate import Gate
+from service.http.metadata import check_metadata_size, measured_metadata, request_fingerprint
 from service.http.money import transaction_body
 from service.http.wire import TopupRequest
 from service.observability import TRANSACTIONS, Observed, configure_logging
@@ -64,12 +64,15 @@ def create_app():
         data = msgspec.convert(decode_exact(b"".join(chunks)), TopupRequest)
         key = headers["idempotency-key"]
         amount = Decimal(data.amount)
-        fingerprint = hashlib.sha256(
-            encode_canonical(["topup", data, format(amount.normalize(), "f")])
-        ).hexdigest()
+        metadata, same_metadata = "{}", {}
+        if data.metadata:  # the benchmark's top-ups have none; checked as the route does
+            metadata, same_metadata, size = measured_metadata(data.metadata)
+            check_metadata_size(size)
+        fingerprint = request_fingerprint(
+            "topup", data.user_id, data.asset_type_id, amount, None, same_metadata
+        )
 
         async def move():
-            metadata = encode(data.metadata if data.metadata is not None else {}).decode()
             posting = await backends.ledger.topup(
                 data.user_id, data.asset_type_id, amount, key, metadata, client.idempotency_scope
             )

@@ -1,7 +1,7 @@
 """A measurement, not part of the service: how much Redis memory one stored answer takes, so that
 an operator can size `maxmemory` for their rate and WALLET_IDEMPOTENCY_TTL (docs/operations.md).
 
-Stores N answers as the service does (Admissions.complete: the key wallet:idem:<client>:<key>
+Stores N answers as the service does (Admissions.complete: the key wallet:idem:2:<client>:<key>
 holding D|fingerprint|201|body, with its TTL), bodies made by the money route's own
 transaction_body from realistic values, then reads Redis's used_memory before and after, and
 MEMORY USAGE of a sample of keys; deletes what it stored. Run it against an idle Redis
@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from redis.asyncio import Redis
 
-from service.admission import Admissions, Claim
+from service.admission import Admissions, Claim, idempotency_key
 from service.config import load_settings
 from service.http.money import transaction_body
 from service.http.wire import TopupRequest
@@ -52,7 +52,7 @@ async def measure(count: int) -> dict[str, float]:
                 created_at=datetime.now(UTC),
             )
             fingerprint = hashlib.sha256(key.encode()).hexdigest()
-            redis_key = f"wallet:idem:{CLIENT}:{key}"
+            redis_key = idempotency_key(CLIENT, key)
             claim = Claim(redis_key, fingerprint, "0" * 16, "", certain=True)
             await admissions.complete(claim, 201, transaction_body("topup", request, posting))
             keys.append(redis_key)

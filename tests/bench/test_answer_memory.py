@@ -8,6 +8,7 @@ import sys
 
 from redis.asyncio import Redis
 
+from service.admission import idempotency_key
 from tests.support import ROOT
 
 
@@ -24,4 +25,4 @@ async def test_answer_memory_measures_and_cleans_up(redis_client: Redis) -> None
     # a top-up's answer: ~300 bytes of body and a ~70-byte key, and Redis's own overhead
     assert 350 < figures["memory_usage_per_key"] < 1000
     assert 250 < figures["value_bytes"] < 400
-    assert not await redis_client.keys(f"wallet:idem:{module.CLIENT}:*")
+    assert not await redis_client.keys(idempotency_key(module.CLIENT, "*"))

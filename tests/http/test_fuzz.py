@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 
 from service.config import Settings
 from service.http.codec import encode_canonical
-from service.http.money import measured_metadata
+from service.http.metadata import measured_metadata
 from service.http.wire import (
     Balance,
     BalancesResponse,

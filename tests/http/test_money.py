@@ -11,7 +11,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from service.admission import Admissions
+from service.admission import Admissions, idempotency_key
 from service.config import Settings, claim_ttl_seconds
 from service.ledger import Ledger, RefusedArgumentError
 from tests.support import GOLD, assert_problem, money_headers, topup
@@ -318,7 +318,7 @@ async def test_replay_returns_the_same_status_and_body_marked_replayed(
     assert again.content == first.content
     assert again.headers["idempotent-replayed"] == "true"
     # the answer is kept for WALLET_IDEMPOTENCY_TTL (24 h by default), under the key's name
-    ttl = await redis_client.ttl(f"wallet:idem:test-{unique}-0:{sent['Idempotency-Key']}")
+    ttl = await redis_client.ttl(idempotency_key(f"test-{unique}-0", sent["Idempotency-Key"]))
     assert settings.idempotency_ttl - 60 < ttl <= settings.idempotency_ttl
     balances = await service_conn.fetch(
         "SELECT balance FROM api.balances($1, $2)", body["userId"], GOLD
@@ -338,7 +338,7 @@ async def test_a_claim_outlives_the_longest_request_and_no_more(
     try:
         admission = await admissions.admit(f"c-{unique}", key="k", fingerprint="f", user_id="u")
         assert admission.claimed
-        ttl = await redis_client.ttl(f"wallet:idem:c-{unique}:k")
+        ttl = await redis_client.ttl(idempotency_key(f"c-{unique}", "k"))
         assert 12 <= ttl <= 14
     finally:
         await admissions.close()
