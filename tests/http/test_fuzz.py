@@ -199,8 +199,23 @@ class Contract:
         collapsed = re.sub("/{2,}", "/", path)
         for pattern, template, operations in self.routes:
             if pattern.fullmatch(collapsed) and method in operations:
-                return template, {**operations[method], **UNMATCHED}
+                return template, _either(operations[method], UNMATCHED)
         return None, dict(UNMATCHED)
+
+
+def _either(one: dict[int, Documented], other: dict[int, Documented]) -> dict[int, Documented]:
+    """The answers of two documents at once, a status both name allowing either's codes (the
+    route's 404 wallet_not_found and the router's 404 not_found)."""
+    merged = {**one, **other}
+    for status in one.keys() & other.keys():
+        a, b = one[status], other[status]
+        codes = (
+            None if a.codes is None and b.codes is None else (a.codes or set()) | (b.codes or set())
+        )
+        merged[status] = Documented(
+            a.media_types | b.media_types, frozenset(codes) if codes is not None else None
+        )
+    return merged
 
 
 def check(contract: Contract, response: httpx.Response) -> Any:
@@ -1092,3 +1107,18 @@ async def test_bug_amount_with_a_trailing_newline_is_validation_failed(
     )
     problem = check(await contract_of(api), response)
     assert (response.status_code, problem.code) == (400, "validation_failed")
+
+
+def test_a_path_with_empty_segments_may_answer_its_routes_404_or_the_routers() -> None:
+    """Found by the fuzzer: GET /api/v1/wallet/0%2F/ledger answered the route's 404
+    wallet_not_found, which the contract of a path Litestar normalises had replaced with the
+    router's 404 not_found."""
+    problem = {"content": {PROBLEM: {}}}
+    document = {"paths": {"/api/v1/wallet/{walletId}/ledger": {"get": {"responses": {
+        "200": {"description": "ok", "content": {"application/json": {}}},
+        "404": {"description": "wallet_not_found: no such wallet", **problem},
+    }}}}}  # fmt: skip
+    template, answers = Contract(document).expect("GET", "/api/v1/wallet/0//ledger")
+    assert template == "/api/v1/wallet/{walletId}/ledger"
+    assert answers[404].codes == {"wallet_not_found", "not_found"}
+    assert answers[405].codes == {"method_not_allowed"} and 200 in answers
