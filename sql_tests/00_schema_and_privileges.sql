@@ -3,7 +3,7 @@
 -- role actually tries what it must not be able to do.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(151);
+SELECT plan(153);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -62,9 +62,16 @@ SELECT is(
 SELECT is(
     (SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
      WHERE t.tgrelid = 'ledger.entries'::regclass AND t.tgname = 'entries_of_new_transactions'),
-    'CREATE TRIGGER entries_of_new_transactions BEFORE INSERT ON ledger.entries '
-    'FOR EACH ROW EXECUTE FUNCTION ledger._check_entry_transaction_is_new()',
-    'every new entry is checked to belong to a transaction of its own database transaction');
+    'CREATE TRIGGER entries_of_new_transactions BEFORE INSERT ON ledger.entries FOR EACH ROW '
+    'WHEN ((SESSION_USER <> ALL (ARRAY[''wallet_service''::name, ''wallet_job''::name]))) '
+    'EXECUTE FUNCTION ledger._check_entry_transaction_is_new()',
+    'every new entry written by a session that can write entries itself is checked to belong to a transaction of its own database transaction');
+SELECT ok(NOT has_table_privilege(r, 'ledger.entries', 'INSERT')
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members AS m
+                          JOIN pg_catalog.pg_roles AS g ON g.oid = m.roleid
+                          WHERE m.member = r::regrole AND g.rolname = 'wallet_owner'),
+    r || ' cannot write ledger.entries but through api.* (so entries_of_new_transactions may skip it)')
+FROM unnest(ARRAY['wallet_service', 'wallet_job']) AS r;
 SELECT results_eq(
     $$ SELECT t.tgname::text COLLATE "default", pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
        WHERE t.tgrelid = 'ledger.api_keys'::regclass AND NOT t.tgisinternal ORDER BY t.tgname $$,
