@@ -49,7 +49,8 @@ echo "postgresql: $("${psql[@]}" -c 'SHOW server_version')," \
      "$("${psql[@]}" -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)
                           FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit',
                                'shared_buffers', 'max_connections')")"
-echo "load:       pgbench -n -M prepared -j 2 -c N -T $seconds, $users users, same host"
+echo "load:       pgbench -n -M prepared -j 2 -c N -T $seconds, $users users, same host;" \
+     "ours as wallet_service, the yardsticks as $PGUSER"
 echo
 
 runs_per=$((have_baseline ? 4 : 2))
@@ -58,14 +59,15 @@ step=0
 errors=0
 declare -A tps   # tps[RUN,CLIENTS]: tx/s, or "error"
 
-# bench RUN CLIENTS SCRIPT: one pgbench run, from a fresh checkpoint
+# bench RUN CLIENTS SCRIPT [LOGIN]: one pgbench run, from a fresh checkpoint, as LOGIN (default
+# the stack's superuser, who owns the yardstick's schemas)
 bench() {
-  local run=$1 c=$2 script=$3 out value
+  local run=$1 c=$2 script=$3 login=${4:-$PGUSER} out value
   step=$((step + 1))
   out="$logs/$run-$c"
   say "[$step/$total] ${run/-/ } c=$c ..."
   "${psql[@]}" -c CHECKPOINT
-  "$bindir/pgbench" -n -M prepared -j $((c < 2 ? c : 2)) -c "$c" -T "$seconds" -f "$script" \
+  "$bindir/pgbench" -n -M prepared -U "$login" -j $((c < 2 ? c : 2)) -c "$c" -T "$seconds" -f "$script" \
     >"$out.out" 2>"$out.err" || true
   value=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out.out")
   if [[ -n $value ]] && ! grep -q -e '^number of failed transactions: [1-9]' -e 'aborted' \
@@ -81,13 +83,15 @@ bench() {
   fi
 }
 
+# Our functions as the HTTP service calls them: logged in as wallet_service (which skips what
+# only sessions that can write the tables themselves pay for, e.g. entries_of_new_transactions).
 for c in "${clients[@]}"; do
-  bench topup-ours "$c" bench/sql/topup.sql
+  bench topup-ours "$c" bench/sql/topup.sql wallet_service
   if ((have_baseline)); then
     bench topup-baseline "$c" bench/sql/baseline_topup.sql
     bench topup-slotted "$c" bench/sql/slotted_topup.sql
   fi
-  bench spend-ours "$c" bench/sql/spend.sql
+  bench spend-ours "$c" bench/sql/spend.sql wallet_service
 done
 
 number() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
