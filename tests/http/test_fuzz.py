@@ -516,7 +516,10 @@ OUT_OF_RANGE_NUMBERS = st.one_of(
             st.integers(401, 200_000),
             st.integers(-200_000, -401),
         ),
-    ),
+    )
+    # the exponent as the number is written in d.ddd form (docs/http-api.md): 0.0e401 is 0e400,
+    # in range (a failure the fuzzer found in its own draw, not in the service)
+    .filter(lambda written: abs(Decimal(written).adjusted()) > 400),
     st.integers(101, 300).map(lambda n: "9" * n),
     st.integers(101, 300).map(lambda n: "0." + "1" * n),
 ).map(_raw)
