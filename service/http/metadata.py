@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import decimal
 import hashlib
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -60,35 +61,35 @@ def _decimal_bytes(value: Decimal) -> int:
     return sign + max(1, len(digits) + exponent) + fraction
 
 
+def _container_extra_bytes(
+    members: Iterator[tuple[str, Any]], separators: int, depth: int, decimals: list[Decimal]
+) -> int:
+    """_extra_bytes of an object's members or an array's items (each with its path step), beyond
+    the `separators` bytes jsonb's text adds between them."""
+    if depth > rules.METADATA_MAX_DEPTH:
+        raise _RefusedError(_DEPTH_RULE)
+    extra = max(separators, 0)
+    for step, item in members:
+        if isinstance(item, str):  # the common case, and nothing to add
+            continue
+        try:
+            extra += _extra_bytes(item, depth + 1, decimals)
+        except _RefusedError as refused:
+            refused.path.append(step)
+            raise
+    return extra
+
+
 def _extra_bytes(value: Any, depth: int, decimals: list[Decimal]) -> int:
     """What jsonb's text of `value` (at `depth`: the metadata object is at 1) has beyond its
     compact JSON text; the Decimals met are added to `decimals`."""
     if isinstance(value, dict):
-        if depth > rules.METADATA_MAX_DEPTH:
-            raise _RefusedError(_DEPTH_RULE)
-        extra = 2 * len(value) - 1 if value else 0  # ": " per member, ", " between them
-        for key, item in value.items():
-            if isinstance(item, str):  # the common case, and nothing to add
-                continue
-            try:
-                extra += _extra_bytes(item, depth + 1, decimals)
-            except _RefusedError as refused:
-                refused.path.append(f".{key}")
-                raise
-        return extra
+        # ": " per member, ", " between them
+        members = ((f".{key}", item) for key, item in value.items())
+        return _container_extra_bytes(members, 2 * len(value) - 1, depth, decimals)
     if isinstance(value, list):
-        if depth > rules.METADATA_MAX_DEPTH:
-            raise _RefusedError(_DEPTH_RULE)
-        extra = len(value) - 1 if value else 0  # ", " between items
-        for index, item in enumerate(value):
-            if isinstance(item, str):
-                continue
-            try:
-                extra += _extra_bytes(item, depth + 1, decimals)
-            except _RefusedError as refused:
-                refused.path.append(f"[{index}]")
-                raise
-        return extra
+        items = ((f"[{index}]", item) for index, item in enumerate(value))
+        return _container_extra_bytes(items, len(value) - 1, depth, decimals)  # ", " between
     if isinstance(value, Decimal):
         decimals.append(value)
         return _decimal_bytes(value) - len(str(value))  # msgspec writes str(value)
