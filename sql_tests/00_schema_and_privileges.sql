@@ -3,7 +3,7 @@
 -- role actually tries what it must not be able to do.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(153);
+SELECT plan(157);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -18,12 +18,12 @@ SELECT views_are('api',
           'system_accounts'],
     'schema api holds exactly the five reconciliation views');
 SELECT functions_are('api',
-    ARRAY['topup', 'grant_bonus', 'open_balance', 'spend', 'balances', 'wallet', 'wallet_entries',
+    ARRAY['topup', 'grant_bonus', 'open_balance', 'spend', 'transfer', 'balances', 'wallet', 'wallet_entries',
           'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile',
           'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys'],
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
-    ARRAY['_post', '_replay', '_reject_change', '_check_transaction_balances',
+    ARRAY['_post', '_replay', '_replay_transfer', '_reject_change', '_check_transaction_balances',
           '_check_entry_transaction_is_new', '_check_wallet_identity', '_check_api_key_change',
           '_check_page', '_wallet_lines',
           '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_client_namespace',
@@ -327,6 +327,8 @@ SELECT set_eq(
        ('function', 'api.transaction_entries(bigint)', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.transaction_entries(bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.transaction_entries(bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.transfer(text,text,text,numeric,text,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.transfer(text,text,text,numeric,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.wallet(bigint)', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.wallet(bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.wallet(bigint)', 'wallet_service', 'EXECUTE'),
@@ -359,6 +361,9 @@ SELECT function_privs_are('api', 'grant_bonus',
 SELECT function_privs_are('api', 'spend',
     ARRAY['text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
     'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.spend');
+SELECT function_privs_are('api', 'transfer',
+    ARRAY['text', 'text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.transfer');
 SELECT function_privs_are('api', 'open_balance',
     ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
     'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute api.open_balance');
@@ -399,6 +404,9 @@ SELECT function_privs_are('api', 'grant_bonus',
 SELECT function_privs_are('api', 'spend',
     ARRAY['text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
     'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.spend');
+SELECT function_privs_are('api', 'transfer',
+    ARRAY['text', 'text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
+    'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.transfer');
 SELECT function_privs_are('api', 'open_balance',
     ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
     'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.open_balance');
@@ -423,6 +431,10 @@ SELECT function_privs_are('ledger', '_post',
 SELECT function_privs_are('ledger', '_replay',
     ARRAY['text', 'text', 'ledger.transaction_type', 'text', 'text', 'numeric', 'text', 'jsonb'],
     'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute ledger._replay');
+SELECT function_privs_are('ledger', '_replay_transfer',
+    ARRAY['text', 'text', 'text', 'text', 'text', 'numeric', 'text', 'jsonb'],
+    'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute ledger._replay_transfer');
+SELECT has_column('ledger', 'entries', 'posted_at', 'ledger.entries has posted_at (migration 0008)');
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
        WHERE p.pronamespace = 'ledger'::regnamespace

@@ -37,6 +37,7 @@ DECLARE
     v_slot         bigint;
     v_slot_balance numeric;
     v_slot_version bigint;
+    v_posted       timestamptz;
 BEGIN
     SELECT * INTO v_asset FROM ledger.assets AS a WHERE a.id = p_asset_id;
     IF NOT FOUND THEN
@@ -167,21 +168,29 @@ BEGIN
         RETURNING w.id, w.balance, w.version INTO STRICT v_slot, v_slot_balance, v_slot_version;
     END IF;
 
-    INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version)
-    VALUES (v_tx, v_wallet, CASE WHEN v_credit THEN v_amount ELSE -v_amount END, v_balance, v_version),
+    -- One clock reading, after every lock: the next version of either wallet is posted by a call
+    -- that got the row lock after this one committed, so posted_at never decreases along a
+    -- wallet's versions (now() would: it is the time the database transaction started).
+    v_posted := clock_timestamp();
+    INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version, posted_at)
+    VALUES (v_tx, v_wallet, CASE WHEN v_credit THEN v_amount ELSE -v_amount END, v_balance, v_version,
+            v_posted),
            (v_tx, v_slot, CASE WHEN v_credit THEN -v_amount ELSE v_amount END, v_slot_balance,
-            v_slot_version);
+            v_slot_version, v_posted);
 
     RETURN (v_tx, v_wallet, v_balance, false, v_amount, now())::ledger.posting;
 END
 $$;
 COMMENT ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text) IS
-    'The one posting routine behind every money function: validates (rules of 05_rules.sql), claims the idempotency key or replays it (ledger._replay), moves the money user wallet first, system slot last, writes both entries. Raises WASST, WAMNT, WUSER, WIKEY, WCLNT, WCLNS, WMETA, WDESC, WFUND, WIDEM.';
+    'The one posting routine behind the single-user-leg money functions (top-up, bonus, opening balance, spend): validates (rules of 05_rules.sql), claims the idempotency key or replays it (ledger._replay), moves the money user wallet first, system slot last, writes both entries with one posted_at read after the locks. Raises WASST, WAMNT, WUSER, WIKEY, WCLNT, WCLNS, WMETA, WDESC, WFUND, WIDEM.';
 REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
--- A repeated idempotency key: the original transaction if the arguments are the same, else
--- idempotency_key_reused. Compares the stored transaction itself, so no fingerprint can drift.
+-- A repeated idempotency key for a single-user-leg posting (ledger._post's types): the original
+-- transaction if the arguments are the same, else idempotency_key_reused. Compares the stored
+-- transaction itself, so no fingerprint can drift. A key that belongs to a transaction of another
+-- shape (a transfer has two user legs, ledger._replay_transfer) is WIDEM by its type; the user
+-- leg read is then the first debit, else the first credit, only for the message.
 CREATE OR REPLACE FUNCTION ledger._replay(
     p_client_id text, p_idempotency_key text, p_type ledger.transaction_type, p_user_id text,
     p_asset_id text, p_amount numeric, p_description text, p_metadata jsonb)
@@ -198,7 +207,9 @@ BEGIN
 
     SELECT e.* INTO v_entry FROM ledger.entries AS e
     JOIN ledger.wallets AS w ON w.id = e.wallet_id
-    WHERE e.transaction_id = v_tx.id AND w.kind = 'user';
+    WHERE e.transaction_id = v_tx.id AND w.kind = 'user'
+    ORDER BY e.amount > 0, e.id
+    LIMIT 1;
     SELECT * INTO v_user FROM ledger.wallets AS w WHERE w.id = v_entry.wallet_id;
 
     IF v_tx.type <> p_type OR v_user.owner_id <> p_user_id OR v_user.asset_id <> p_asset_id
@@ -216,6 +227,61 @@ $$;
 COMMENT ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb) IS
     'A repeated idempotency key: the original transaction''s posting (replayed = true) if every argument is the same as stored, else WIDEM. Compares the stored transaction and its user entry, so no fingerprint can drift.';
 REVOKE ALL ON FUNCTION ledger._replay(text, text, ledger.transaction_type, text, text, numeric, text, jsonb)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
+-- A repeated idempotency key for api.transfer: the original transfer (both users' sides, replayed
+-- = true) if every argument is the same as stored, else WIDEM. A transfer is two user legs and no
+-- system slot: the debit is the sender's, the credit the recipient's. A key that belongs to a
+-- transaction of another type is WIDEM by its type.
+CREATE OR REPLACE FUNCTION ledger._replay_transfer(
+    p_client_id text, p_idempotency_key text, p_from_user_id text, p_to_user_id text,
+    p_asset_id text, p_amount numeric, p_description text, p_metadata jsonb)
+RETURNS ledger.transfer_posting
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_tx         ledger.transactions;
+    v_from_entry ledger.entries;
+    v_to_entry   ledger.entries;
+    v_from       ledger.wallets;
+    v_to         ledger.wallets;
+BEGIN
+    SELECT * INTO STRICT v_tx FROM ledger.transactions AS t
+    WHERE t.client_id = p_client_id AND t.idempotency_key = p_idempotency_key;
+
+    IF v_tx.type <> 'transfer' THEN
+        RAISE EXCEPTION 'idempotency key % was already used with different arguments',
+                quote_literal(p_idempotency_key)
+            USING ERRCODE = 'WIDEM',
+                  DETAIL = format('the key belongs to transaction %s, a %s', v_tx.id, v_tx.type);
+    END IF;
+
+    SELECT e.* INTO v_from_entry FROM ledger.entries AS e
+    JOIN ledger.wallets AS w ON w.id = e.wallet_id
+    WHERE e.transaction_id = v_tx.id AND w.kind = 'user' AND e.amount < 0;
+    SELECT e.* INTO v_to_entry FROM ledger.entries AS e
+    JOIN ledger.wallets AS w ON w.id = e.wallet_id
+    WHERE e.transaction_id = v_tx.id AND w.kind = 'user' AND e.amount > 0;
+    SELECT * INTO v_from FROM ledger.wallets AS w WHERE w.id = v_from_entry.wallet_id;
+    SELECT * INTO v_to FROM ledger.wallets AS w WHERE w.id = v_to_entry.wallet_id;
+
+    IF v_from.owner_id IS DISTINCT FROM p_from_user_id OR v_to.owner_id IS DISTINCT FROM p_to_user_id
+       OR v_from.asset_id IS DISTINCT FROM p_asset_id OR v_to_entry.amount IS DISTINCT FROM p_amount
+       OR v_tx.description IS DISTINCT FROM p_description OR v_tx.metadata <> p_metadata THEN
+        RAISE EXCEPTION 'idempotency key % was already used with different arguments',
+                quote_literal(p_idempotency_key)
+            USING ERRCODE = 'WIDEM',
+                  DETAIL = format('the key belongs to transaction %s (transfer of %s %s from %s to %s)',
+                                  v_tx.id, v_to_entry.amount, v_from.asset_id, v_from.owner_id,
+                                  v_to.owner_id);
+    END IF;
+    RETURN (v_tx.id, v_from.id, v_from_entry.balance_after, v_to.id, v_to_entry.balance_after, true,
+            v_to_entry.amount, v_tx.created_at)::ledger.transfer_posting;
+END
+$$;
+COMMENT ON FUNCTION ledger._replay_transfer(text, text, text, text, text, numeric, text, jsonb) IS
+    'A repeated idempotency key of api.transfer: the original transfer (replayed = true) if every argument is the same as stored (sender, recipient, asset, amount, description, metadata), else WIDEM; a key of another type is WIDEM. Compares the stored transaction and its two user entries.';
+REVOKE ALL ON FUNCTION ledger._replay_transfer(text, text, text, text, text, numeric, text, jsonb)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- Immutability: transactions and entries are written once. Fires for every role, the owner's

@@ -1,7 +1,9 @@
 -- The SQL API's money functions: the only way money moves. Each returns one row (ledger.posting):
 -- the transaction id, the user's wallet id, that wallet's balance after the transaction, and
--- whether the call was a replay of an earlier one with the same idempotency key. All four are
--- thin doors to ledger._post, which holds the logic and the lock order. See docs/sql-api.md.
+-- whether the call was a replay of an earlier one with the same idempotency key. The four
+-- single-user-leg functions (topup, grant_bonus, open_balance, spend) are thin doors to
+-- ledger._post, which holds the logic and the lock order; api.transfer (two user legs, no system
+-- slot) is its own posting routine, in the same lock order. See docs/sql-api.md.
 --
 -- p_client_id scopes the idempotency key: the HTTP service passes its API client's identity,
 -- 'api:<key name>'; a direct SQL caller may leave it NULL and gets 'sql:<login role>', or name a
@@ -81,4 +83,160 @@ COMMENT ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text) IS
 REVOKE ALL ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.spend(text, text, numeric, text, text, jsonb, text)
+    TO wallet_service, wallet_job;
+
+-- User -> user, in one asset: two user legs and no system slot. The sender never goes below zero
+-- (the test is in the UPDATE, checked again under the lock, as a spend's); the recipient's wallet
+-- is created by its first credit. The lock order of db/CONVENTIONS.md: the idempotency key, then
+-- the two wallets in (owner_id, asset_id) order, byte order of the user ids here (one asset), each
+-- locked or created at its own place; so two transfers crossing between the same users (A -> B,
+-- B -> A) lock in the same order and never deadlock. The checks are the rule functions of
+-- 05_rules.sql, in ledger._post's order, then same_user (WSAME).
+CREATE OR REPLACE FUNCTION api.transfer(
+    p_from_user_id text, p_to_user_id text, p_asset_id text, p_amount numeric, p_description text,
+    p_idempotency_key text, p_metadata jsonb DEFAULT '{}', p_client_id text DEFAULT NULL)
+RETURNS ledger.transfer_posting
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_asset        ledger.assets;
+    v_client       text := coalesce(p_client_id, 'sql:' || session_user);
+    v_amount       numeric;
+    v_tx           bigint;
+    v_from_first   boolean;
+    v_from_wallet  bigint;
+    v_from_balance numeric;
+    v_from_version bigint;
+    v_to_wallet    bigint;
+    v_to_balance   numeric;
+    v_to_version   bigint;
+    v_posted       timestamptz;
+BEGIN
+    SELECT * INTO v_asset FROM ledger.assets AS a WHERE a.id = p_asset_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown asset %', coalesce(quote_literal(p_asset_id), 'NULL')
+            USING ERRCODE = 'WASST';
+    END IF;
+    IF p_amount IS NULL OR p_amount = 'NaN' OR p_amount <= 0 THEN
+        RAISE EXCEPTION 'amount must be greater than zero'
+            USING ERRCODE = 'WAMNT', DETAIL = format('amount: %s', coalesce(p_amount::text, 'NULL'));
+    END IF;
+    IF p_amount > v_asset.max_amount THEN
+        RAISE EXCEPTION 'amount % is above the maximum of % for %', p_amount, v_asset.max_amount, v_asset.id
+            USING ERRCODE = 'WAMNT';
+    END IF;
+    v_amount := round(p_amount, v_asset.scale);
+    IF v_amount <> p_amount THEN
+        RAISE EXCEPTION 'amount % has more than % decimal places, the most % allows',
+                p_amount, v_asset.scale, v_asset.id
+            USING ERRCODE = 'WAMNT';
+    END IF;
+    IF NOT ledger._valid_user_id(p_from_user_id) THEN
+        RAISE EXCEPTION 'invalid user id %', coalesce(quote_literal(left(p_from_user_id, 140)), 'NULL')
+            USING ERRCODE = 'WUSER',
+                  HINT = 'a user id is 1 to 128 characters of letters, digits and ._:@-';
+    END IF;
+    IF NOT ledger._valid_user_id(p_to_user_id) THEN
+        RAISE EXCEPTION 'invalid user id %', coalesce(quote_literal(left(p_to_user_id, 140)), 'NULL')
+            USING ERRCODE = 'WUSER',
+                  HINT = 'a user id is 1 to 128 characters of letters, digits and ._:@-';
+    END IF;
+    IF p_from_user_id = p_to_user_id COLLATE "C" THEN
+        RAISE EXCEPTION 'a transfer needs two different users: % sends to itself',
+                quote_literal(p_from_user_id)
+            USING ERRCODE = 'WSAME';
+    END IF;
+    IF NOT ledger._valid_idempotency_key(p_idempotency_key) THEN
+        RAISE EXCEPTION 'invalid idempotency key'
+            USING ERRCODE = 'WIKEY',
+                  HINT = 'an idempotency key is 1 to 255 printable ASCII characters';
+    END IF;
+    IF NOT ledger._valid_client_id(v_client) THEN
+        RAISE EXCEPTION 'invalid client id' USING ERRCODE = 'WCLNT',
+            HINT = 'a client id is 1 to 200 characters';
+    END IF;
+    IF NOT ledger._valid_client_namespace(v_client, session_user) THEN
+        RAISE EXCEPTION 'client id % is not for login %', quote_literal(left(v_client, 80)), session_user
+            USING ERRCODE = 'WCLNS',
+                  HINT = 'api:<key name> is the HTTP service''s (login wallet_service), sql:<login> is '
+                         'that login''s own; a job names any other client, or none';
+    END IF;
+    IF p_metadata IS NULL OR jsonb_typeof(p_metadata) <> 'object' THEN
+        RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = 'WMETA';
+    END IF;
+    IF octet_length(p_metadata::text) > ledger._metadata_max_bytes() THEN
+        RAISE EXCEPTION 'metadata is larger than % bytes', ledger._metadata_max_bytes()
+            USING ERRCODE = 'WMETA';
+    END IF;
+    IF p_description IS NULL OR length(p_description) > ledger._description_max_length()
+       OR p_description !~ '[^[:space:]]' THEN
+        RAISE EXCEPTION 'a description of 1 to % characters is required', ledger._description_max_length()
+            USING ERRCODE = 'WDESC';
+    END IF;
+
+    -- 1. The key. A concurrent holder of the same key makes this wait for its outcome.
+    INSERT INTO ledger.transactions AS t (type, client_id, idempotency_key, description, metadata)
+    VALUES ('transfer', v_client, p_idempotency_key, p_description, p_metadata)
+    ON CONFLICT (client_id, idempotency_key) DO NOTHING
+    RETURNING t.id INTO v_tx;
+    IF v_tx IS NULL THEN
+        RETURN ledger._replay_transfer(v_client, p_idempotency_key, p_from_user_id, p_to_user_id,
+                                       p_asset_id, v_amount, p_description, p_metadata);
+    END IF;
+
+    -- 2. The user wallets in (owner_id, asset_id) order: one asset, so the user ids' byte order
+    -- (the order of wallets_one_per_user_and_asset, COLLATE "C"). Step 1 is the lower user id.
+    v_from_first := p_from_user_id < p_to_user_id COLLATE "C";
+    FOR v_step IN 1 .. 2 LOOP
+        IF (v_step = 1) = v_from_first THEN
+            -- the sender: the balance test is part of the UPDATE, re-checked under the lock
+            UPDATE ledger.wallets AS w
+            SET balance = w.balance - v_amount, version = w.version + 1, updated_at = now()
+            WHERE w.owner_id = p_from_user_id AND w.asset_id = p_asset_id AND w.balance >= v_amount
+            RETURNING w.id, w.balance, w.version INTO v_from_wallet, v_from_balance, v_from_version;
+            IF NOT FOUND THEN
+                SELECT w.balance INTO v_from_balance FROM ledger.wallets AS w
+                WHERE w.owner_id = p_from_user_id AND w.asset_id = p_asset_id;
+                -- raising rolls the whole call back, the key's claim (and a wallet created for the
+                -- recipient in step 1) with it
+                RAISE EXCEPTION 'insufficient funds: % has % %, needs %', p_from_user_id,
+                        round(coalesce(v_from_balance, 0), v_asset.scale), v_asset.code, v_amount
+                    USING ERRCODE = 'WFUND',
+                          DETAIL = format('balance: %s, requested: %s',
+                                          round(coalesce(v_from_balance, 0), v_asset.scale), v_amount);
+            END IF;
+        ELSE
+            -- the recipient: its wallet, or its first credit creates it (ON CONFLICT covers a
+            -- concurrent first credit of the same wallet, and locks the row either way)
+            UPDATE ledger.wallets AS w
+            SET balance = w.balance + v_amount, version = w.version + 1, updated_at = now()
+            WHERE w.owner_id = p_to_user_id AND w.asset_id = p_asset_id
+            RETURNING w.id, w.balance, w.version INTO v_to_wallet, v_to_balance, v_to_version;
+            IF NOT FOUND THEN
+                INSERT INTO ledger.wallets AS w (asset_id, kind, owner_id, balance, version)
+                VALUES (p_asset_id, 'user', p_to_user_id, v_amount, 1)
+                ON CONFLICT (owner_id, asset_id) DO UPDATE
+                    SET balance = w.balance + excluded.balance, version = w.version + 1, updated_at = now()
+                RETURNING w.id, w.balance, w.version INTO v_to_wallet, v_to_balance, v_to_version;
+            END IF;
+        END IF;
+    END LOOP;
+    -- 3. No system slot.
+
+    v_posted := clock_timestamp();  -- one reading, after every lock (see ledger._post)
+    INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version, posted_at)
+    VALUES (v_tx, v_from_wallet, -v_amount, v_from_balance, v_from_version, v_posted),
+           (v_tx, v_to_wallet, v_amount, v_to_balance, v_to_version, v_posted);
+
+    RETURN (v_tx, v_from_wallet, v_from_balance, v_to_wallet, v_to_balance, false, v_amount,
+            now())::ledger.transfer_posting;
+END
+$$;
+COMMENT ON FUNCTION api.transfer(text, text, text, numeric, text, text, jsonb, text) IS
+    'Moves an amount of one asset from one user''s wallet to another''s (created on its first credit); no system account. Idempotent per client and key. Raises WASST, WAMNT, WUSER, WSAME (to oneself), WIKEY, WCLNT, WCLNS, WMETA, WDESC (a description is required), WFUND (the sender''s balance does not cover it), WIDEM.';
+REVOKE ALL ON FUNCTION api.transfer(text, text, text, numeric, text, text, jsonb, text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.transfer(text, text, text, numeric, text, text, jsonb, text)
     TO wallet_service, wallet_job;

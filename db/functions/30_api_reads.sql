@@ -200,7 +200,9 @@ GRANT EXECUTE ON FUNCTION api.transaction_entries(bigint)
     TO wallet_service, wallet_job, wallet_auditor;
 
 -- One transaction as the HTTP API shows it: its user side (user, wallet, amount, balance after)
--- and all its entries. Raises transaction_not_found (WTXNF).
+-- and all its entries. Raises transaction_not_found (WTXNF). The user side of a transaction with
+-- two user legs (a transfer) is the debited one, the sender's; the recipient is in its entries.
+-- (A transaction has at most two user legs today; the first debit, else the first credit.)
 CREATE OR REPLACE FUNCTION api.get_transaction(
     p_transaction_id bigint,
     OUT transaction_id bigint, OUT type ledger.transaction_type, OUT status text,
@@ -219,7 +221,9 @@ BEGIN
     JOIN ledger.entries AS e ON e.transaction_id = t.id
     JOIN ledger.wallets AS w ON w.id = e.wallet_id AND w.kind = 'user'
     JOIN ledger.assets AS a ON a.id = w.asset_id
-    WHERE t.id = p_transaction_id;
+    WHERE t.id = p_transaction_id
+    ORDER BY e.amount > 0, e.id
+    LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'transaction % not found', coalesce(p_transaction_id::text, 'NULL')
             USING ERRCODE = 'WTXNF';
@@ -228,7 +232,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.get_transaction(bigint) IS
-    'One transaction with its user side and all its entries; status is always completed (a failed call leaves nothing).';
+    'One transaction with its user side (a transfer''s: the sender''s) and all its entries; status is always completed (a failed call leaves nothing).';
 REVOKE ALL ON FUNCTION api.get_transaction(bigint)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.get_transaction(bigint) TO wallet_service, wallet_job, wallet_auditor;

@@ -100,27 +100,51 @@ REVOKE ALL ON TABLE api.negative_user_balances
 GRANT SELECT ON TABLE api.negative_user_balances TO wallet_auditor;
 
 -- Transactions that are not a clean double entry: entries not summing to zero, fewer than two,
--- mixing assets, or not exactly one user side.
+-- mixing assets, or not the shape of their type: one user leg (and one system slot) for
+-- opening_balance, topup, bonus and spend; two user legs and no system slot for a transfer; a
+-- reversal has the user legs of the transaction it reverses.
 CREATE OR REPLACE VIEW api.unbalanced_transactions AS
-SELECT t.id AS transaction_id, t.type, t.created_at,
-       coalesce(sum(e.amount), 0)::numeric AS entries_total, count(e.id) AS entries,
-       count(DISTINCT w.asset_id) AS assets,
-       count(*) FILTER (WHERE w.kind = 'user') AS user_entries
-FROM ledger.transactions AS t
-LEFT JOIN ledger.entries AS e ON e.transaction_id = t.id
-LEFT JOIN ledger.wallets AS w ON w.id = e.wallet_id
-GROUP BY t.id
-HAVING coalesce(sum(e.amount), 0) <> 0 OR count(e.id) < 2 OR count(DISTINCT w.asset_id) <> 1
-    OR count(*) FILTER (WHERE w.kind = 'user') <> 1;
+WITH shaped AS (
+    SELECT t.id AS transaction_id, t.type, t.created_at,
+           coalesce(sum(e.amount), 0)::numeric AS entries_total, count(e.id) AS entries,
+           count(DISTINCT w.asset_id) AS assets,
+           count(*) FILTER (WHERE w.kind = 'user') AS user_entries,
+           count(*) FILTER (WHERE w.kind <> 'user') AS system_entries,
+           CASE WHEN t.type = 'transfer' THEN 2::bigint
+                WHEN t.type = 'reversal' THEN
+                    (SELECT count(*) FROM ledger.entries AS oe
+                     JOIN ledger.wallets AS ow ON ow.id = oe.wallet_id AND ow.kind = 'user'
+                     WHERE oe.transaction_id = t.reverses_transaction_id)
+                ELSE 1::bigint END AS expected_user_entries,
+           CASE WHEN t.type = 'transfer' THEN 0::bigint
+                WHEN t.type = 'reversal' THEN
+                    (SELECT count(*) FROM ledger.entries AS oe
+                     JOIN ledger.wallets AS ow ON ow.id = oe.wallet_id AND ow.kind <> 'user'
+                     WHERE oe.transaction_id = t.reverses_transaction_id)
+                ELSE 1::bigint END AS expected_system_entries
+    FROM ledger.transactions AS t
+    LEFT JOIN ledger.entries AS e ON e.transaction_id = t.id
+    LEFT JOIN ledger.wallets AS w ON w.id = e.wallet_id
+    GROUP BY t.id
+)
+SELECT s.transaction_id, s.type, s.created_at, s.entries_total, s.entries, s.assets, s.user_entries,
+       s.expected_user_entries, s.system_entries, s.expected_system_entries
+FROM shaped AS s
+WHERE s.entries_total <> 0 OR s.entries < 2 OR s.assets <> 1
+   OR s.user_entries IS DISTINCT FROM s.expected_user_entries
+   OR s.system_entries IS DISTINCT FROM s.expected_system_entries;
 COMMENT ON VIEW api.unbalanced_transactions IS
-    'Transactions whose entries do not form one balanced, single-asset double entry. Always empty.';
+    'Transactions whose entries do not form one balanced, single-asset double entry of their type''s shape (one user leg and one system slot; a transfer two user legs and no slot; a reversal the legs of what it reverses). Always empty.';
 COMMENT ON COLUMN api.unbalanced_transactions.transaction_id IS 'The transaction.';
 COMMENT ON COLUMN api.unbalanced_transactions.type IS 'Its type.';
 COMMENT ON COLUMN api.unbalanced_transactions.created_at IS 'When it was made.';
 COMMENT ON COLUMN api.unbalanced_transactions.entries_total IS 'Its entries'' amounts summed (should be 0).';
 COMMENT ON COLUMN api.unbalanced_transactions.entries IS 'How many entries it has (should be 2 or more).';
 COMMENT ON COLUMN api.unbalanced_transactions.assets IS 'How many assets its entries move (should be 1).';
-COMMENT ON COLUMN api.unbalanced_transactions.user_entries IS 'How many of its entries move a user wallet (should be 1).';
+COMMENT ON COLUMN api.unbalanced_transactions.user_entries IS 'How many of its entries move a user wallet (should be expected_user_entries).';
+COMMENT ON COLUMN api.unbalanced_transactions.expected_user_entries IS 'How many user legs its type has: 1, 2 for a transfer, the reversed transaction''s for a reversal.';
+COMMENT ON COLUMN api.unbalanced_transactions.system_entries IS 'How many of its entries move a system slot (should be expected_system_entries).';
+COMMENT ON COLUMN api.unbalanced_transactions.expected_system_entries IS 'How many system legs its type has: 1, 0 for a transfer, the reversed transaction''s for a reversal.';
 REVOKE ALL ON TABLE api.unbalanced_transactions
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE api.unbalanced_transactions TO wallet_auditor;

@@ -13,7 +13,7 @@ COMMENT ON SCHEMA api IS
 
 -- Enums
 COMMENT ON TYPE ledger.transaction_type IS
-    'What a transaction is: opening_balance (a seeded or imported balance) and topup (a purchase) and bonus (with a reason) move Treasury -> user; spend (with a description) moves user -> Revenue.';
+    'What a transaction is: opening_balance (a seeded or imported balance) and topup (a purchase) and bonus (with a reason) move Treasury -> user; spend (with a description) moves user -> Revenue; transfer (with a description) moves user -> another user, no system slot; reversal undoes the transaction named by reverses_transaction_id (issue 15, api.reverse to come).';
 COMMENT ON TYPE ledger.wallet_kind IS
     'What a wallet row is: user (one wallet per user and asset), or a slot of a system account: treasury, the mint that top-ups, bonuses and opening balances are issued from (so its balance is minus what has been issued), or revenue, the sink that spends land in.';
 
@@ -84,6 +84,8 @@ COMMENT ON COLUMN ledger.transactions.description IS
     'A spend''s service description or a bonus''s reason; NULL for top-ups and opening balances.';
 COMMENT ON COLUMN ledger.transactions.metadata IS 'The caller''s JSON object, kept as given (at most 4096 bytes).';
 COMMENT ON COLUMN ledger.transactions.created_at IS 'When the transaction was made (what a replay returns too).';
+COMMENT ON COLUMN ledger.transactions.reverses_transaction_id IS
+    'For a reversal: the transaction it reverses; NULL for every other type.';
 
 -- ledger.entries
 COMMENT ON TABLE ledger.entries IS
@@ -96,6 +98,8 @@ COMMENT ON COLUMN ledger.entries.amount IS 'Signed: positive credits the wallet,
 COMMENT ON COLUMN ledger.entries.balance_after IS 'The wallet''s balance right after this entry.';
 COMMENT ON COLUMN ledger.entries.wallet_version IS
     'The wallet''s version right after this entry: orders a wallet''s history exactly (ids are taken before the row lock, versions under it) and is the ledger''s keyset cursor (next_cursor, p_before_version). Unique per wallet.';
+COMMENT ON COLUMN ledger.entries.posted_at IS
+    'When the entry was posted: one clock reading per transaction, taken after all its locks, so it never decreases along a wallet''s versions. NULL for entries posted before migration 0008: their time is their transaction''s created_at.';
 
 -- ledger.api_keys
 COMMENT ON TABLE ledger.api_keys IS
@@ -119,6 +123,18 @@ COMMENT ON COLUMN ledger.posting.balance IS 'The user''s balance right after the
 COMMENT ON COLUMN ledger.posting.replayed IS 'true when the key had been used with the same arguments: nothing moved.';
 COMMENT ON COLUMN ledger.posting.amount IS 'The amount moved, at the asset''s decimal places.';
 COMMENT ON COLUMN ledger.posting.created_at IS 'When the transaction was made (on a replay: the original''s time).';
+
+-- ledger.transfer_posting: what api.transfer returns
+COMMENT ON TYPE ledger.transfer_posting IS
+    'What api.transfer returns, one row: the transaction, both users'' wallets and balances after it, whether the call replayed an earlier one with the same key, the amount and the creation time (the original''s on a replay).';
+COMMENT ON COLUMN ledger.transfer_posting.transaction_id IS 'The transaction (on a replay: the original).';
+COMMENT ON COLUMN ledger.transfer_posting.from_wallet_id IS 'The sender''s wallet.';
+COMMENT ON COLUMN ledger.transfer_posting.from_balance IS 'The sender''s balance right after the transfer (on a replay: after the original).';
+COMMENT ON COLUMN ledger.transfer_posting.to_wallet_id IS 'The recipient''s wallet (created by the transfer if it was the first credit).';
+COMMENT ON COLUMN ledger.transfer_posting.to_balance IS 'The recipient''s balance right after the transfer (on a replay: after the original).';
+COMMENT ON COLUMN ledger.transfer_posting.replayed IS 'true when the key had been used with the same arguments: nothing moved.';
+COMMENT ON COLUMN ledger.transfer_posting.amount IS 'The amount moved, at the asset''s decimal places.';
+COMMENT ON COLUMN ledger.transfer_posting.created_at IS 'When the transaction was made (on a replay: the original''s time).';
 
 -- ledger.ledger_line: one line of a wallet's ledger (a type in ledger, stable across migrates)
 COMMENT ON TYPE ledger.ledger_line IS
