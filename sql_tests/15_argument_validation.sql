@@ -1,6 +1,7 @@
 -- The argument rules of every money function, written once: each case of tap_args_cases is run
--- against api.topup, api.grant_bonus, api.spend and api.open_balance (the description cases
--- against the two that take one), as a throws_ok naming the SQLSTATE, or a lives_ok for the edges
+-- against api.topup, api.grant_bonus, api.spend, api.open_balance and api.transfer (the
+-- description cases against the three that take one; a user case is the transfer's sender, its
+-- recipient is tap-args-to, and 35_transfer.sql has the recipient's and same_user's cases), as a throws_ok naming the SQLSTATE, or a lives_ok for the edges
 -- that must be accepted. The rules themselves live in db/functions/05_rules.sql; the behaviour
 -- of each function beyond its arguments is in 10_topup.sql, 20_bonus.sql, 30_spend.sql and
 -- 70_seed.sql. api.open_balance runs as the owner (wallet_service may not call it), the others as
@@ -8,7 +9,7 @@
 -- only api:<key name>: 55_client_ids.sql).
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(219);
+SELECT plan(276);
 
 -- ---------------------------------------------------------------------------------------------
 -- The functions, and the valid arguments each case starts from. Each function has its own
@@ -24,7 +25,9 @@ VALUES
     (3, 'api.spend', 'wallet_job', 'spend', true,
      'SELECT * FROM api.spend(%1$L, %2$L, %3$L::numeric, %4$L, %5$L, %6$L::jsonb, %7$L)'),
     (4, 'api.open_balance', 'wallet_owner', 'opening_balance', false,
-     'SELECT * FROM api.open_balance(%1$L, %2$L, %3$L::numeric, %5$L, %6$L::jsonb, %7$L)');
+     'SELECT * FROM api.open_balance(%1$L, %2$L, %3$L::numeric, %5$L, %6$L::jsonb, %7$L)'),
+    (5, 'api.transfer', 'wallet_job', 'transfer', true,
+     'SELECT * FROM api.transfer(%1$L, ''tap-args-to'', %2$L, %3$L::numeric, %4$L, %5$L, %6$L::jsonb, %7$L)');
 
 -- (case, what, the argument it changes, its value, the SQLSTATE expected; NULL: accepted)
 CREATE TEMP TABLE tap_args_cases (case_no, label, field, value, sqlstate) AS
@@ -112,8 +115,8 @@ FROM tap_args_functions AS f
 JOIN tap_args_cases AS c ON c.field <> 'description' OR f.has_description;
 GRANT SELECT ON tap_args_calls TO PUBLIC;
 
-SELECT is((SELECT count(*) FROM tap_args_calls), 192::bigint,
-    'the 51 cases make 192 calls: 45 for each function, 6 more for each of the two taking a description');
+SELECT is((SELECT count(*) FROM tap_args_calls), 243::bigint,
+    'the 51 cases make 243 calls: 45 for each function, 6 more for each of the three taking a description');
 
 -- ---------------------------------------------------------------------------------------------
 -- Rejected: each with its SQLSTATE, and nothing moves
@@ -134,11 +137,18 @@ SELECT * FROM tap.nothing_moved('the rejected api.grant_bonus calls');
 SELECT tap.act_as('wallet_owner');
 SELECT count(*) FROM api.open_balance('tap-args-x-spend', 'asset-gold-coin-001', 100, 'tap-args-fund-x', '{}',
                                       'tap:args-fund') \gset
+SELECT count(*) FROM api.open_balance('tap-args-x-transfer', 'asset-gold-coin-001', 100, 'tap-args-fund-xt', '{}',
+                                      'tap:args-fund') \gset
 SELECT tap.act_as('wallet_job');
 SELECT tap.snapshot();
 SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
 FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.spend' AND sqlstate IS NOT NULL ORDER BY case_no) AS c;
 SELECT * FROM tap.nothing_moved('the rejected api.spend calls');
+
+SELECT tap.snapshot();
+SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
+FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.transfer' AND sqlstate IS NOT NULL ORDER BY case_no) AS c;
+SELECT * FROM tap.nothing_moved('the rejected api.transfer calls');
 
 SELECT tap.act_as('wallet_owner');
 SELECT tap.snapshot();
@@ -147,14 +157,15 @@ FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.open_balance' AND sqlstate IS
 SELECT * FROM tap.nothing_moved('the rejected api.open_balance calls');
 SELECT tap.act_as_superuser();
 
-SELECT is_empty($$ SELECT * FROM ledger.wallets WHERE owner_id LIKE 'tap-args-x-%' AND owner_id <> 'tap-args-x-spend' $$,
-    'the users of the rejected top-ups, bonuses and opening balances still have no wallet');
+SELECT is_empty($$ SELECT * FROM ledger.wallets WHERE (owner_id LIKE 'tap-args-x-%' AND owner_id NOT IN ('tap-args-x-spend', 'tap-args-x-transfer'))
+                                               OR owner_id = 'tap-args-to' $$,
+    'the users of the rejected top-ups, bonuses and opening balances, and the rejected transfers'' recipient, still have no wallet');
 
 -- ---------------------------------------------------------------------------------------------
 -- Accepted at the edges: each call writes one transaction, and moves exactly its amount
 -- ---------------------------------------------------------------------------------------------
 -- the spends need funds: the user of the accepted spends, and the users that are the cases
-SELECT count(*) FROM (VALUES ('tap-args-ok-spend'), (repeat('u', 128)), ('tap.Args_4:x@y-Z9')) AS u (user_id),
+SELECT count(*) FROM (VALUES ('tap-args-ok-spend'), ('tap-args-ok-transfer'), (repeat('u', 128)), ('tap.Args_4:x@y-Z9')) AS u (user_id),
     generate_series(1, 2) AS i,
     api.open_balance(u.user_id, 'asset-gold-coin-001', 1000000000, 'tap-args-fund-' || md5(u.user_id) || '-' || i,
                      '{}', 'tap:args-fund') \gset
@@ -179,8 +190,8 @@ FROM (SELECT * FROM tap_args_functions ORDER BY fn_no) AS f;
 SELECT is(
     (SELECT w.balance FROM ledger.wallets AS w
      WHERE w.owner_id = 'tap-args-ok-' || f.type AND w.asset_id = 'asset-gold-coin-001'),
-    CASE WHEN f.type = 'spend' THEN 2000000000 ELSE 0 END
-        + CASE WHEN f.type = 'spend' THEN -1 ELSE 1 END
+    CASE WHEN f.type IN ('spend', 'transfer') THEN 2000000000 ELSE 0 END
+        + CASE WHEN f.type IN ('spend', 'transfer') THEN -1 ELSE 1 END
           * (SELECT sum(CASE WHEN a.field = 'amount' THEN a.value::numeric ELSE 1 END)
              FROM tap_args_calls AS c JOIN tap_args_cases AS a USING (case_no)
              WHERE c.fn = f.fn AND c.sqlstate IS NULL AND a.field <> 'user'),

@@ -3,7 +3,7 @@
 -- independently of them; then tampering, to prove each reconciliation check can fail.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(23);
+SELECT plan(24);
 -- The last tests drop a CHECK constraint (rolled back with everything else). Taking that lock
 -- first, before any other, makes a concurrently running test file (pg_prove -j) wait for this
 -- one instead of deadlocking with it.
@@ -119,18 +119,31 @@ SELECT is_empty(
        FROM ledger.transactions AS t
        LEFT JOIN ledger.entries AS e ON e.transaction_id = t.id
        LEFT JOIN ledger.wallets AS w ON w.id = e.wallet_id
+       WHERE t.type <> 'transfer'
        GROUP BY t.id, t.type
        HAVING count(e.id) <> 2 OR sum(e.amount) <> 0 OR count(DISTINCT w.asset_id) <> 1
            OR count(*) FILTER (WHERE w.kind = 'user') <> 1
            OR count(*) FILTER (WHERE w.kind = CASE WHEN t.type = 'spend' THEN 'revenue'::ledger.wallet_kind
                                                    ELSE 'treasury'::ledger.wallet_kind END) <> 1
            OR bool_or(w.kind = 'user' AND (e.amount > 0) <> (t.type <> 'spend')) $$,
-    'every transaction is two entries in one asset summing to zero: spends move user -> Revenue, the rest Treasury -> user');
+    'every transaction but transfers is two entries in one asset summing to zero: spends move user -> Revenue, the rest Treasury -> user');
+SELECT is_empty(
+    $$ SELECT t.id
+       FROM ledger.transactions AS t
+       LEFT JOIN ledger.entries AS e ON e.transaction_id = t.id
+       LEFT JOIN ledger.wallets AS w ON w.id = e.wallet_id
+       WHERE t.type = 'transfer'
+       GROUP BY t.id
+       HAVING count(e.id) <> 2 OR sum(e.amount) <> 0 OR count(DISTINCT w.asset_id) <> 1
+           OR count(*) FILTER (WHERE w.kind = 'user') <> 2
+           OR count(DISTINCT w.owner_id) <> 2
+           OR count(*) FILTER (WHERE e.amount > 0) <> 1 $$,
+    'every transfer is two user entries in one asset, of two users, one debit and one credit, summing to zero');
 SELECT is_empty(
     $$ SELECT a.asset_id
        FROM api.system_accounts AS a
        LEFT JOIN (SELECT w.asset_id,
-                         sum(e.amount) FILTER (WHERE t.type <> 'spend') AS issued,
+                         sum(e.amount) FILTER (WHERE t.type NOT IN ('spend', 'transfer')) AS issued,
                          -sum(e.amount) FILTER (WHERE t.type = 'spend') AS spent
                   FROM ledger.entries AS e
                   JOIN ledger.transactions AS t ON t.id = e.transaction_id
