@@ -213,3 +213,126 @@ async def test_sessions_crossing_wallets_in_opposite_orders_never_deadlock(
             await job_conn.fetchval("SELECT balance FROM api.balances($1, $2)", u, GOLD) == expected
         )
     assert await _reconcile_failures(job_conn) == []
+
+
+async def _run_queue(
+    conns: list[asyncpg.Connection], calls: list[tuple[str, tuple[object, ...]]]
+) -> list[str]:
+    """Every call once, spread over the connections as they free up; each failure's SQLSTATE."""
+    queue: asyncio.Queue[tuple[str, tuple[object, ...]]] = asyncio.Queue()
+    for call in calls:
+        queue.put_nowait(call)
+    failures: list[str] = []
+
+    async def worker(conn: asyncpg.Connection) -> None:
+        while not queue.empty():
+            sql, args = queue.get_nowait()
+            try:
+                await conn.fetchrow(sql, *args)
+            except asyncpg.PostgresError as exc:
+                failures.append(str(exc.sqlstate))
+
+    # a lock-order bug shows as deadlocks, each detected after deadlock_timeout (1 s): bound the
+    # run so that such a bug fails the test instead of stalling it for many minutes
+    await asyncio.wait_for(asyncio.gather(*(worker(c) for c in conns)), timeout=60)
+    return failures
+
+
+async def test_500_transfers_each_way_racing_spends_and_topups_never_deadlock(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Issue 15: A -> B and B -> A cross 500 times each, with spends and top-ups on both users.
+    Both directions lock the lower user id's wallet first, so nothing deadlocks, and every coin is
+    accounted for."""
+    a, b = f"xa-{unique}", f"xb-{unique}"
+    for u in (a, b):
+        await job_conn.fetchrow(
+            "SELECT * FROM api.topup($1, $2, 1000.00, $3)", u, GOLD, f"fund-{u}"
+        )
+    transfer = "SELECT * FROM api.transfer($1, $2, $3, 1.00, 'cross', $4)"
+    calls: list[tuple[str, tuple[object, ...]]] = []
+    calls += [(transfer, (a, b, GOLD, f"ab-{unique}-{i}")) for i in range(500)]
+    calls += [(transfer, (b, a, GOLD, f"ba-{unique}-{i}")) for i in range(500)]
+    for u in (a, b):
+        calls += [
+            ("SELECT * FROM api.spend($1, $2, 1.00, 'x', $3)", (u, GOLD, f"sp-{u}-{i}"))
+            for i in range(100)
+        ]
+        calls += [
+            ("SELECT * FROM api.topup($1, $2, 1.00, $3)", (u, GOLD, f"tu-{u}-{i}"))
+            for i in range(100)
+        ]
+    random.Random(unique).shuffle(calls)
+    conns = await _connections(settings, 32)
+    try:
+        failures = await _run_queue(conns, calls)
+    finally:
+        await _close(conns)
+    # 1000 each can pay 500 transfers and 100 spends in any order: no call may fail at all
+    assert failures == []
+    for u in (a, b):
+        row = await job_conn.fetchrow("SELECT balance, version FROM api.balances($1, $2)", u, GOLD)
+        # 1000 - 500 + 500 - 100 + 100; versions: funding, 1000 transfers, 200 spends and top-ups
+        assert (row["balance"], row["version"]) == (Decimal("1000.00"), 1201)
+    assert await _reconcile_failures(job_conn) == []
+
+
+async def test_transfers_to_a_new_user_racing_its_first_topup_create_one_wallet(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """The recipient's wallet is created at its place in the lock order by INSERT ... ON CONFLICT:
+    a transfer and the user's first top-up racing to create it make one wallet, holding both."""
+    senders = [f"ns-{unique}-{i}" for i in range(4)]
+    for u in senders:
+        await job_conn.fetchrow("SELECT * FROM api.topup($1, $2, 100.00, $3)", u, GOLD, f"fund-{u}")
+    conns = await _connections(settings, 10)
+    try:
+        for r in range(20):
+            # recipients sorting before and after the senders: both lock orders are raced
+            new = f"n{'a' if r % 2 else 'z'}-{unique}-{r}"
+            start = asyncio.Event()
+
+            async def call(
+                conn: asyncpg.Connection,
+                i: int,
+                new: str = new,
+                r: int = r,
+                start: asyncio.Event = start,
+            ) -> str:
+                await start.wait()
+                try:
+                    if i < len(senders):
+                        await conn.fetchrow(
+                            "SELECT * FROM api.transfer($1, $2, $3, 1.00, 'hi', $4)",
+                            senders[i],
+                            new,
+                            GOLD,
+                            f"nt-{unique}-{r}-{i}",
+                        )
+                    else:
+                        await conn.fetchrow(
+                            "SELECT * FROM api.topup($1, $2, 2.00, $3)",
+                            new,
+                            GOLD,
+                            f"nf-{unique}-{r}-{i}",
+                        )
+                except asyncpg.PostgresError as exc:
+                    return str(exc.sqlstate)
+                return "ok"
+
+            tasks = [asyncio.create_task(call(c, i)) for i, c in enumerate(conns)]
+            await asyncio.sleep(0.02)
+            start.set()
+            assert await asyncio.wait_for(asyncio.gather(*tasks), timeout=30) == ["ok"] * len(conns)
+            wallets = await job_conn.fetch(
+                "SELECT wallet_id, balance, version FROM api.balances($1, $2)", new, GOLD
+            )
+            # 4 transfers of 1.00 and 6 top-ups of 2.00, in one wallet of 10 versions
+            assert [(w["balance"], w["version"]) for w in wallets] == [(Decimal("16.00"), 10)]
+    finally:
+        await _close(conns)
+    for u in senders:
+        assert await job_conn.fetchval(
+            "SELECT balance FROM api.balances($1, $2)", u, GOLD
+        ) == Decimal("80.00")
+    assert await _reconcile_failures(job_conn) == []
