@@ -13,7 +13,7 @@ SELECT plan(276);
 
 -- ---------------------------------------------------------------------------------------------
 -- The functions, and the valid arguments each case starts from. Each function has its own
--- client, so that one key may be accepted by all four; rejected calls go to a user who must end
+-- client, so that one key may be accepted by all five; rejected calls go to a user who must end
 -- up without a wallet, accepted ones to a user whose balance is checked at the end.
 -- ---------------------------------------------------------------------------------------------
 CREATE TEMP TABLE tap_args_functions (fn_no, fn, role, type, has_description, call) AS
