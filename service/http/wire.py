@@ -45,7 +45,9 @@ Metadata = Annotated[
         f"-{rules.METADATA_NUMBER_MAX_EXPONENT} to {rules.METADATA_NUMBER_MAX_EXPONENT}"
     ),
 ]
-TransactionType = Literal["topup", "bonus", "spend", "opening_balance"]
+# ledger.transaction_type's values: a wallet's ledger read over HTTP shows transfers (and, once
+# api.reverse exists, reversals) made by jobs through SQL, even before the HTTP routes for them
+TransactionType = Literal["topup", "bonus", "spend", "opening_balance", "transfer", "reversal"]
 Direction = Literal["credit", "debit"]
 
 

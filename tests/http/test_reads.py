@@ -8,8 +8,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 
 from service.config import Settings
+from service.http.wire import LedgerResponse, TransactionDetail, TransactionType
 from service.rules import SCOPE_AUDIT, SCOPE_READ, SCOPE_TOPUP
 from tests.support import GOLD, assert_problem, running_app, topup
 
@@ -315,3 +317,46 @@ async def test_openapi_document_describes_every_route_and_its_problems(api: Clie
     assert "Problem" in document["components"]["schemas"]
     docs_ui = await api.get("/schema")
     assert docs_ui.status_code == 200 and "html" in docs_ui.headers["content-type"]
+
+
+async def test_a_transfer_made_through_sql_reads_over_http(
+    api: Client, auth: dict[str, str], admin_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Issue 15: a job's transfer (no HTTP route yet) shows in both users' ledgers and in the
+    transaction lookup, with type transfer and the sender's side, as the wire types decode it."""
+    sender, recipient = f"ts-{unique}", f"tr-{unique}"
+    assert (await topup(api, auth, sender, "10.00")).status_code == 201
+    row = await admin_conn.fetchrow(
+        "SELECT * FROM api.transfer($1, $2, $3, 4.00, 'gift', $4)",
+        sender,
+        recipient,
+        GOLD,
+        f"t-{unique}",
+    )
+    values = await admin_conn.fetchval("SELECT enum_range(NULL::ledger.transaction_type)::text[]")
+    assert set(values) == set(TransactionType.__args__), "the wire's types are the ledger's"
+    for wallet, direction, balance in (
+        (row["from_wallet_id"], "debit", "6.00"),
+        (row["to_wallet_id"], "credit", "4.00"),
+    ):
+        response = await api.get(f"/api/v1/wallet/{wallet}/ledger", headers=auth)
+        assert response.status_code == 200, response.text
+        page = msgspec.json.decode(response.content, type=LedgerResponse)
+        assert (page.entries[0].type, page.entries[0].direction, page.balance) == (
+            "transfer",
+            direction,
+            balance,
+        )
+    response = await api.get(f"/api/v1/transactions/{row['transaction_id']}", headers=auth)
+    assert response.status_code == 200, response.text
+    detail = msgspec.json.decode(response.content, type=TransactionDetail)
+    assert (detail.type, detail.user_id, detail.amount, detail.balance) == (
+        "transfer",
+        sender,
+        "4.00",
+        "6.00",
+    )
+    assert sorted((leg.user_id, leg.direction) for leg in detail.entries) == [
+        (recipient, "credit"),
+        (sender, "debit"),
+    ]
