@@ -43,7 +43,19 @@ SCOPE_SPEND = "wallet:spend"
 # the ledgers of system accounts (Treasury, Revenue slots) show every client's descriptions,
 # metadata and user ids: reading them is an auditor's right, not every reader's
 SCOPE_AUDIT = "wallet:audit"
-SCOPES: tuple[str, ...] = (SCOPE_READ, SCOPE_TOPUP, SCOPE_BONUS, SCOPE_SPEND, SCOPE_AUDIT)
+# a gift from one player to another, and taking money back (store refunds, support): each its own
+# right, so a key that may spend may not move a player's coins to someone else or undo a top-up
+SCOPE_TRANSFER = "wallet:transfer"
+SCOPE_REFUND = "wallet:refund"
+SCOPES: tuple[str, ...] = (
+    SCOPE_READ,
+    SCOPE_TOPUP,
+    SCOPE_BONUS,
+    SCOPE_SPEND,
+    SCOPE_AUDIT,
+    SCOPE_TRANSFER,
+    SCOPE_REFUND,
+)
 
 # An amount on the wire: a well-formed decimal string. Whether it is above zero, within the
 # asset's decimal places and under its maximum is the ledger's decision (422 invalid_amount).

@@ -3,7 +3,7 @@
 -- role actually tries what it must not be able to do.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(157);
+SELECT plan(162);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -18,12 +18,14 @@ SELECT views_are('api',
           'system_accounts'],
     'schema api holds exactly the five reconciliation views');
 SELECT functions_are('api',
-    ARRAY['topup', 'grant_bonus', 'open_balance', 'spend', 'transfer', 'balances', 'wallet', 'wallet_entries',
+    ARRAY['topup', 'grant_bonus', 'open_balance', 'spend', 'transfer', 'reverse', 'negative_balances',
+          'balances', 'wallet', 'wallet_entries',
           'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile',
           'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys'],
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
-    ARRAY['_post', '_replay', '_replay_transfer', '_reject_change', '_check_transaction_balances',
+    ARRAY['_post', '_replay', '_replay_transfer', '_replay_reversal', '_reversal_posting',
+          '_reversed_amount', '_lock_system_slot', '_check_negative_balance', '_reject_change', '_check_transaction_balances',
           '_check_entry_transaction_is_new', '_check_wallet_identity', '_check_api_key_change',
           '_check_page', '_wallet_lines',
           '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_client_namespace',
@@ -317,9 +319,14 @@ SELECT set_eq(
        ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.list_api_keys()', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.negative_balances(text)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.negative_balances(text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.negative_balances(text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.reconcile()', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.reconcile()', 'wallet_job', 'EXECUTE'),
        ('function', 'api.reconcile()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.reverse(bigint,numeric,text,text,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.reverse(bigint,numeric,text,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.spend(text,text,numeric,text,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.spend(text,text,numeric,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.topup(text,text,numeric,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
@@ -364,6 +371,9 @@ SELECT function_privs_are('api', 'spend',
 SELECT function_privs_are('api', 'transfer',
     ARRAY['text', 'text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
     'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.transfer');
+SELECT function_privs_are('api', 'reverse',
+    ARRAY['bigint', 'numeric', 'text', 'text', 'text', 'jsonb', 'text'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.reverse');
 SELECT function_privs_are('api', 'open_balance',
     ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
     'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute api.open_balance');
@@ -407,6 +417,11 @@ SELECT function_privs_are('api', 'spend',
 SELECT function_privs_are('api', 'transfer',
     ARRAY['text', 'text', 'text', 'numeric', 'text', 'text', 'jsonb', 'text'],
     'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.transfer');
+SELECT function_privs_are('api', 'reverse',
+    ARRAY['bigint', 'numeric', 'text', 'text', 'text', 'jsonb', 'text'],
+    'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.reverse');
+SELECT function_privs_are('api', 'negative_balances', ARRAY['text'],
+    'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.negative_balances');
 SELECT function_privs_are('api', 'open_balance',
     ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
     'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.open_balance');
@@ -435,6 +450,12 @@ SELECT function_privs_are('ledger', '_replay_transfer',
     ARRAY['text', 'text', 'text', 'text', 'text', 'numeric', 'text', 'jsonb'],
     'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute ledger._replay_transfer');
 SELECT has_column('ledger', 'entries', 'posted_at', 'ledger.entries has posted_at (migration 0008)');
+SELECT function_privs_are('ledger', '_replay_reversal',
+    ARRAY['text', 'text', 'bigint', 'numeric', 'text', 'ledger.reversal_mode', 'jsonb'],
+    'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute ledger._replay_reversal');
+SELECT is(
+    (SELECT indisvalid FROM pg_catalog.pg_index WHERE indexrelid = 'ledger.transactions_reversals'::regclass),
+    true, 'index transactions_reversals (migration 0009, built CONCURRENTLY) is valid');
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
        WHERE p.pronamespace = 'ledger'::regnamespace

@@ -443,3 +443,183 @@ REVOKE ALL ON FUNCTION ledger._check_wallet_identity()
 SELECT deploy.ensure_trigger(
     'CREATE TRIGGER wallets_identity BEFORE INSERT OR UPDATE OF asset_id, kind, owner_id, slot '
     'ON ledger.wallets FOR EACH ROW EXECUTE FUNCTION ledger._check_wallet_identity()');
+
+-- A user's balance goes below zero only by a reversal in mode allow_negative (a store refund of
+-- coins already spent), and by no more than that reversal's own amount; every other way (a
+-- spend, a transfer, a direct UPDATE or INSERT by the owner or a superuser) is refused with
+-- check_violation, as the CHECK it replaces did. A wallet already below zero may be credited
+-- (credits pay the debt first, simply by raising the balance). api.reverse writes its entries
+-- before it updates the wallets, so the entry that explains the new version is there when this
+-- fires, at the end of the UPDATE. Not deferred: a deferred trigger queues an event for every
+-- row it fires on, and this one must refuse at once, as the CHECK did. The WHEN is plain C, so
+-- a posting that leaves a balance at or above zero, all of them on the hot path, never calls it.
+CREATE OR REPLACE FUNCTION ledger._check_negative_balance()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.balance >= OLD.balance THEN
+        RETURN NULL;  -- a credit, or no change: a debt only shrinks
+    END IF;
+    IF TG_OP = 'UPDATE' AND EXISTS (
+        SELECT FROM ledger.entries AS e
+        JOIN ledger.transactions AS t ON t.id = e.transaction_id
+        WHERE e.wallet_id = NEW.id AND e.wallet_version = NEW.version
+          AND t.type = 'reversal' AND t.reversal_mode = 'allow_negative'
+          AND e.amount < 0 AND e.balance_after = NEW.balance AND OLD.balance + e.amount = NEW.balance) THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'the balance of user wallet % cannot go below zero (% would be %)', NEW.id,
+            NEW.owner_id, NEW.balance
+        USING ERRCODE = '23514',
+              HINT = 'only a reversal in mode allow_negative takes a user below zero (api.reverse)';
+END
+$$;
+COMMENT ON FUNCTION ledger._check_negative_balance() IS
+    'Trigger function of wallets_negative_only_by_reversal: a user wallet written below zero raises check_violation (23514) unless the write is a credit or the debit of an allow_negative reversal entry for exactly this version, amount and balance. For every role, the owner included.';
+REVOKE ALL ON FUNCTION ledger._check_negative_balance()
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
+SELECT deploy.ensure_trigger(
+    'CREATE TRIGGER wallets_negative_only_by_reversal AFTER INSERT OR UPDATE OF balance ON ledger.wallets '
+    'FOR EACH ROW WHEN (((new.kind = ''user''::ledger.wallet_kind) AND (new.balance < (0)::numeric))) '
+    'EXECUTE FUNCTION ledger._check_negative_balance()');
+
+-- One system slot of an asset's account, locked for a posting that is not ledger._post's (which
+-- has the same choice inline, on the hot path): the backend's home slot if no one holds it, else
+-- the next free one in slot order (SKIP LOCKED), else a wait for the home slot. Returns the slot
+-- with its balance and version as they are under the lock; the caller writes the row.
+CREATE OR REPLACE FUNCTION ledger._lock_system_slot(
+    p_asset_id text, p_kind ledger.wallet_kind, p_slots smallint,
+    OUT wallet_id bigint, OUT balance numeric, OUT version bigint)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_home smallint := pg_backend_pid() % p_slots;
+BEGIN
+    SELECT s.id, s.balance, s.version INTO wallet_id, balance, version
+    FROM ledger.wallets AS s
+    WHERE s.asset_id = p_asset_id AND s.kind = p_kind AND s.kind <> 'user'
+    ORDER BY (s.slot + p_slots - v_home) % p_slots
+    LIMIT 1
+    FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        SELECT s.id, s.balance, s.version INTO STRICT wallet_id, balance, version
+        FROM ledger.wallets AS s
+        WHERE s.asset_id = p_asset_id AND s.kind = p_kind AND s.kind <> 'user' AND s.slot = v_home
+        FOR NO KEY UPDATE;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ledger._lock_system_slot(text, ledger.wallet_kind, smallint) IS
+    'Locks one slot of an asset''s Treasury or Revenue for a posting outside ledger._post (home slot, else the next free one, else a wait for the home slot) and returns it with its balance and version under the lock.';
+REVOKE ALL ON FUNCTION ledger._lock_system_slot(text, ledger.wallet_kind, smallint)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
+-- How much of a transaction its reversals have taken back: each reversal's amount is its entry on
+-- p_wallet_id, one of the original's user wallets (every reversal of a transaction moves all of
+-- them). Up to a wallet version when given: what had been reversed once the reversal at that
+-- version was posted (a replay answers what the first call answered). The index
+-- transactions_reversals finds the reversals.
+CREATE OR REPLACE FUNCTION ledger._reversed_amount(
+    p_transaction_id bigint, p_wallet_id bigint, p_up_to_version bigint DEFAULT NULL)
+RETURNS numeric
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(sum(abs(e.amount)), 0)
+    FROM ledger.transactions AS r
+    JOIN ledger.entries AS e ON e.transaction_id = r.id AND e.wallet_id = p_wallet_id
+    WHERE r.reverses_transaction_id = p_transaction_id
+      AND (p_up_to_version IS NULL OR e.wallet_version <= p_up_to_version)
+$$;
+COMMENT ON FUNCTION ledger._reversed_amount(bigint, bigint, bigint) IS
+    'What the reversals of a transaction add up to, read on one of its user wallets; up to a wallet version when given.';
+REVOKE ALL ON FUNCTION ledger._reversed_amount(bigint, bigint, bigint)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
+-- A stored reversal as api.reverse answers it: its user side (the user it takes from, else the one
+-- it gives to: a top-up's or bonus's user, a spend's user, a transfer's recipient), the other user
+-- of a transfer's reversal, and what remained of the original right after it. Read from the
+-- stored rows, so a replay answers exactly what the first call answered.
+CREATE OR REPLACE FUNCTION ledger._reversal_posting(p_reversal_id bigint, p_replayed boolean)
+RETURNS ledger.reversal_posting
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_tx       ledger.transactions;
+    v_scale    smallint;
+    v_entry    ledger.entries;
+    v_user     ledger.wallets;
+    v_other    ledger.entries;
+    v_other_to ledger.wallets;
+    v_original numeric;
+BEGIN
+    SELECT * INTO STRICT v_tx FROM ledger.transactions AS t WHERE t.id = p_reversal_id;
+    SELECT e.* INTO v_entry FROM ledger.entries AS e
+    JOIN ledger.wallets AS w ON w.id = e.wallet_id AND w.kind = 'user'
+    WHERE e.transaction_id = v_tx.id
+    ORDER BY e.amount > 0, e.id
+    LIMIT 1;
+    SELECT * INTO v_user FROM ledger.wallets AS w WHERE w.id = v_entry.wallet_id;
+    SELECT e.* INTO v_other FROM ledger.entries AS e
+    JOIN ledger.wallets AS w ON w.id = e.wallet_id AND w.kind = 'user'
+    WHERE e.transaction_id = v_tx.id AND e.id <> v_entry.id;
+    SELECT * INTO v_other_to FROM ledger.wallets AS w WHERE w.id = v_other.wallet_id;
+    SELECT a.scale INTO v_scale FROM ledger.assets AS a WHERE a.id = v_user.asset_id;
+    SELECT abs(e.amount) INTO v_original FROM ledger.entries AS e
+    WHERE e.transaction_id = v_tx.reverses_transaction_id AND e.wallet_id = v_user.id;
+    RETURN (v_tx.id, v_tx.reverses_transaction_id, v_user.owner_id, v_user.asset_id, v_user.id,
+            round(v_entry.balance_after, v_scale), v_other_to.owner_id, v_other_to.id,
+            round(v_other.balance_after, v_scale), round(abs(v_entry.amount), v_scale),
+            round(v_original - ledger._reversed_amount(v_tx.reverses_transaction_id, v_user.id,
+                                                       v_entry.wallet_version), v_scale),
+            p_replayed, v_tx.created_at)::ledger.reversal_posting;
+END
+$$;
+COMMENT ON FUNCTION ledger._reversal_posting(bigint, boolean) IS
+    'A stored reversal as api.reverse returns it: its user side (the debited user, else the credited one), a transfer reversal''s other user, the amount, and what remained of the original right after it.';
+REVOKE ALL ON FUNCTION ledger._reversal_posting(bigint, boolean)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
+-- A repeated idempotency key for api.reverse: the stored reversal (replayed = true) if every
+-- argument is the same, else WIDEM. The amount: the same amount, or none (all that remained) for
+-- a reversal that left nothing to reverse, so "all that remains" and the amount it came to are
+-- the same request, and "all" is not a 3.00 that left 7.00.
+CREATE OR REPLACE FUNCTION ledger._replay_reversal(
+    p_client_id text, p_idempotency_key text, p_transaction_id bigint, p_amount numeric,
+    p_reason text, p_mode ledger.reversal_mode, p_metadata jsonb)
+RETURNS ledger.reversal_posting
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_tx      ledger.transactions;
+    v_posting ledger.reversal_posting;
+BEGIN
+    SELECT * INTO STRICT v_tx FROM ledger.transactions AS t
+    WHERE t.client_id = p_client_id AND t.idempotency_key = p_idempotency_key;
+    IF v_tx.type <> 'reversal' THEN
+        RAISE EXCEPTION 'idempotency key % was already used with different arguments',
+                quote_literal(p_idempotency_key)
+            USING ERRCODE = 'WIDEM',
+                  DETAIL = format('the key belongs to transaction %s, a %s', v_tx.id, v_tx.type);
+    END IF;
+    v_posting := ledger._reversal_posting(v_tx.id, true);
+    IF v_tx.reverses_transaction_id IS DISTINCT FROM p_transaction_id
+       OR v_tx.reversal_mode IS DISTINCT FROM p_mode
+       OR v_tx.description IS DISTINCT FROM p_reason OR v_tx.metadata <> p_metadata
+       OR (p_amount IS NOT NULL AND v_posting.amount <> p_amount)
+       OR (p_amount IS NULL AND v_posting.remaining <> 0) THEN
+        RAISE EXCEPTION 'idempotency key % was already used with different arguments',
+                quote_literal(p_idempotency_key)
+            USING ERRCODE = 'WIDEM',
+                  DETAIL = format('the key belongs to transaction %s (reversal of %s %s of transaction %s, %s)',
+                                  v_tx.id, v_posting.amount, v_posting.asset_id,
+                                  v_tx.reverses_transaction_id, v_tx.reversal_mode);
+    END IF;
+    RETURN v_posting;
+END
+$$;
+COMMENT ON FUNCTION ledger._replay_reversal(text, text, bigint, numeric, text, ledger.reversal_mode, jsonb) IS
+    'A repeated idempotency key of api.reverse: the stored reversal (replayed = true) if it reverses the same transaction by the same amount (no amount: one that left nothing) with the same mode, reason and metadata, else WIDEM; a key of another type is WIDEM.';
+REVOKE ALL ON FUNCTION ledger._replay_reversal(text, text, bigint, numeric, text, ledger.reversal_mode, jsonb)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;

@@ -240,3 +240,201 @@ REVOKE ALL ON FUNCTION api.transfer(text, text, text, numeric, text, text, jsonb
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.transfer(text, text, text, numeric, text, text, jsonb, text)
     TO wallet_service, wallet_job;
+
+-- Takes back all or part of a top-up, bonus, spend or transfer by mirroring its legs against the
+-- same kinds of account: a top-up's or bonus's coins go back from the user to the Treasury, a
+-- spend's from Revenue to the user, a transfer's from the recipient to the sender. p_amount NULL
+-- is all that remains. Opening balances and reversals are not reversible (WNREV).
+--
+-- The reversals of one transaction never add up to more than it (WREVX): every reversal of it
+-- locks the same user wallets, the original's, before it reads what has been reversed, so they
+-- run one after another and each sees the ones before it (a new statement, a new snapshot).
+-- Mode 'strict' refuses to take a user below zero (WFUND); 'allow_negative' takes the whole
+-- amount back regardless, the one way a balance goes below zero (trigger
+-- wallets_negative_only_by_reversal checks it).
+--
+-- Lock order (db/CONVENTIONS.md): the key; the original's user wallets in (owner_id, asset_id)
+-- order, locked by SELECT ... FOR NO KEY UPDATE; then one slot of the system account the
+-- original moved (ledger._lock_system_slot); then the clock. The entries are written before the
+-- wallets are updated, from the locked rows' balances and versions, so that the trigger finds
+-- the entry that explains a balance below zero.
+CREATE OR REPLACE FUNCTION api.reverse(
+    p_transaction_id bigint, p_amount numeric, p_reason text, p_idempotency_key text,
+    p_mode text DEFAULT 'strict', p_metadata jsonb DEFAULT '{}', p_client_id text DEFAULT NULL)
+RETURNS ledger.reversal_posting
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_client    text := coalesce(p_client_id, 'sql:' || session_user);
+    v_mode      ledger.reversal_mode;
+    v_original  ledger.transactions;
+    v_asset     ledger.assets;
+    v_tx        bigint;
+    v_wallets   bigint[];
+    v_kinds     ledger.wallet_kind[];
+    v_signs     numeric[];
+    v_balances  numeric[];
+    v_versions  bigint[];
+    v_deltas    numeric[];
+    v_wallet    bigint;
+    v_balance   numeric;
+    v_version   bigint;
+    v_total     numeric;
+    v_reversed  numeric;
+    v_remaining numeric;
+    v_amount    numeric;
+    v_posted    timestamptz;
+BEGIN
+    IF NOT ledger._valid_idempotency_key(p_idempotency_key) THEN
+        RAISE EXCEPTION 'invalid idempotency key'
+            USING ERRCODE = 'WIKEY',
+                  HINT = 'an idempotency key is 1 to 255 printable ASCII characters';
+    END IF;
+    IF NOT ledger._valid_client_id(v_client) THEN
+        RAISE EXCEPTION 'invalid client id' USING ERRCODE = 'WCLNT',
+            HINT = 'a client id is 1 to 200 characters';
+    END IF;
+    IF NOT ledger._valid_client_namespace(v_client, session_user) THEN
+        RAISE EXCEPTION 'client id % is not for login %', quote_literal(left(v_client, 80)), session_user
+            USING ERRCODE = 'WCLNS',
+                  HINT = 'api:<key name> is the HTTP service''s (login wallet_service), sql:<login> is '
+                         'that login''s own; a job names any other client, or none';
+    END IF;
+    IF p_metadata IS NULL OR jsonb_typeof(p_metadata) <> 'object' THEN
+        RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = 'WMETA';
+    END IF;
+    IF octet_length(p_metadata::text) > ledger._metadata_max_bytes() THEN
+        RAISE EXCEPTION 'metadata is larger than % bytes', ledger._metadata_max_bytes()
+            USING ERRCODE = 'WMETA';
+    END IF;
+    IF p_reason IS NULL OR length(p_reason) > ledger._description_max_length()
+       OR p_reason !~ '[^[:space:]]' THEN
+        RAISE EXCEPTION 'a reason of 1 to % characters is required', ledger._description_max_length()
+            USING ERRCODE = 'WDESC';
+    END IF;
+    IF p_mode IS NULL OR p_mode NOT IN ('strict', 'allow_negative') THEN
+        RAISE EXCEPTION 'invalid reversal mode %', coalesce(quote_literal(left(p_mode, 40)), 'NULL')
+            USING ERRCODE = 'WMODE', HINT = 'the mode is strict (the default) or allow_negative';
+    END IF;
+    v_mode := p_mode::ledger.reversal_mode;
+
+    SELECT * INTO v_original FROM ledger.transactions AS t WHERE t.id = p_transaction_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'transaction % not found', coalesce(p_transaction_id::text, 'NULL')
+            USING ERRCODE = 'WTXNF';
+    END IF;
+    IF v_original.type IN ('opening_balance', 'reversal') THEN
+        RAISE EXCEPTION 'transaction % is % and cannot be reversed', v_original.id,
+                CASE WHEN v_original.type = 'reversal' THEN 'a reversal' ELSE 'an opening balance' END
+            USING ERRCODE = 'WNREV',
+                  HINT = 'top-ups, bonuses, spends and transfers can be reversed';
+    END IF;
+    SELECT a.* INTO STRICT v_asset FROM ledger.assets AS a
+    WHERE a.id = (SELECT w.asset_id FROM ledger.entries AS e JOIN ledger.wallets AS w ON w.id = e.wallet_id
+                  WHERE e.transaction_id = v_original.id LIMIT 1);
+    IF p_amount IS NOT NULL THEN
+        IF p_amount = 'NaN' OR p_amount <= 0 THEN
+            RAISE EXCEPTION 'amount must be greater than zero'
+                USING ERRCODE = 'WAMNT', DETAIL = format('amount: %s', p_amount);
+        END IF;
+        IF p_amount > v_asset.max_amount THEN
+            RAISE EXCEPTION 'amount % is above the maximum of % for %', p_amount, v_asset.max_amount, v_asset.id
+                USING ERRCODE = 'WAMNT';
+        END IF;
+        IF round(p_amount, v_asset.scale) <> p_amount THEN
+            RAISE EXCEPTION 'amount % has more than % decimal places, the most % allows',
+                    p_amount, v_asset.scale, v_asset.id
+                USING ERRCODE = 'WAMNT';
+        END IF;
+    END IF;
+
+    -- 1. The key. A concurrent holder of the same key makes this wait for its outcome.
+    INSERT INTO ledger.transactions AS t (type, client_id, idempotency_key, description, metadata,
+                                          reverses_transaction_id, reversal_mode)
+    VALUES ('reversal', v_client, p_idempotency_key, p_reason, p_metadata, v_original.id, v_mode)
+    ON CONFLICT (client_id, idempotency_key) DO NOTHING
+    RETURNING t.id INTO v_tx;
+    IF v_tx IS NULL THEN
+        RETURN ledger._replay_reversal(v_client, p_idempotency_key, p_transaction_id, p_amount,
+                                       p_reason, v_mode, p_metadata);
+    END IF;
+
+    -- The original's legs: user wallets in (owner_id, asset_id) order, then its system slot.
+    SELECT array_agg(e.wallet_id ORDER BY w.kind <> 'user', w.owner_id COLLATE "C", w.asset_id, e.id),
+           array_agg(w.kind ORDER BY w.kind <> 'user', w.owner_id COLLATE "C", w.asset_id, e.id),
+           array_agg(sign(e.amount) ORDER BY w.kind <> 'user', w.owner_id COLLATE "C", w.asset_id, e.id),
+           max(abs(e.amount)) FILTER (WHERE w.kind = 'user')
+    INTO v_wallets, v_kinds, v_signs, v_total
+    FROM ledger.entries AS e
+    JOIN ledger.wallets AS w ON w.id = e.wallet_id
+    WHERE e.transaction_id = v_original.id;
+
+    -- 2. The user wallets, in that order.
+    v_balances := array_fill(NULL::numeric, ARRAY[cardinality(v_wallets)]);
+    v_versions := array_fill(NULL::bigint, ARRAY[cardinality(v_wallets)]);
+    FOR i IN 1 .. cardinality(v_wallets) LOOP
+        CONTINUE WHEN v_kinds[i] <> 'user';
+        SELECT w.balance, w.version INTO v_balance, v_version
+        FROM ledger.wallets AS w WHERE w.id = v_wallets[i]
+        FOR NO KEY UPDATE;
+        v_balances[i] := v_balance;
+        v_versions[i] := v_version;
+    END LOOP;
+
+    -- Under those locks: what earlier reversals took back, and so what remains.
+    v_reversed := ledger._reversed_amount(v_original.id, v_wallets[1]);
+    v_remaining := v_total - v_reversed;
+    v_amount := coalesce(p_amount, v_remaining);
+    IF v_remaining = 0 OR v_amount > v_remaining THEN
+        RAISE EXCEPTION 'reversing % of transaction % exceeds what remains of it (%)',
+                round(v_amount, v_asset.scale), v_original.id, round(v_remaining, v_asset.scale)
+            USING ERRCODE = 'WREVX',
+                  DETAIL = format('remaining: %s, requested: %s', round(v_remaining, v_asset.scale),
+                                  round(v_amount, v_asset.scale));
+    END IF;
+    v_deltas := ARRAY(SELECT -s * v_amount FROM unnest(v_signs) AS s);
+    FOR i IN 1 .. cardinality(v_wallets) LOOP
+        IF v_kinds[i] = 'user' AND v_mode = 'strict' AND v_balances[i] + v_deltas[i] < 0 THEN
+            -- raising rolls the whole call back, the key's claim with it: the key stays unused
+            RAISE EXCEPTION 'insufficient funds: % has % %, the reversal takes %',
+                    (SELECT w.owner_id FROM ledger.wallets AS w WHERE w.id = v_wallets[i]),
+                    round(v_balances[i], v_asset.scale), v_asset.code, v_amount
+                USING ERRCODE = 'WFUND',
+                      DETAIL = format('balance: %s, requested: %s', round(v_balances[i], v_asset.scale),
+                                      v_amount),
+                      HINT = 'mode allow_negative takes the whole amount back and leaves the balance below zero';
+        END IF;
+    END LOOP;
+
+    -- 3. A slot of each system account the original moved, last.
+    FOR i IN 1 .. cardinality(v_wallets) LOOP
+        CONTINUE WHEN v_kinds[i] = 'user';
+        SELECT s.wallet_id, s.balance, s.version INTO v_wallet, v_balance, v_version
+        FROM ledger._lock_system_slot(v_asset.id, v_kinds[i], v_asset.system_slots) AS s;
+        v_wallets[i] := v_wallet;
+        v_balances[i] := v_balance;
+        v_versions[i] := v_version;
+    END LOOP;
+
+    -- 4. The clock, then the entries (before the wallets: see wallets_negative_only_by_reversal).
+    v_posted := clock_timestamp();
+    INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version, posted_at)
+    SELECT v_tx, l.wallet_id, l.delta, l.balance + l.delta, l.version + 1, v_posted
+    FROM unnest(v_wallets, v_deltas, v_balances, v_versions) AS l(wallet_id, delta, balance, version);
+    FOR i IN 1 .. cardinality(v_wallets) LOOP
+        UPDATE ledger.wallets AS w
+        SET balance = w.balance + v_deltas[i], version = w.version + 1, updated_at = now()
+        WHERE w.id = v_wallets[i];
+    END LOOP;
+
+    RETURN ledger._reversal_posting(v_tx, false);
+END
+$$;
+COMMENT ON FUNCTION api.reverse(bigint, numeric, text, text, text, jsonb, text) IS
+    'Takes back all (p_amount NULL) or part of a top-up, bonus, spend or transfer by mirroring its legs: user -> Treasury, Revenue -> user, recipient -> sender. Idempotent per client and key. Raises WIKEY, WCLNT, WCLNS, WMETA, WDESC (a reason is required), WMODE, WTXNF, WNREV (opening balances and reversals), WAMNT, WREVX (more than remains), WFUND (strict mode, the user has spent the coins), WIDEM.';
+REVOKE ALL ON FUNCTION api.reverse(bigint, numeric, text, text, text, jsonb, text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.reverse(bigint, numeric, text, text, text, jsonb, text)
+    TO wallet_service, wallet_job;

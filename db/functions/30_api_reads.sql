@@ -201,22 +201,42 @@ GRANT EXECUTE ON FUNCTION api.transaction_entries(bigint)
 
 -- One transaction as the HTTP API shows it: its user side (user, wallet, amount, balance after)
 -- and all its entries. Raises transaction_not_found (WTXNF). The user side of a transaction with
--- two user legs (a transfer) is the debited one, the sender's; the recipient is in its entries.
--- (A transaction has at most two user legs today; the first debit, else the first credit.)
+-- two user legs (a transfer, a transfer's reversal) is the debited one; the other user is in its
+-- entries. (A transaction has at most two user legs today; the first debit, else the first
+-- credit.) A reversal names what it reverses; a reversible transaction says how much of it has
+-- been reversed, and by which reversals (in the order they were posted).
+--
+-- Issue 15 added the last three columns. CREATE OR REPLACE cannot change a function's columns, so
+-- the older one is dropped first, here, in the same transaction as its replacement: no caller
+-- ever finds the function missing. (Once every database has the new one, this block does
+-- nothing.)
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_proc
+               WHERE oid = to_regprocedure('api.get_transaction(bigint)')
+                 AND NOT 'reversals' = ANY (proargnames)) THEN
+        DROP FUNCTION api.get_transaction(bigint);
+    END IF;
+END
+$$;
 CREATE OR REPLACE FUNCTION api.get_transaction(
     p_transaction_id bigint,
     OUT transaction_id bigint, OUT type ledger.transaction_type, OUT status text,
     OUT user_id text, OUT asset_id text, OUT amount numeric, OUT balance numeric,
     OUT wallet_id bigint, OUT description text, OUT metadata jsonb, OUT created_at timestamptz,
-    OUT entries ledger.transaction_leg[])
+    OUT entries ledger.transaction_leg[], OUT reverses_transaction_id bigint,
+    OUT reversed_amount numeric, OUT reversals bigint[])
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_scale smallint;
 BEGIN
     SELECT t.id, t.type, 'completed', w.owner_id::text, w.asset_id, round(abs(e.amount), a.scale),
-           round(e.balance_after, a.scale), w.id, t.description::text, t.metadata::jsonb, t.created_at
+           round(e.balance_after, a.scale), w.id, t.description::text, t.metadata::jsonb, t.created_at,
+           t.reverses_transaction_id, a.scale
     INTO transaction_id, type, status, user_id, asset_id, amount, balance, wallet_id,
-         description, metadata, created_at
+         description, metadata, created_at, reverses_transaction_id, v_scale
     FROM ledger.transactions AS t
     JOIN ledger.entries AS e ON e.transaction_id = t.id
     JOIN ledger.wallets AS w ON w.id = e.wallet_id AND w.kind = 'user'
@@ -229,10 +249,19 @@ BEGIN
             USING ERRCODE = 'WTXNF';
     END IF;
     SELECT array_agg(l) INTO entries FROM api.transaction_entries(p_transaction_id) AS l;
+    IF type NOT IN ('opening_balance', 'reversal') THEN
+        -- every reversal moves the original's user wallets; read on this one (wallet_id)
+        SELECT round(coalesce(sum(abs(e.amount)), 0), v_scale),
+               coalesce(array_agg(r.id ORDER BY e.wallet_version), '{}')
+        INTO reversed_amount, reversals
+        FROM ledger.transactions AS r
+        JOIN ledger.entries AS e ON e.transaction_id = r.id AND e.wallet_id = get_transaction.wallet_id
+        WHERE r.reverses_transaction_id = p_transaction_id;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION api.get_transaction(bigint) IS
-    'One transaction with its user side (a transfer''s: the sender''s) and all its entries; status is always completed (a failed call leaves nothing).';
+    'One transaction with its user side (the debited user, else the credited one: a transfer''s sender) and all its entries; status is always completed (a failed call leaves nothing). A reversal names the transaction it reverses; a top-up, bonus, spend or transfer how much of it its reversals took back, and their ids (NULL for opening balances and reversals, which cannot be reversed).';
 REVOKE ALL ON FUNCTION api.get_transaction(bigint)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.get_transaction(bigint) TO wallet_service, wallet_job, wallet_auditor;

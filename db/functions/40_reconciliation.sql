@@ -85,12 +85,46 @@ COMMENT ON COLUMN api.wallet_drift.latest_version IS 'The wallet_version of the 
 REVOKE ALL ON TABLE api.wallet_drift FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE api.wallet_drift TO wallet_auditor;
 
--- The CHECK constraint forbids these; the view proves it from the data.
+-- Users in debt: user wallets below zero, each with the reversals (mode allow_negative) that took
+-- it there since it last stood at zero or above, in the order they were posted. A report for
+-- support and finance, not a fault: a store refund of coins already spent leaves the player in
+-- debt until later credits pay it. An empty reversals array is a fault (see
+-- api.negative_user_balances), which trigger wallets_negative_only_by_reversal forbids.
+CREATE OR REPLACE FUNCTION api.negative_balances(p_asset_id text DEFAULT NULL)
+RETURNS TABLE (user_id text, asset_id text, asset_code text, wallet_id bigint, balance numeric,
+               since timestamptz, reversals bigint[])
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT w.owner_id::text, w.asset_id, a.code, w.id, round(w.balance, a.scale), d.since,
+           coalesce(d.reversals, '{}')
+    FROM ledger.wallets AS w
+    JOIN ledger.assets AS a ON a.id = w.asset_id
+    LEFT JOIN LATERAL (
+        SELECT min(coalesce(e.posted_at, t.created_at)) AS since,
+               array_agg(t.id ORDER BY e.wallet_version) AS reversals
+        FROM ledger.entries AS e
+        JOIN ledger.transactions AS t ON t.id = e.transaction_id
+        WHERE e.wallet_id = w.id AND t.type = 'reversal' AND e.amount < 0 AND e.balance_after < 0
+          AND e.wallet_version > coalesce((SELECT max(z.wallet_version) FROM ledger.entries AS z
+                                           WHERE z.wallet_id = w.id AND z.balance_after >= 0), 0)
+    ) AS d ON true
+    WHERE w.kind = 'user' AND w.balance < 0 AND (p_asset_id IS NULL OR w.asset_id = p_asset_id)
+    ORDER BY w.asset_id, w.balance, w.owner_id
+$$;
+COMMENT ON FUNCTION api.negative_balances(text) IS
+    'Users in debt per asset (all assets, or p_asset_id): user wallets below zero, with when the debt began and the allow_negative reversals that made it, oldest first. A report, not a fault.';
+REVOKE ALL ON FUNCTION api.negative_balances(text) FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.negative_balances(text) TO wallet_service, wallet_job, wallet_auditor;
+
+-- A balance below zero that no reversal explains: trigger wallets_negative_only_by_reversal
+-- forbids these; the view proves it from the data.
 CREATE OR REPLACE VIEW api.negative_user_balances AS
-SELECT w.id AS wallet_id, w.owner_id::text AS user_id, w.asset_id, w.balance
-FROM ledger.wallets AS w
-WHERE w.kind = 'user' AND w.balance < 0;
-COMMENT ON VIEW api.negative_user_balances IS 'User wallets below zero. Always empty.';
+SELECT n.wallet_id, n.user_id, n.asset_id, n.balance
+FROM api.negative_balances() AS n
+WHERE cardinality(n.reversals) = 0;
+COMMENT ON VIEW api.negative_user_balances IS
+    'User wallets below zero that no allow_negative reversal took there (api.negative_balances lists the explained ones). Always empty.';
 COMMENT ON COLUMN api.negative_user_balances.wallet_id IS 'The wallet.';
 COMMENT ON COLUMN api.negative_user_balances.user_id IS 'Its user.';
 COMMENT ON COLUMN api.negative_user_balances.asset_id IS 'The asset.';
@@ -192,8 +226,8 @@ BEGIN
         CASE WHEN v_count = 0 THEN 'no drift' ELSE 'see api.wallet_drift' END;
 
     SELECT count(*) INTO v_count FROM api.negative_user_balances;
-    RETURN QUERY SELECT 'no user balance is negative', v_count = 0, v_count,
-        CASE WHEN v_count = 0 THEN 'none negative' ELSE 'see api.negative_user_balances' END;
+    RETURN QUERY SELECT 'no user balance is negative but by a reversal', v_count = 0, v_count,
+        CASE WHEN v_count = 0 THEN 'none unexplained' ELSE 'see api.negative_user_balances' END;
 
     SELECT count(*) INTO v_count FROM api.unbalanced_transactions;
     RETURN QUERY SELECT 'every transaction is one balanced double entry', v_count = 0, v_count,

@@ -13,7 +13,7 @@ COMMENT ON SCHEMA api IS
 
 -- Enums
 COMMENT ON TYPE ledger.transaction_type IS
-    'What a transaction is: opening_balance (a seeded or imported balance) and topup (a purchase) and bonus (with a reason) move Treasury -> user; spend (with a description) moves user -> Revenue; transfer (with a description) moves user -> another user, no system slot; reversal undoes the transaction named by reverses_transaction_id (issue 15, api.reverse to come).';
+    'What a transaction is: opening_balance (a seeded or imported balance) and topup (a purchase) and bonus (with a reason) move Treasury -> user; spend (with a description) moves user -> Revenue; transfer (with a description) moves user -> another user, no system slot; reversal (with a reason) takes back all or part of the transaction named by reverses_transaction_id, mirroring its legs (api.reverse).';
 COMMENT ON TYPE ledger.wallet_kind IS
     'What a wallet row is: user (one wallet per user and asset), or a slot of a system account: treasury, the mint that top-ups, bonuses and opening balances are issued from (so its balance is minus what has been issued), or revenue, the sink that spends land in.';
 
@@ -85,7 +85,9 @@ COMMENT ON COLUMN ledger.transactions.description IS
 COMMENT ON COLUMN ledger.transactions.metadata IS 'The caller''s JSON object, kept as given (at most 4096 bytes).';
 COMMENT ON COLUMN ledger.transactions.created_at IS 'When the transaction was made (what a replay returns too).';
 COMMENT ON COLUMN ledger.transactions.reverses_transaction_id IS
-    'For a reversal: the transaction it reverses; NULL for every other type.';
+    'For a reversal: the transaction it reverses (index transactions_reversals finds a transaction''s reversals); NULL for every other type.';
+COMMENT ON COLUMN ledger.transactions.reversal_mode IS
+    'For a reversal: strict (it could not take a user below zero) or allow_negative (it took the whole amount back, below zero if need be); NULL for every other type.';
 
 -- ledger.entries
 COMMENT ON TABLE ledger.entries IS
@@ -110,7 +112,7 @@ COMMENT ON COLUMN ledger.api_keys.name IS
 COMMENT ON COLUMN ledger.api_keys.key_hash IS 'The SHA-256 digest of the key (32 bytes); unique.';
 COMMENT ON COLUMN ledger.api_keys.key_prefix IS 'The key''s first characters, so that people can tell keys apart in listings.';
 COMMENT ON COLUMN ledger.api_keys.scopes IS
-    'What the key may do: one or more of ledger._api_scopes() (wallet:audit, wallet:bonus, wallet:read, wallet:spend, wallet:topup), de-duplicated and sorted.';
+    'What the key may do: one or more of ledger._api_scopes() (wallet:audit, wallet:bonus, wallet:read, wallet:refund, wallet:spend, wallet:topup, wallet:transfer), de-duplicated and sorted.';
 COMMENT ON COLUMN ledger.api_keys.created_at IS 'When the key was created.';
 COMMENT ON COLUMN ledger.api_keys.revoked_at IS 'When the key was revoked (the first time); NULL while it is active. The only column that changes, once (WIMUT otherwise).';
 
@@ -135,6 +137,25 @@ COMMENT ON COLUMN ledger.transfer_posting.to_balance IS 'The recipient''s balanc
 COMMENT ON COLUMN ledger.transfer_posting.replayed IS 'true when the key had been used with the same arguments: nothing moved.';
 COMMENT ON COLUMN ledger.transfer_posting.amount IS 'The amount moved, at the asset''s decimal places.';
 COMMENT ON COLUMN ledger.transfer_posting.created_at IS 'When the transaction was made (on a replay: the original''s time).';
+
+-- ledger.reversal_mode and ledger.reversal_posting: api.reverse
+COMMENT ON TYPE ledger.reversal_mode IS
+    'How a reversal treats a user who has already spent the coins: strict refuses (WFUND), allow_negative takes the whole amount back and leaves the balance below zero (the one way below zero, trigger wallets_negative_only_by_reversal).';
+COMMENT ON TYPE ledger.reversal_posting IS
+    'What api.reverse returns, one row: the reversal, its user side (the debited user, else the credited one) and, for a transfer''s reversal, the other user, the amount, what remains to reverse of the original, whether the call replayed an earlier one, the creation time.';
+COMMENT ON COLUMN ledger.reversal_posting.transaction_id IS 'The reversal (on a replay: the original reversal).';
+COMMENT ON COLUMN ledger.reversal_posting.reverses_transaction_id IS 'The transaction it reverses.';
+COMMENT ON COLUMN ledger.reversal_posting.user_id IS 'The user it takes coins from (a top-up''s or bonus''s user, a transfer''s recipient), else the one it gives them to (a spend''s user).';
+COMMENT ON COLUMN ledger.reversal_posting.asset_id IS 'The asset.';
+COMMENT ON COLUMN ledger.reversal_posting.wallet_id IS 'That user''s wallet.';
+COMMENT ON COLUMN ledger.reversal_posting.balance IS 'That user''s balance right after the reversal (below zero after an allow_negative reversal of coins already spent).';
+COMMENT ON COLUMN ledger.reversal_posting.counterparty_user_id IS 'For a transfer''s reversal: the sender, who gets the coins back; NULL otherwise.';
+COMMENT ON COLUMN ledger.reversal_posting.counterparty_wallet_id IS 'For a transfer''s reversal: the sender''s wallet; NULL otherwise.';
+COMMENT ON COLUMN ledger.reversal_posting.counterparty_balance IS 'For a transfer''s reversal: the sender''s balance right after it; NULL otherwise.';
+COMMENT ON COLUMN ledger.reversal_posting.amount IS 'The amount reversed, at the asset''s decimal places.';
+COMMENT ON COLUMN ledger.reversal_posting.remaining IS 'What could still be reversed of the original right after this reversal.';
+COMMENT ON COLUMN ledger.reversal_posting.replayed IS 'true when the key had been used with the same arguments: nothing moved.';
+COMMENT ON COLUMN ledger.reversal_posting.created_at IS 'When the reversal was made (on a replay: the original reversal''s time).';
 
 -- ledger.ledger_line: one line of a wallet's ledger (a type in ledger, stable across migrates)
 COMMENT ON TYPE ledger.ledger_line IS
