@@ -388,8 +388,11 @@ BEGIN
     v_remaining := v_total - v_reversed;
     v_amount := coalesce(p_amount, v_remaining);
     IF v_remaining = 0 OR v_amount > v_remaining THEN
-        RAISE EXCEPTION 'reversing % of transaction % exceeds what remains of it (%)',
-                round(v_amount, v_asset.scale), v_original.id, round(v_remaining, v_asset.scale)
+        RAISE EXCEPTION '%', CASE WHEN v_remaining = 0
+                THEN format('transaction %s has already been reversed in full', v_original.id)
+                ELSE format('reversing %s of transaction %s exceeds what remains of it (%s)',
+                            round(v_amount, v_asset.scale), v_original.id,
+                            round(v_remaining, v_asset.scale)) END
             USING ERRCODE = 'WREVX',
                   DETAIL = format('remaining: %s, requested: %s', round(v_remaining, v_asset.scale),
                                   round(v_amount, v_asset.scale));
@@ -400,10 +403,10 @@ BEGIN
             -- raising rolls the whole call back, the key's claim with it: the key stays unused
             RAISE EXCEPTION 'insufficient funds: % has % %, the reversal takes %',
                     (SELECT w.owner_id FROM ledger.wallets AS w WHERE w.id = v_wallets[i]),
-                    round(v_balances[i], v_asset.scale), v_asset.code, v_amount
+                    round(v_balances[i], v_asset.scale), v_asset.code, round(v_amount, v_asset.scale)
                 USING ERRCODE = 'WFUND',
                       DETAIL = format('balance: %s, requested: %s', round(v_balances[i], v_asset.scale),
-                                      v_amount),
+                                      round(v_amount, v_asset.scale)),
                       HINT = 'mode allow_negative takes the whole amount back and leaves the balance below zero';
         END IF;
     END LOOP;

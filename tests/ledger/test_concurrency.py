@@ -336,3 +336,140 @@ async def test_transfers_to_a_new_user_racing_its_first_topup_create_one_wallet(
             "SELECT balance FROM api.balances($1, $2)", u, GOLD
         ) == Decimal("80.00")
     assert await _reconcile_failures(job_conn) == []
+
+
+async def _race(conns: list[asyncpg.Connection], calls: list[tuple[str, tuple[object, ...]]]) -> list[str]:
+    """One call per connection, all released at once; each call's outcome ("ok" or its SQLSTATE)."""
+    start = asyncio.Event()
+
+    async def run(conn: asyncpg.Connection, sql: str, args: tuple[object, ...]) -> str:
+        await start.wait()
+        try:
+            await conn.fetchrow(sql, *args)
+        except asyncpg.PostgresError as exc:
+            return str(exc.sqlstate)
+        return "ok"
+
+    tasks = [asyncio.create_task(run(c, sql, args)) for c, (sql, args) in zip(conns, calls, strict=True)]
+    await asyncio.sleep(0.05)
+    start.set()
+    return list(await asyncio.wait_for(asyncio.gather(*tasks), timeout=60))
+
+
+async def test_50_parallel_reversals_of_1_against_10_give_exactly_10_successes(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Issue 15: the reversals of one transaction never add up to more than it. Every reversal
+    locks the original's user wallet before it reads what was reversed, so 50 racing reversals
+    of 1.00 against a top-up of 10.00 make exactly 10, and the other 40 are WREVX."""
+    user = f"rv-{unique}"
+    original = await job_conn.fetchval(
+        "SELECT transaction_id FROM api.topup($1, $2, 10.00, $3)", user, GOLD, f"fund-{unique}"
+    )
+    reverse = "SELECT * FROM api.reverse($1, 1.00, 'store refund', $2)"
+    conns = await _connections(settings, 50)
+    try:
+        outcomes = await _race(conns, [(reverse, (original, f"r-{unique}-{i}")) for i in range(50)])
+    finally:
+        await _close(conns)
+    assert outcomes.count("ok") == 10
+    assert outcomes.count("WREVX") == 40
+    detail = await job_conn.fetchrow(
+        "SELECT reversed_amount, cardinality(reversals) AS n FROM api.get_transaction($1)", original
+    )
+    assert (detail["reversed_amount"], detail["n"]) == (Decimal("10.00"), 10)
+    row = await job_conn.fetchrow("SELECT balance, version FROM api.balances($1, $2)", user, GOLD)
+    assert (row["balance"], row["version"]) == (Decimal("0.00"), 11)
+    assert await _reconcile_failures(job_conn) == []
+
+
+async def test_reversals_of_transfers_racing_transfers_back_and_spends_never_deadlock(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """A transfer's reversal moves the recipient's coins back to the sender, locking both wallets
+    in the same (owner, asset) order as the transfers crossing them: 200 reversals of A -> B
+    transfers racing 200 B -> A transfers and spends and top-ups on both never deadlock, and
+    every coin is accounted for."""
+    a, b = f"ta-{unique}", f"tb-{unique}"
+    for u in (a, b):
+        await job_conn.fetchrow("SELECT * FROM api.topup($1, $2, 500.00, $3)", u, GOLD, f"fund-{u}")
+    transfers = [
+        await job_conn.fetchval(
+            "SELECT transaction_id FROM api.transfer($1, $2, $3, 1.00, 'gift', $4)",
+            a,
+            b,
+            GOLD,
+            f"g-{unique}-{i}",
+        )
+        for i in range(200)
+    ]
+    calls: list[tuple[str, tuple[object, ...]]] = [
+        ("SELECT * FROM api.reverse($1, NULL, 'gift undone', $2)", (t, f"rt-{unique}-{i}"))
+        for i, t in enumerate(transfers)
+    ]
+    calls += [
+        ("SELECT * FROM api.transfer($1, $2, $3, 1.00, 'back', $4)", (b, a, GOLD, f"ba-{unique}-{i}"))
+        for i in range(200)
+    ]
+    for u in (a, b):
+        calls += [
+            ("SELECT * FROM api.spend($1, $2, 1.00, 'x', $3)", (u, GOLD, f"sp-{u}-{i}"))
+            for i in range(50)
+        ]
+        calls += [
+            ("SELECT * FROM api.topup($1, $2, 1.00, $3)", (u, GOLD, f"tu-{u}-{i}"))
+            for i in range(50)
+        ]
+    random.Random(unique).shuffle(calls)
+    conns = await _connections(settings, 32)
+    try:
+        failures = await _run_queue(conns, calls)
+    finally:
+        await _close(conns)
+    # B starts at 700 and gives back at most 400: nothing may fail, in any order
+    assert failures == []
+    for u, expected in ((a, Decimal("700.00")), (b, Decimal("300.00"))):
+        # A: 500 - 200 + 200 back by reversals + 200 transfers back - 50 + 50; B the mirror
+        row = await job_conn.fetchrow("SELECT balance, version FROM api.balances($1, $2)", u, GOLD)
+        assert (row["balance"], row["version"]) == (expected, 1 + 200 + 200 + 200 + 100)
+    assert await _reconcile_failures(job_conn) == []
+
+
+async def test_an_allow_negative_reversal_racing_spends_goes_below_zero_only_by_itself(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """A store refund of coins being spent at that moment: the allow_negative reversal takes all
+    10.00 back whenever it gets the lock; the spends that come after it see a balance below
+    their amount and fail. So the balance ends at 10 - 10 - (spends that won), never below -10,
+    and the debt is explained by that one reversal."""
+    user = f"neg-{unique}"
+    await job_conn.fetchrow("SELECT * FROM api.topup($1, $2, 10.00, $3)", user, GOLD, f"f1-{unique}")
+    original = await job_conn.fetchval(
+        "SELECT transaction_id FROM api.topup($1, $2, 10.00, $3)", user, GOLD, f"f2-{unique}"
+    )
+    calls: list[tuple[str, tuple[object, ...]]] = [
+        ("SELECT * FROM api.spend($1, $2, 1.00, 'potion', $3)", (user, GOLD, f"s-{unique}-{i}"))
+        for i in range(30)
+    ]
+    calls.insert(
+        15,
+        ("SELECT * FROM api.reverse($1, NULL, 'chargeback', $2, 'allow_negative')", (original, f"cb-{unique}")),
+    )
+    conns = await _connections(settings, len(calls))
+    try:
+        outcomes = await _race(conns, calls)
+    finally:
+        await _close(conns)
+    assert outcomes[15] == "ok"
+    spent = outcomes.count("ok") - 1
+    assert outcomes.count("WFUND") == 30 - spent
+    assert spent <= 20
+    balance = await job_conn.fetchval("SELECT balance FROM api.balances($1, $2)", user, GOLD)
+    assert balance == Decimal("20.00") - 10 - spent
+    debts = await job_conn.fetch("SELECT * FROM api.negative_balances($1)", GOLD)
+    mine = [d for d in debts if d["user_id"] == user]
+    if balance < 0:
+        assert len(mine) == 1 and len(mine[0]["reversals"]) == 1
+    else:
+        assert mine == []
+    assert await _reconcile_failures(job_conn) == []
