@@ -3,7 +3,8 @@
 # each time. Per client count it runs, in this order, our top-ups, the yardstick's top-ups
 # (../shared/bench/baseline.sql, when present), the yardstick's with 64 Treasury slots
 # (bench/sql/slotted_yardstick.py: the plain design's cost per call once nothing queues) and our
-# spends, so that noise on the machine falls on all alike. Prints the machine, progress
+# spends, so that noise on the machine falls on all alike; then our transfers and reversals
+# (issue 15's movements, no yardstick to compare with). Prints the machine, progress
 # (stderr), a table and the targets, then proves the books with `wallet reconcile`. See
 # docs/performance.md.
 #
@@ -53,7 +54,17 @@ echo "load:       pgbench -n -M prepared -j 2 -c N -T $seconds, $users users, sa
      "ours as wallet_service, the yardsticks as $PGUSER"
 echo
 
-runs_per=$((have_baseline ? 4 : 2))
+# The funding top-ups, for the reversals to reverse (wallet_service cannot read ledger tables).
+"${psql[@]}" <<'SQL'
+CREATE TABLE public.bench_originals AS
+SELECT substr(t.idempotency_key, length('bench-fund-') + 1)::int AS n, t.id AS transaction_id
+FROM ledger.transactions AS t
+WHERE t.client_id = 'sql:' || current_user AND t.idempotency_key LIKE 'bench-fund-%';
+ALTER TABLE public.bench_originals ADD PRIMARY KEY (n);
+GRANT SELECT ON public.bench_originals TO wallet_service;
+SQL
+
+runs_per=$((have_baseline ? 6 : 4))
 total=$((${#clients[@]} * runs_per))
 step=0
 errors=0
@@ -92,6 +103,8 @@ for c in "${clients[@]}"; do
     bench topup-slotted "$c" bench/sql/slotted_topup.sql
   fi
   bench spend-ours "$c" bench/sql/spend.sql wallet_service
+  bench transfer-ours "$c" bench/sql/transfer.sql wallet_service
+  bench reversal-ours "$c" bench/sql/reversal.sql wallet_service
 done
 
 number() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
@@ -119,6 +132,12 @@ for c in "${clients[@]}"; do
   [[ $of_slotted == - ]] || of_slotted+=x
   printf '%7s | %15s | %19s | %5s | %20s | %12s | %15s\n' "$c" "$(whole "$ours")" "$(whole "$base")" \
     "$ratio" "$(whole "$slotted")" "$of_slotted" "$(whole "$spend")"
+done
+echo
+printf '%7s | %18s | %18s\n' clients "ours transfer tx/s" "ours reversal tx/s"
+for c in "${clients[@]}"; do
+  printf '%7s | %18s | %18s\n' "$c" "$(whole "${tps[transfer-ours,$c]}")" \
+    "$(whole "${tps[reversal-ours,$c]}")"
 done
 echo
 

@@ -72,8 +72,18 @@ def variants() -> list[str]:
     post = function_text(
         FUNCTIONS / "10_ledger_private.sql", "CREATE OR REPLACE FUNCTION ledger._post("
     )
+    no_posted_at = post
+    for posted, unposted in (
+        ("    v_posted := clock_timestamp();\n", ""),
+        ("wallet_version, posted_at)", "wallet_version)"),
+        ("v_version,\n            v_posted)", "v_version)"),
+        ("v_slot_version, v_posted)", "v_slot_version)"),
+    ):
+        if posted not in no_posted_at:
+            raise SystemExit(f"posting_costs.py: ledger._post no longer has {posted!r}")
+        no_posted_at = no_posted_at.replace(posted, unposted)
     no_validation = cut(
-        post, "    -- NaN compares", "    -- Claims the key", "    v_amount := p_amount;\n"
+        no_posted_at, "    -- NaN compares", "    -- Claims the key", "    v_amount := p_amount;\n"
     )
     no_skip_locked = cut(
         no_validation,
@@ -92,6 +102,7 @@ def variants() -> list[str]:
         raise SystemExit("posting_costs.py: ledger._post no longer claims its key with ON CONFLICT")
     no_on_conflict = no_skip_locked.replace(conflict, "")
     posts = {
+        "no_posted_at": no_posted_at,
         "no_validation": no_validation,
         "no_skip_locked": no_skip_locked,
         "no_on_conflict": no_on_conflict,
@@ -151,6 +162,11 @@ def main() -> int:
             f"ledger._post({POST_ARGS})",
             None,
         ),
+        (
+            "minus posted_at (its clock reading and column)",
+            f"costs.no_posted_at({POST_ARGS})",
+            None,
+        ),
         ("minus argument validation", f"costs.no_validation({POST_ARGS})", None),
         ("minus the SKIP LOCKED slot search", f"costs.no_skip_locked({POST_ARGS})", None),
         ("minus ON CONFLICT on the key", f"costs.no_on_conflict({POST_ARGS})", None),
@@ -160,9 +176,9 @@ def main() -> int:
             "ALTER TABLE ledger.transactions DISABLE TRIGGER transactions_balance",
         ),
         (
-            "minus the CHECK: user balance >= 0",
+            "minus the below-zero trigger (was a CHECK)",
             f"costs.no_on_conflict({POST_ARGS})",
-            "ALTER TABLE ledger.wallets DROP CONSTRAINT wallets_user_balance_not_negative",
+            "DROP TRIGGER wallets_negative_only_by_reversal ON ledger.wallets",
         ),
         (
             "minus the entries' foreign keys",
