@@ -281,6 +281,10 @@ DECLARE
     v_wallet    bigint;
     v_balance   numeric;
     v_version   bigint;
+    v_owner     text;
+    v_owners    text[];
+    v_side      integer;
+    v_other     integer;
     v_total     numeric;
     v_reversed  numeric;
     v_remaining numeric;
@@ -373,14 +377,16 @@ BEGIN
 
     -- 2. The user wallets, in that order.
     v_balances := array_fill(NULL::numeric, ARRAY[cardinality(v_wallets)]);
+    v_owners := array_fill(NULL::text, ARRAY[cardinality(v_wallets)]);
     v_versions := array_fill(NULL::bigint, ARRAY[cardinality(v_wallets)]);
     FOR i IN 1 .. cardinality(v_wallets) LOOP
         CONTINUE WHEN v_kinds[i] <> 'user';
-        SELECT w.balance, w.version INTO v_balance, v_version
+        SELECT w.balance, w.version, w.owner_id INTO v_balance, v_version, v_owner
         FROM ledger.wallets AS w WHERE w.id = v_wallets[i]
         FOR NO KEY UPDATE;
         v_balances[i] := v_balance;
         v_versions[i] := v_version;
+        v_owners[i] := v_owner;
     END LOOP;
 
     -- Under those locks: what earlier reversals took back, and so what remains.
@@ -402,8 +408,7 @@ BEGIN
         IF v_kinds[i] = 'user' AND v_mode = 'strict' AND v_balances[i] + v_deltas[i] < 0 THEN
             -- raising rolls the whole call back, the key's claim with it: the key stays unused
             RAISE EXCEPTION 'insufficient funds: % has % %, the reversal takes %',
-                    (SELECT w.owner_id FROM ledger.wallets AS w WHERE w.id = v_wallets[i]),
-                    round(v_balances[i], v_asset.scale), v_asset.code, round(v_amount, v_asset.scale)
+                    v_owners[i], round(v_balances[i], v_asset.scale), v_asset.code, round(v_amount, v_asset.scale)
                 USING ERRCODE = 'WFUND',
                       DETAIL = format('balance: %s, requested: %s', round(v_balances[i], v_asset.scale),
                                       round(v_amount, v_asset.scale)),
@@ -432,7 +437,23 @@ BEGIN
         WHERE w.id = v_wallets[i];
     END LOOP;
 
-    RETURN ledger._reversal_posting(v_tx, false);
+    -- The answer, as ledger._reversal_posting reads it back on a replay: the user side is the
+    -- debited user leg, else the credited one (entries are numbered in v_wallets' order); the
+    -- other user leg, if any, is the counterparty.
+    FOR i IN 1 .. cardinality(v_wallets) LOOP
+        CONTINUE WHEN v_kinds[i] <> 'user';
+        IF v_side IS NULL OR (v_deltas[i] < 0 AND v_deltas[v_side] > 0) THEN
+            v_other := v_side;
+            v_side := i;
+        ELSE
+            v_other := i;
+        END IF;
+    END LOOP;
+    RETURN (v_tx, v_original.id, v_owners[v_side], v_asset.id, v_wallets[v_side],
+            round(v_balances[v_side] + v_deltas[v_side], v_asset.scale), v_owners[v_other],
+            v_wallets[v_other], round(v_balances[v_other] + v_deltas[v_other], v_asset.scale),
+            round(v_amount, v_asset.scale), round(v_remaining - v_amount, v_asset.scale), false,
+            now())::ledger.reversal_posting;
 END
 $$;
 COMMENT ON FUNCTION api.reverse(bigint, numeric, text, text, text, jsonb, text) IS
