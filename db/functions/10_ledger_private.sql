@@ -497,12 +497,19 @@ AS $$
 DECLARE
     v_home smallint := pg_backend_pid() % p_slots;
 BEGIN
+    -- the home slot by its index entry first: the ordered search below reads every slot
     SELECT s.id, s.balance, s.version INTO wallet_id, balance, version
     FROM ledger.wallets AS s
-    WHERE s.asset_id = p_asset_id AND s.kind = p_kind AND s.kind <> 'user'
-    ORDER BY (s.slot + p_slots - v_home) % p_slots
-    LIMIT 1
+    WHERE s.asset_id = p_asset_id AND s.kind = p_kind AND s.kind <> 'user' AND s.slot = v_home
     FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        SELECT s.id, s.balance, s.version INTO wallet_id, balance, version
+        FROM ledger.wallets AS s
+        WHERE s.asset_id = p_asset_id AND s.kind = p_kind AND s.kind <> 'user'
+        ORDER BY (s.slot + p_slots - v_home) % p_slots
+        LIMIT 1
+        FOR NO KEY UPDATE SKIP LOCKED;
+    END IF;
     IF NOT FOUND THEN
         SELECT s.id, s.balance, s.version INTO STRICT wallet_id, balance, version
         FROM ledger.wallets AS s
@@ -524,13 +531,17 @@ REVOKE ALL ON FUNCTION ledger._lock_system_slot(text, ledger.wallet_kind, smalli
 CREATE OR REPLACE FUNCTION ledger._reversed_amount(
     p_transaction_id bigint, p_wallet_id bigint, p_up_to_version bigint DEFAULT NULL)
 RETURNS numeric
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT coalesce(sum(abs(e.amount)), 0)
-    FROM ledger.transactions AS r
-    JOIN ledger.entries AS e ON e.transaction_id = r.id AND e.wallet_id = p_wallet_id
-    WHERE r.reverses_transaction_id = p_transaction_id
-      AND (p_up_to_version IS NULL OR e.wallet_version <= p_up_to_version)
+BEGIN
+    -- PL/pgSQL, not SQL: a SQL function that cannot be inlined (this one aggregates) is planned
+    -- again at every call, a PL/pgSQL one keeps its plan
+    RETURN (SELECT coalesce(sum(abs(e.amount)), 0)
+            FROM ledger.transactions AS r
+            JOIN ledger.entries AS e ON e.transaction_id = r.id AND e.wallet_id = p_wallet_id
+            WHERE r.reverses_transaction_id = p_transaction_id
+              AND (p_up_to_version IS NULL OR e.wallet_version <= p_up_to_version));
+END
 $$;
 COMMENT ON FUNCTION ledger._reversed_amount(bigint, bigint, bigint) IS
     'What the reversals of a transaction add up to, read on one of its user wallets; up to a wallet version when given.';
