@@ -6,7 +6,7 @@
 -- may call it. Called as wallet_service with a client api:tap, like the HTTP service (refunds).
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(207);
+SELECT plan(208);
 
 -- An error's SQLSTATE and DETAIL, which throws_ok does not look at (WREVX and WFUND say in their
 -- DETAIL what remains or what the user holds). Runs the statement as the caller, in a
@@ -497,9 +497,16 @@ SELECT * FROM tap.nothing_moved('the refused writes below zero');
 -- The debt paid: credits raise the balance back above zero
 -- ---------------------------------------------------------------------------------------------
 SELECT tap.act_as('wallet_service');
+-- strict refuses to take a user below zero; a reversal that credits the user (a spend's) takes
+-- no one below zero, and pays the debt like any credit
+SELECT is(
+    (SELECT row(balance::text, amount::text, remaining::text)::text
+     FROM api.reverse(:tx_neg_sp, 5, 'shield refund', 'tap-rv-k12', 'strict', '{}', 'api:tap')),
+    '(-7.00,5.00,10.00)',
+    'strict: reversing 5 of a spend credits the user in debt: -12.00 + 5 = -7.00 (a credit, not WFUND)');
 SELECT is(
     (SELECT balance::text FROM api.topup('tap-rv-neg', 'asset-gold-coin-001', 20, 'tap-rv-f14', '{}', 'api:tap')),
-    '8.00', 'a top-up larger than the debt pays it and leaves the rest: -12.00 + 20 = 8.00');
+    '13.00', 'a top-up larger than the debt pays it and leaves the rest: -7.00 + 20 = 13.00');
 SELECT results_eq(
     $$ SELECT user_id FROM api.negative_balances() $$, ARRAY['tap-rv-trb'],
     'api.negative_balances no longer lists the user who paid');

@@ -396,7 +396,10 @@ BEGIN
     END IF;
     v_deltas := ARRAY(SELECT -s * v_amount FROM unnest(v_signs) AS s);
     FOR i IN 1 .. cardinality(v_wallets) LOOP
-        IF v_kinds[i] = 'user' AND v_mode = 'strict' AND v_balances[i] + v_deltas[i] < 0 THEN
+        -- only a debit can take a user below zero: a credit (a spend's user, a transfer's sender)
+        -- to a user already in debt pays the debt, as any credit does
+        IF v_kinds[i] = 'user' AND v_mode = 'strict' AND v_deltas[i] < 0
+           AND v_balances[i] + v_deltas[i] < 0 THEN
             -- raising rolls the whole call back, the key's claim with it: the key stays unused
             RAISE EXCEPTION 'insufficient funds: % has % %, the reversal takes %',
                     (SELECT w.owner_id FROM ledger.wallets AS w WHERE w.id = v_wallets[i]),
