@@ -6,7 +6,7 @@
 -- may call it. Called as wallet_service with a client api:tap, like the HTTP service (refunds).
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(208);
+SELECT plan(209);
 
 -- An error's SQLSTATE and DETAIL, which throws_ok does not look at (WREVX and WFUND say in their
 -- DETAIL what remains or what the user holds). Runs the statement as the caller, in a
@@ -483,6 +483,16 @@ SELECT throws_ok(format($$ UPDATE ledger.wallets SET balance = balance - 1 WHERE
     '23514', NULL, 'the owner cannot lower a balance already below zero: the reversal entry of its version explains -12.00, not -13.00');
 SELECT throws_ok(format($$ UPDATE ledger.wallets SET balance = balance - 2, version = version + 1 WHERE id = %s $$, :w_neg),
     '23514', NULL, 'nor lower it with a version that has no reversal entry');
+-- An earlier reversal's entry explains its own version only while that version is the wallet's
+-- latest: rewinding the wallet to the version before it (a credit: -12.00 to 5.00 at version 2),
+-- then lowering it as the reversal did (5.00 to -15.00 at version 3) is not a reversal. (The
+-- block raises if both writes pass, so that a failure here leaves the wallet as it was.)
+SELECT throws_ok(format($$ DO $do$ BEGIN
+                                UPDATE ledger.wallets SET balance = 5, version = 2 WHERE id = %1$s;
+                                UPDATE ledger.wallets SET balance = -15, version = 3 WHERE id = %1$s;
+                                RAISE EXCEPTION 'the rewound wallet went below zero';
+                            END $do$ $$, :w_neg),
+    '23514', NULL, 'nor replay an earlier reversal''s entry on a wallet rewound to the version before it');
 SELECT tap.act_as_superuser();
 SELECT throws_ok(format($$ UPDATE ledger.wallets SET balance = -1 WHERE id = %s $$, :w_sp),
     '23514', NULL, 'a superuser cannot UPDATE a user''s balance below zero either');
