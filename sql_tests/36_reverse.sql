@@ -6,7 +6,7 @@
 -- may call it. Called as wallet_service with a client api:tap, like the HTTP service (refunds).
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(209);
+SELECT plan(210);
 
 -- An error's SQLSTATE and DETAIL, which throws_ok does not look at (WREVX and WFUND say in their
 -- DETAIL what remains or what the user holds). Runs the statement as the caller, in a
@@ -520,6 +520,20 @@ SELECT is(
 SELECT results_eq(
     $$ SELECT user_id FROM api.negative_balances() $$, ARRAY['tap-rv-trb'],
     'api.negative_balances no longer lists the user who paid');
+
+-- ---------------------------------------------------------------------------------------------
+-- An amount written with trailing zeros is stored at the asset's places, as every posting's
+-- ---------------------------------------------------------------------------------------------
+SELECT transaction_id AS tx_round FROM api.topup('tap-rv-round', 'asset-gold-coin-001', 10, 'tap-rv-f16', '{}', 'api:tap') \gset
+SELECT transaction_id AS r_round FROM api.reverse(:tx_round, 2.500, 'trailing zeros', 'tap-rv-k13', 'strict', '{}', 'api:tap') \gset
+SELECT tap.act_as_superuser();
+SELECT results_eq(
+    format($$ SELECT w.kind::text, e.amount::text, CASE WHEN w.kind = 'user' THEN e.balance_after::text END
+              FROM ledger.entries AS e JOIN ledger.wallets AS w ON w.id = e.wallet_id
+              WHERE e.transaction_id = %s ORDER BY e.amount $$, :r_round),
+    $$ VALUES ('user', '-2.50', '7.50'), ('treasury', '2.50', NULL) $$,
+    'a reversal of 2.500 writes entries of 2.50 and a balance of 7.50, at the asset''s two places (as a top-up of 1.000 writes 1.00)');
+SELECT tap.act_as('wallet_service');
 
 -- ---------------------------------------------------------------------------------------------
 -- Privileges: the service and the job may, the auditor may not

@@ -386,7 +386,7 @@ BEGIN
     -- Under those locks: what earlier reversals took back, and so what remains.
     v_reversed := ledger._reversed_amount(v_original.id, v_wallets[1]);
     v_remaining := v_total - v_reversed;
-    v_amount := coalesce(p_amount, v_remaining);
+    v_amount := round(coalesce(p_amount, v_remaining), v_asset.scale);  -- 2.500 is written 2.50
     IF v_remaining = 0 OR v_amount > v_remaining THEN
         RAISE EXCEPTION 'reversing % of transaction % exceeds what remains of it (%)',
                 round(v_amount, v_asset.scale), v_original.id, round(v_remaining, v_asset.scale)
