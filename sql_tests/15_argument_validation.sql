@@ -1,33 +1,45 @@
 -- The argument rules of every money function, written once: each case of tap_args_cases is run
--- against api.topup, api.grant_bonus, api.spend, api.open_balance and api.transfer (the
--- description cases against the three that take one; a user case is the transfer's sender, its
+-- against api.topup, api.grant_bonus, api.spend, api.open_balance, api.transfer and api.reverse
+-- (the description cases against the four that take one; a user case is the transfer's sender, its
 -- recipient is tap-args-to, and 35_transfer.sql has the recipient's and same_user's cases), as a throws_ok naming the SQLSTATE, or a lives_ok for the edges
 -- that must be accepted. The rules themselves live in db/functions/05_rules.sql; the behaviour
--- of each function beyond its arguments is in 10_topup.sql, 20_bonus.sql, 30_spend.sql and
--- 70_seed.sql. api.open_balance runs as the owner (wallet_service may not call it), the others as
--- wallet_job, a trusted job, which may name clients of its own (the HTTP service's login may use
--- only api:<key name>: 55_client_ids.sql).
+-- of each function beyond its arguments is in 10_topup.sql, 20_bonus.sql, 30_spend.sql,
+-- 35_transfer.sql, 36_reverse.sql and 70_seed.sql. api.open_balance runs as the owner
+-- (wallet_service may not call it), the others as wallet_job, a trusted job, which may name
+-- clients of its own (the HTTP service's login may use only api:<key name>: 55_client_ids.sql).
+--
+-- api.reverse takes a transaction, not a user and an asset: the user and asset cases do not apply
+-- to it (its transaction's cases, WTXNF and WNREV, are 36_reverse.sql's). The amount cases apply
+-- (the asset is the reversed transaction's) but one: a NULL amount is all that remains, not
+-- WAMNT. The key, client, metadata and reason (description) cases apply as they are. Its rejected
+-- calls reverse a top-up of 100 to tap-args-x-reversal; its accepted calls reverse a top-up of 100
+-- to tap-args-ok-reversal, but for the one of the asset's max_amount, which reverses a top-up of
+-- exactly that amount to the same user.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(276);
+SELECT plan(320);
 
 -- ---------------------------------------------------------------------------------------------
 -- The functions, and the valid arguments each case starts from. Each function has its own
--- client, so that one key may be accepted by all five; rejected calls go to a user who must end
+-- client, so that one key may be accepted by all six; rejected calls go to a user who must end
 -- up without a wallet, accepted ones to a user whose balance is checked at the end.
 -- ---------------------------------------------------------------------------------------------
-CREATE TEMP TABLE tap_args_functions (fn_no, fn, role, type, has_description, call) AS
+CREATE TEMP TABLE tap_args_functions (fn_no, fn, role, type, has_user_and_asset, has_description,
+                                      null_amount_is_all, call) AS
 VALUES
-    (1, 'api.topup', 'wallet_job', 'topup', false,
+    (1, 'api.topup', 'wallet_job', 'topup', true, false, false,
      'SELECT * FROM api.topup(%1$L, %2$L, %3$L::numeric, %5$L, %6$L::jsonb, %7$L)'),
-    (2, 'api.grant_bonus', 'wallet_job', 'bonus', true,
+    (2, 'api.grant_bonus', 'wallet_job', 'bonus', true, true, false,
      'SELECT * FROM api.grant_bonus(%1$L, %2$L, %3$L::numeric, %4$L, %5$L, %6$L::jsonb, %7$L)'),
-    (3, 'api.spend', 'wallet_job', 'spend', true,
+    (3, 'api.spend', 'wallet_job', 'spend', true, true, false,
      'SELECT * FROM api.spend(%1$L, %2$L, %3$L::numeric, %4$L, %5$L, %6$L::jsonb, %7$L)'),
-    (4, 'api.open_balance', 'wallet_owner', 'opening_balance', false,
+    (4, 'api.open_balance', 'wallet_owner', 'opening_balance', true, false, false,
      'SELECT * FROM api.open_balance(%1$L, %2$L, %3$L::numeric, %5$L, %6$L::jsonb, %7$L)'),
-    (5, 'api.transfer', 'wallet_job', 'transfer', true,
-     'SELECT * FROM api.transfer(%1$L, ''tap-args-to'', %2$L, %3$L::numeric, %4$L, %5$L, %6$L::jsonb, %7$L)');
+    (5, 'api.transfer', 'wallet_job', 'transfer', true, true, false,
+     'SELECT * FROM api.transfer(%1$L, ''tap-args-to'', %2$L, %3$L::numeric, %4$L, %5$L, %6$L::jsonb, %7$L)'),
+    -- %8$s: the transaction it reverses (below)
+    (6, 'api.reverse', 'wallet_job', 'reversal', false, true, true,
+     'SELECT * FROM api.reverse(%8$s, %3$L::numeric, %4$L, %5$L, ''strict'', %6$L::jsonb, %7$L)');
 
 -- (case, what, the argument it changes, its value, the SQLSTATE expected; NULL: accepted)
 CREATE TEMP TABLE tap_args_cases (case_no, label, field, value, sqlstate) AS
@@ -94,6 +106,16 @@ VALUES
     (50, 'nested metadata', 'metadata', '{"nested": {"list": [1, 2, {"deep": null}]}}', NULL),
     (51, 'a description or reason of 500 characters', 'description', repeat('d', 500), NULL);
 
+-- The top-ups api.reverse's calls reverse (a top-up's key, not api.reverse's: tap:args-orig)
+SELECT tap.act_as('wallet_job');
+SELECT transaction_id AS orig_x FROM api.topup('tap-args-x-reversal', 'asset-gold-coin-001', 100, 'tap-args-orig-x', '{}',
+                                               'tap:args-orig') \gset
+SELECT transaction_id AS orig_ok FROM api.topup('tap-args-ok-reversal', 'asset-gold-coin-001', 100, 'tap-args-orig-ok', '{}',
+                                                'tap:args-orig') \gset
+SELECT transaction_id AS orig_max FROM api.topup('tap-args-ok-reversal', 'asset-gold-coin-001', 1000000000, 'tap-args-orig-max',
+                                                 '{}', 'tap:args-orig') \gset
+SELECT tap.act_as_superuser();
+
 -- Every applicable (function, case) pair with the call it makes. The key is the function's and
 -- the case's own unless the case is about the key; the client is the function's own unless the
 -- case is about the client (then the key keeps the pair apart).
@@ -110,13 +132,19 @@ SELECT f.fn_no, f.fn, f.role, c.case_no, c.sqlstate,
               CASE WHEN c.field = 'description' THEN c.value ELSE 'tap' END,
               CASE WHEN c.field = 'key' THEN c.value ELSE 'tap-args-' || f.type || '-' || c.case_no END,
               CASE WHEN c.field = 'metadata' THEN c.value ELSE '{}' END,
-              CASE WHEN c.field = 'client' THEN c.value ELSE 'tap:args-' || f.type END) AS call
+              CASE WHEN c.field = 'client' THEN c.value ELSE 'tap:args-' || f.type END,
+              CASE WHEN c.sqlstate IS NOT NULL THEN :orig_x
+                   WHEN c.field = 'amount' AND c.value = '1000000000' THEN :orig_max
+                   ELSE :orig_ok END) AS call
 FROM tap_args_functions AS f
-JOIN tap_args_cases AS c ON c.field <> 'description' OR f.has_description;
+JOIN tap_args_cases AS c
+  ON (c.field <> 'description' OR f.has_description)
+ AND (c.field NOT IN ('user', 'asset') OR f.has_user_and_asset)
+ AND NOT (c.field = 'amount' AND c.value IS NULL AND f.null_amount_is_all);
 GRANT SELECT ON tap_args_calls TO PUBLIC;
 
-SELECT is((SELECT count(*) FROM tap_args_calls), 243::bigint,
-    'the 51 cases make 243 calls: 45 for each function, 6 more for each of the three taking a description');
+SELECT is((SELECT count(*) FROM tap_args_calls), 281::bigint,
+    'the 51 cases make 281 calls: 45 for each of the five functions of a user and an asset, 6 more for each of the three taking a description, 38 for api.reverse (no user or asset case, no NULL amount)');
 
 -- ---------------------------------------------------------------------------------------------
 -- Rejected: each with its SQLSTATE, and nothing moves
@@ -150,6 +178,12 @@ SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
 FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.transfer' AND sqlstate IS NOT NULL ORDER BY case_no) AS c;
 SELECT * FROM tap.nothing_moved('the rejected api.transfer calls');
 
+-- the top-up they reverse has 100 left: a rejected argument, not what remains, stops each
+SELECT tap.snapshot();
+SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
+FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.reverse' AND sqlstate IS NOT NULL ORDER BY case_no) AS c;
+SELECT * FROM tap.nothing_moved('the rejected api.reverse calls');
+
 SELECT tap.act_as('wallet_owner');
 SELECT tap.snapshot();
 SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
@@ -157,7 +191,7 @@ FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.open_balance' AND sqlstate IS
 SELECT * FROM tap.nothing_moved('the rejected api.open_balance calls');
 SELECT tap.act_as_superuser();
 
-SELECT is_empty($$ SELECT * FROM ledger.wallets WHERE (owner_id LIKE 'tap-args-x-%' AND owner_id NOT IN ('tap-args-x-spend', 'tap-args-x-transfer'))
+SELECT is_empty($$ SELECT * FROM ledger.wallets WHERE (owner_id LIKE 'tap-args-x-%' AND owner_id NOT IN ('tap-args-x-spend', 'tap-args-x-transfer', 'tap-args-x-reversal'))
                                                OR owner_id = 'tap-args-to' $$,
     'the users of the rejected top-ups, bonuses and opening balances, and the rejected transfers'' recipient, still have no wallet');
 
@@ -190,8 +224,8 @@ FROM (SELECT * FROM tap_args_functions ORDER BY fn_no) AS f;
 SELECT is(
     (SELECT w.balance FROM ledger.wallets AS w
      WHERE w.owner_id = 'tap-args-ok-' || f.type AND w.asset_id = 'asset-gold-coin-001'),
-    CASE WHEN f.type IN ('spend', 'transfer') THEN 2000000000 ELSE 0 END
-        + CASE WHEN f.type IN ('spend', 'transfer') THEN -1 ELSE 1 END
+    CASE WHEN f.type IN ('spend', 'transfer') THEN 2000000000 WHEN f.type = 'reversal' THEN 1000000100 ELSE 0 END
+        + CASE WHEN f.type IN ('spend', 'transfer', 'reversal') THEN -1 ELSE 1 END
           * (SELECT sum(CASE WHEN a.field = 'amount' THEN a.value::numeric ELSE 1 END)
              FROM tap_args_calls AS c JOIN tap_args_cases AS a USING (case_no)
              WHERE c.fn = f.fn AND c.sqlstate IS NULL AND a.field <> 'user'),

@@ -1,9 +1,10 @@
--- The invariants of the books after a mix of operations (top-ups, bonuses, spends, a replay and a
--- refusal, several users, all three assets), checked both through the reconciliation views and
+-- The invariants of the books after a mix of operations (top-ups, bonuses, spends, transfers,
+-- reversals of each, strict and allow_negative, with two users left in debt, replays and
+-- refusals, several users, all three assets), checked both through the reconciliation views and
 -- independently of them; then tampering, to prove each reconciliation check can fail.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(24);
+SELECT plan(33);
 -- The last tests drop a CHECK constraint (rolled back with everything else). Taking that lock
 -- first, before any other, makes a concurrently running test file (pg_prove -j) wait for this
 -- one instead of deadlocking with it.
@@ -65,6 +66,71 @@ SELECT results_eq(
     ARRAY['9990.00'],
     'the seeded user''s spend came off the seeded balance: 10000.00 - 10 = 9990.00');
 
+-- Reversals, of their own users (tap-rinv-*), so that the invariants below run on a ledger that
+-- holds every kind: a top-up, a bonus, a spend and a transfer reversed, in part and in full,
+-- strict and allow_negative.
+DO $$
+DECLARE
+    v_t1 bigint;
+    v_s1 bigint;
+    v_b2 bigint;
+    v_t3 bigint;
+    v_x3 bigint;
+    v_s4 bigint;
+    v_t5 bigint;
+BEGIN
+    -- GOLD: issued 50 + 25, 75 of it back; spent 30, 10 of it back. tap-rinv-1 spends 30 of a
+    -- top-up of 50; 20 of the top-up comes back (strict, to 0), then 10 of the spend (10), then
+    -- the top-up's remaining 30 (allow_negative): -20. A bonus of 25 comes back whole.
+    v_t1 := (api.topup('tap-rinv-1', 'asset-gold-coin-001', 50, 'tap-rinv-1')).transaction_id;
+    v_s1 := (api.spend('tap-rinv-1', 'asset-gold-coin-001', 30, 'a lamp', 'tap-rinv-2')).transaction_id;
+    PERFORM api.reverse(v_t1, 20, 'partial chargeback', 'tap-rinv-3');
+    PERFORM api.reverse(v_s1, 10, 'lamp broken', 'tap-rinv-4');
+    PERFORM api.reverse(v_t1, NULL, 'chargeback', 'tap-rinv-5', 'allow_negative');
+    v_b2 := (api.grant_bonus('tap-rinv-2', 'asset-gold-coin-001', 25, 'contest', 'tap-rinv-6')).transaction_id;
+    PERFORM api.reverse(v_b2, NULL, 'contest void', 'tap-rinv-7');
+    -- DIAMOND: issued 40; spent 20 + 15, 5 of it back. tap-rinv-3 gives 30 of 40 to tap-rinv-4, who
+    -- spends 20; the gift comes back (allow_negative: tap-rinv-4 at -20, tap-rinv-3 at 40), then 5
+    -- of the spend (strict, a credit: -15); tap-rinv-3 spends 15 (25).
+    v_t3 := (api.topup('tap-rinv-3', 'asset-diamond-001', 40, 'tap-rinv-8')).transaction_id;
+    v_x3 := (api.transfer('tap-rinv-3', 'tap-rinv-4', 'asset-diamond-001', 30, 'a gift', 'tap-rinv-9')).transaction_id;
+    v_s4 := (api.spend('tap-rinv-4', 'asset-diamond-001', 20, 'a crown', 'tap-rinv-10')).transaction_id;
+    PERFORM api.reverse(v_x3, NULL, 'gift sent by mistake', 'tap-rinv-11', 'allow_negative');
+    PERFORM api.reverse(v_s4, 5, 'crown scratched', 'tap-rinv-12');
+    PERFORM api.spend('tap-rinv-3', 'asset-diamond-001', 15, 'a gem', 'tap-rinv-13');
+    -- LOYALTY: issued 10, 5 of it back in two reversals
+    v_t5 := (api.topup('tap-rinv-5', 'asset-loyalty-001', 10, 'tap-rinv-14')).transaction_id;
+    PERFORM api.reverse(v_t5, 2.50, 'points expired', 'tap-rinv-15');
+    PERFORM api.reverse(v_t5, 2.50, 'points expired again', 'tap-rinv-16');
+    -- a replay and two refusals move nothing
+    PERFORM api.reverse(v_t5, 2.50, 'points expired', 'tap-rinv-15');
+    BEGIN
+        PERFORM api.reverse(v_t5, 5.01, 'more than remains', 'tap-rinv-17');
+        RAISE EXCEPTION 'a reversal of more than remains was accepted';
+    EXCEPTION WHEN SQLSTATE 'WREVX' THEN
+        NULL;
+    END;
+    BEGIN
+        PERFORM api.reverse(v_t3, NULL, 'spent', 'tap-rinv-18');
+        RAISE EXCEPTION 'a strict reversal of coins already spent was accepted';
+    EXCEPTION WHEN SQLSTATE 'WFUND' THEN
+        NULL;
+    END;
+END
+$$;
+
+SELECT results_eq(
+    $$ SELECT u.user_id, b.asset_id, b.balance::text
+       FROM (VALUES ('tap-rinv-1', 'asset-gold-coin-001'), ('tap-rinv-2', 'asset-gold-coin-001'),
+                    ('tap-rinv-3', 'asset-diamond-001'), ('tap-rinv-4', 'asset-diamond-001'),
+                    ('tap-rinv-5', 'asset-loyalty-001')) AS u (user_id, asset_id),
+            api.balances(u.user_id, u.asset_id) AS b
+       ORDER BY 1 $$,
+    $$ VALUES ('tap-rinv-1', 'asset-gold-coin-001', '-20.00'), ('tap-rinv-2', 'asset-gold-coin-001', '0.00'),
+              ('tap-rinv-3', 'asset-diamond-001', '25.00'), ('tap-rinv-4', 'asset-diamond-001', '-15.00'),
+              ('tap-rinv-5', 'asset-loyalty-001', '5.00') $$,
+    'the users of the reversals end with what was credited, minus what was spent and taken back, plus what was given back: two of them in debt');
+
 -- ---------------------------------------------------------------------------------------------
 -- The reconciliation views, as the auditor
 -- ---------------------------------------------------------------------------------------------
@@ -75,7 +141,7 @@ SELECT results_eq(
               ('wallet balances and versions match their entries', true, 0::bigint),
               ('no user balance is negative but by a reversal', true, 0::bigint),
               ('every transaction is one balanced double entry', true, 0::bigint) $$,
-    'api.reconcile(): every check is ok');
+    'api.reconcile(): every check is ok, the two debts explained by their reversals');
 SELECT is_empty($$ SELECT * FROM api.wallet_drift $$, 'api.wallet_drift is empty');
 SELECT is_empty($$ SELECT * FROM api.unbalanced_transactions $$, 'api.unbalanced_transactions is empty');
 SELECT is_empty($$ SELECT * FROM api.negative_user_balances $$, 'api.negative_user_balances is empty');
@@ -95,6 +161,12 @@ SELECT is_empty(
 -- ---------------------------------------------------------------------------------------------
 SELECT is((SELECT count(*) FROM ledger.wallets WHERE owner_id LIKE 'tap-inv-%'), 8::bigint,
     'the operations opened the 8 expected user wallets');
+SELECT results_eq(
+    $$ SELECT count(*), count(*) FILTER (WHERE reversal_mode = 'allow_negative'),
+              count(DISTINCT reverses_transaction_id)
+       FROM ledger.transactions WHERE type = 'reversal' $$,
+    $$ VALUES (8::bigint, 2::bigint, 6::bigint) $$,
+    'the ledger holds 8 reversals (2 of them allow_negative) of 6 transactions: the invariants below see reversals');
 SELECT is_empty(
     $$ SELECT w.id
        FROM ledger.wallets AS w
@@ -119,14 +191,14 @@ SELECT is_empty(
        FROM ledger.transactions AS t
        LEFT JOIN ledger.entries AS e ON e.transaction_id = t.id
        LEFT JOIN ledger.wallets AS w ON w.id = e.wallet_id
-       WHERE t.type <> 'transfer'
+       WHERE t.type NOT IN ('transfer', 'reversal')
        GROUP BY t.id, t.type
        HAVING count(e.id) <> 2 OR sum(e.amount) <> 0 OR count(DISTINCT w.asset_id) <> 1
            OR count(*) FILTER (WHERE w.kind = 'user') <> 1
            OR count(*) FILTER (WHERE w.kind = CASE WHEN t.type = 'spend' THEN 'revenue'::ledger.wallet_kind
                                                    ELSE 'treasury'::ledger.wallet_kind END) <> 1
            OR bool_or(w.kind = 'user' AND (e.amount > 0) <> (t.type <> 'spend')) $$,
-    'every transaction but transfers is two entries in one asset summing to zero: spends move user -> Revenue, the rest Treasury -> user');
+    'every transaction but transfers and reversals is two entries in one asset summing to zero: spends move user -> Revenue, the rest Treasury -> user');
 SELECT is_empty(
     $$ SELECT t.id
        FROM ledger.transactions AS t
@@ -139,33 +211,95 @@ SELECT is_empty(
            OR count(DISTINCT w.owner_id) <> 2
            OR count(*) FILTER (WHERE e.amount > 0) <> 1 $$,
     'every transfer is two user entries in one asset, of two users, one debit and one credit, summing to zero');
+-- a reversal's legs, against its original's: a user leg by its wallet, a system leg by its
+-- account (kind and asset: any slot of it), each with its sign
+SELECT is_empty(
+    $$ WITH legs AS (
+           SELECT e.transaction_id, abs(e.amount) AS amount,
+                  CASE WHEN w.kind = 'user' THEN 'wallet ' || w.id ELSE w.kind || ' of ' || w.asset_id END AS leg,
+                  sign(e.amount)::integer AS sign
+           FROM ledger.entries AS e JOIN ledger.wallets AS w ON w.id = e.wallet_id)
+       SELECT r.id
+       FROM ledger.transactions AS r
+       WHERE r.type = 'reversal'
+         AND ((SELECT array_agg(l.leg || ' ' || l.sign ORDER BY l.leg || ' ' || l.sign)
+               FROM legs AS l WHERE l.transaction_id = r.id)
+              IS DISTINCT FROM
+              (SELECT array_agg(l.leg || ' ' || -l.sign ORDER BY l.leg || ' ' || -l.sign)
+               FROM legs AS l WHERE l.transaction_id = r.reverses_transaction_id)
+              OR (SELECT count(DISTINCT l.amount) FROM legs AS l WHERE l.transaction_id = r.id) <> 1) $$,
+    'every reversal mirrors what it reverses: the same user wallets and the same kinds of system account, each with the opposite sign, every leg of one amount');
+SELECT is_empty(
+    $$ SELECT t.id
+       FROM ledger.transactions AS t
+       LEFT JOIN ledger.transactions AS o ON o.id = t.reverses_transaction_id
+       WHERE (t.type = 'reversal') <> (t.reverses_transaction_id IS NOT NULL)
+          OR (t.type = 'reversal') <> (t.reversal_mode IS NOT NULL)
+          OR (t.type = 'reversal' AND (o.id IS NULL OR o.type NOT IN ('topup', 'bonus', 'spend', 'transfer'))) $$,
+    'a reversal, and only a reversal, names a transaction and a mode; what it names is a top-up, bonus, spend or transfer');
+SELECT is_empty(
+    $$ SELECT o.id, e.wallet_id
+       FROM ledger.transactions AS o
+       JOIN ledger.entries AS e ON e.transaction_id = o.id
+       JOIN ledger.wallets AS w ON w.id = e.wallet_id AND w.kind = 'user'
+       WHERE abs(e.amount) < (SELECT coalesce(sum(abs(re.amount)), 0)
+                              FROM ledger.transactions AS r
+                              JOIN ledger.entries AS re ON re.transaction_id = r.id AND re.wallet_id = e.wallet_id
+                              WHERE r.reverses_transaction_id = o.id) $$,
+    'the reversals of a transaction never add up to more than it, on any of its user wallets');
+SELECT is_empty(
+    $$ SELECT e.id
+       FROM ledger.entries AS e
+       JOIN ledger.wallets AS w ON w.id = e.wallet_id AND w.kind = 'user'
+       JOIN ledger.transactions AS t ON t.id = e.transaction_id
+       WHERE e.amount < 0 AND e.balance_after < 0
+         AND (t.type <> 'reversal' OR t.reversal_mode IS DISTINCT FROM 'allow_negative') $$,
+    'no user entry took a balance below zero, or lower below it, but an allow_negative reversal''s debit');
+SELECT set_eq(
+    $$ SELECT n.wallet_id FROM api.negative_balances() AS n WHERE cardinality(n.reversals) > 0 $$,
+    $$ SELECT w.id FROM ledger.wallets AS w WHERE w.kind = 'user' AND w.balance < 0 $$,
+    'every user wallet below zero (there are two) is in api.negative_balances with the reversals that explain it');
+SELECT is_empty(
+    $$ SELECT n.wallet_id, r.id
+       FROM api.negative_balances() AS n
+       CROSS JOIN LATERAL unnest(n.reversals) AS r (id)
+       WHERE NOT EXISTS (SELECT FROM ledger.transactions AS t
+                         JOIN ledger.entries AS e ON e.transaction_id = t.id AND e.wallet_id = n.wallet_id
+                         WHERE t.id = r.id AND t.type = 'reversal' AND t.reversal_mode = 'allow_negative'
+                           AND e.amount < 0 AND e.balance_after < 0) $$,
+    'each reversal api.negative_balances names is an allow_negative reversal that debited that wallet below zero');
+SELECT is(
+    (SELECT count(*) FROM api.negative_balances()), 2::bigint,
+    'the two users in debt, and no one else, are in api.negative_balances');
+-- a reversal counts as the kind of transaction it reverses, with the opposite sign
 SELECT is_empty(
     $$ SELECT a.asset_id
        FROM api.system_accounts AS a
        LEFT JOIN (SELECT w.asset_id,
-                         sum(e.amount) FILTER (WHERE t.type NOT IN ('spend', 'transfer')) AS issued,
-                         -sum(e.amount) FILTER (WHERE t.type = 'spend') AS spent
+                         sum(e.amount) FILTER (WHERE coalesce(o.type, t.type) NOT IN ('spend', 'transfer')) AS issued,
+                         -sum(e.amount) FILTER (WHERE coalesce(o.type, t.type) = 'spend') AS spent
                   FROM ledger.entries AS e
                   JOIN ledger.transactions AS t ON t.id = e.transaction_id
+                  LEFT JOIN ledger.transactions AS o ON o.id = t.reverses_transaction_id
                   JOIN ledger.wallets AS w ON w.id = e.wallet_id AND w.kind = 'user'
                   GROUP BY w.asset_id) AS u ON u.asset_id = a.asset_id
        WHERE (a.account = 'treasury' AND a.balance <> -coalesce(u.issued, 0))
           OR (a.account = 'revenue' AND a.balance <> coalesce(u.spent, 0)) $$,
-    'per asset, the Treasury (sum of its slots) = minus everything issued, Revenue = everything spent');
+    'per asset, the Treasury (sum of its slots) = minus everything issued and not reversed, Revenue = everything spent and not reversed');
 SELECT tap.act_as_superuser();
 SELECT results_eq(
     $$ SELECT a.asset_id COLLATE "default", a.account::text, a.balance - b.balance
        FROM api.system_accounts AS a JOIN tap_inv_before AS b USING (asset_id)
        WHERE b.account = a.account::text ORDER BY 1, 2 $$,
-    $$ VALUES ('asset-diamond-001', 'revenue', 5.01), ('asset-diamond-001', 'treasury', -45.00),
-              ('asset-gold-coin-001', 'revenue', 296.74), ('asset-gold-coin-001', 'treasury', -361.50),
-              ('asset-loyalty-001', 'revenue', 102.33), ('asset-loyalty-001', 'treasury', -119.34) $$,
-    'the operations moved the Treasury by minus what they issued and Revenue by what they spent, per asset');
+    $$ VALUES ('asset-diamond-001', 'revenue', 35.01), ('asset-diamond-001', 'treasury', -85.00),
+              ('asset-gold-coin-001', 'revenue', 316.74), ('asset-gold-coin-001', 'treasury', -361.50),
+              ('asset-loyalty-001', 'revenue', 102.33), ('asset-loyalty-001', 'treasury', -124.34) $$,
+    'the operations moved the Treasury by minus what they issued and Revenue by what they spent, net of the reversals, per asset (GOLD: 75 issued and 75 back, 30 spent and 10 back; DIAMOND: 40 issued, 35 spent and 5 back; LOYALTY: 10 issued, 5 back)');
 
 -- The double-entry check runs at commit, which a test file never reaches (it ends in ROLLBACK):
 -- forced here, before the tampering below writes a transaction without entries on purpose.
 SELECT lives_ok($$ SET CONSTRAINTS ledger.transactions_balance IMMEDIATE $$,
-    'every transaction of the mix passes the deferred double-entry check when it is forced');
+    'every transaction of the mix, reversals included, passes the deferred double-entry check when it is forced');
 SET CONSTRAINTS ledger.transactions_balance DEFERRED;
 
 -- ---------------------------------------------------------------------------------------------

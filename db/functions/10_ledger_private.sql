@@ -466,7 +466,10 @@ BEGIN
         JOIN ledger.transactions AS t ON t.id = e.transaction_id
         WHERE e.wallet_id = NEW.id AND e.wallet_version = NEW.version
           AND t.type = 'reversal' AND t.reversal_mode = 'allow_negative'
-          AND e.amount < 0 AND e.balance_after = NEW.balance AND OLD.balance + e.amount = NEW.balance) THEN
+          AND e.amount < 0 AND e.balance_after = NEW.balance AND OLD.balance + e.amount = NEW.balance
+          -- the wallet's latest entry: an older one replayed on a rewound wallet explains nothing
+          AND NOT EXISTS (SELECT FROM ledger.entries AS l
+                          WHERE l.wallet_id = NEW.id AND l.wallet_version > NEW.version)) THEN
         RETURN NULL;
     END IF;
     RAISE EXCEPTION 'the balance of user wallet % cannot go below zero (% would be %)', NEW.id,
@@ -476,7 +479,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ledger._check_negative_balance() IS
-    'Trigger function of wallets_negative_only_by_reversal: a user wallet written below zero raises check_violation (23514) unless the write is a credit or the debit of an allow_negative reversal entry for exactly this version, amount and balance. For every role, the owner included.';
+    'Trigger function of wallets_negative_only_by_reversal: a user wallet written below zero raises check_violation (23514) unless the write is a credit or the debit of an allow_negative reversal entry for exactly this version, amount and balance, and that entry is the wallet''s latest. For every role, the owner included.';
 REVOKE ALL ON FUNCTION ledger._check_negative_balance()
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 

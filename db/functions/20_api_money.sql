@@ -392,7 +392,7 @@ BEGIN
     -- Under those locks: what earlier reversals took back, and so what remains.
     v_reversed := ledger._reversed_amount(v_original.id, v_wallets[1]);
     v_remaining := v_total - v_reversed;
-    v_amount := coalesce(p_amount, v_remaining);
+    v_amount := round(coalesce(p_amount, v_remaining), v_asset.scale);  -- 2.500 is written 2.50
     IF v_remaining = 0 OR v_amount > v_remaining THEN
         RAISE EXCEPTION '%', CASE WHEN v_remaining = 0
                 THEN format('transaction %s has already been reversed in full', v_original.id)
@@ -405,7 +405,10 @@ BEGIN
     END IF;
     v_deltas := ARRAY(SELECT -s * v_amount FROM unnest(v_signs) AS s);
     FOR i IN 1 .. cardinality(v_wallets) LOOP
-        IF v_kinds[i] = 'user' AND v_mode = 'strict' AND v_balances[i] + v_deltas[i] < 0 THEN
+        -- only a debit can take a user below zero: a credit (a spend's user, a transfer's sender)
+        -- to a user already in debt pays the debt, as any credit does
+        IF v_kinds[i] = 'user' AND v_mode = 'strict' AND v_deltas[i] < 0
+           AND v_balances[i] + v_deltas[i] < 0 THEN
             -- raising rolls the whole call back, the key's claim with it: the key stays unused
             RAISE EXCEPTION 'insufficient funds: % has % %, the reversal takes %',
                     v_owners[i], round(v_balances[i], v_asset.scale), v_asset.code, round(v_amount, v_asset.scale)
