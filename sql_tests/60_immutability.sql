@@ -2,7 +2,8 @@
 -- changed or removed by anyone (WIMUT), not even the owner or a superuser, nor entries added to a
 -- committed transaction (WIMUT, trigger entries_of_new_transactions); every transaction must
 -- balance when its database transaction commits (WUNBL, deferred constraint trigger
--- transactions_balance); a user balance cannot go below zero (CHECK, 23514); every column with a
+-- transactions_balance); a user balance cannot go below zero but by a reversal (trigger
+-- wallets_negative_only_by_reversal, 23514); every column with a
 -- rule rejects a value outside its domain (23514); a wallet's asset, kind, owner and slot fit
 -- together (23514) and never change (WIMUT) (trigger wallets_identity).
 --
@@ -275,7 +276,7 @@ SET CONSTRAINTS ledger.transactions_balance DEFERRED;
 SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------
--- A user's balance cannot be negative (CHECK wallets_user_balance_not_negative)
+-- A user's balance cannot go below zero but by a reversal (trigger wallets_negative_only_by_reversal)
 -- ---------------------------------------------------------------------------------------------
 SELECT tap.act_as('wallet_owner');
 SELECT throws_ok(
