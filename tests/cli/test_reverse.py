@@ -1,10 +1,12 @@
-"""`wallet reverse` against the test stack, as support staff run it (login wallet_job)."""
+"""`wallet reverse` against the test stack, as support staff run it (login wallet_job), and the
+users in debt that `wallet reconcile` reports."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
@@ -294,3 +296,27 @@ def test_postgresql_unreachable_exits_with_status_2() -> None:
     assert result.returncode == 2
     assert "wallet reverse: cannot reach PostgreSQL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_a_store_refund_after_spending_leaves_a_debt_that_reconcile_reports_with_status_0(
+    purchase: Purchase, admin_conn: asyncpg.Connection
+) -> None:
+    out = printed(
+        reverse(str(purchase.topup), "--reason", "store refund", "--mode", "allow_negative")
+    )
+    assert out["user"] == f"{purchase.user}, balance after -8.00"
+    assert out["amount"] == "10.00"
+    [made] = await reversals_of(admin_conn, purchase.topup)
+    assert made["mode"] == "allow_negative"
+
+    result = wallet("reconcile")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "books balance"
+    section = next(i for i, line in enumerate(lines) if line.startswith("users in debt: "))
+    assert lines[section + 1].split() == ["user", "asset", "balance", "since", "reversals"]
+    [debt] = [line for line in lines[section + 2 :] if line.startswith(purchase.user + " ")]
+    user, asset, owed, day, time, reversals = debt.split()
+    assert (user, asset, owed, reversals) == (purchase.user, "GOLD_COIN", "-8.00", str(made["id"]))
+    assert datetime.fromisoformat(f"{day} {time}").tzinfo is not None
+    assert "FAIL" not in result.stdout
