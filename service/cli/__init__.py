@@ -13,7 +13,7 @@ import psycopg
 from service.cli.keys import keys_command
 from service.cli.migrate import GaveUp, LockPolicy, migrate
 from service.cli.reconcile import reconcile
-from service.cli.reverse import MODES, amount, reverse_command, transaction_id
+from service.cli.reverse import MODES, amount, reverse_command, transaction_id, utf8_text
 from service.cli.seed import seed
 from service.config import job_database_url, load_settings
 from service.rules import SCOPES
@@ -68,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the transaction to take back (its id, as the HTTP API and the ledger show it)",
     )
     reverse.add_argument(
-        "--reason", required=True, help="why, for the ledger (1 to 500 characters; required)"
+        "--reason",
+        type=utf8_text,
+        required=True,
+        help="why, for the ledger (1 to 500 characters; required)",
     )
     reverse.add_argument(
         "--amount", type=amount, metavar="X", help="how much (default: all that remains of it)"
@@ -82,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reverse.add_argument(
         "--key",
+        type=utf8_text,
         help="idempotency key (1 to 255 printable ASCII), e.g. the support ticket's id"
         " (default: made from the arguments)",
     )

@@ -51,6 +51,16 @@ def amount(text: str) -> Decimal:
     return Decimal(text)
 
 
+def utf8_text(value: str) -> str:
+    """argparse type: text that PostgreSQL can take (the arguments of a terminal that does not
+    speak UTF-8 arrive with bytes Python could not decode)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"not UTF-8 text: {value!r}") from None
+    return value
+
+
 def derived_key(transaction: int, part: Decimal | None, mode: str, reason: str) -> str:
     """The idempotency key of a command given no --key: the same transaction, amount (or all
     that remains), mode and reason make the same key, so running the command again replays the

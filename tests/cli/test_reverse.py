@@ -279,6 +279,8 @@ def test_an_auditor_may_not_reverse(purchase: Purchase, settings: Settings) -> N
         (["12", "--reason", "x", "--amount", "1e3"], "an amount is written like 30 or 29.99"),
         (["12", "--reason", "x", "--amount", "NaN"], "an amount is written like 30 or 29.99"),
         (["12"], "the following arguments are required: --reason"),
+        (["12", "--reason", "\udcff"], "argument --reason: not UTF-8 text"),
+        (["12", "--reason", "x", "--key", "k\udcff"], "argument --key: not UTF-8 text"),
         (["twelve", "--reason", "x"], "a transaction id is a whole number above 0"),
         (["0", "--reason", "x"], "a transaction id is a whole number above 0"),
     ],
