@@ -103,9 +103,12 @@ _REVERSE = (
 def reverse_command(
     database_url: str, args: argparse.Namespace, *, lock_timeout_ms: int, statement_timeout_ms: int
 ) -> int:
-    """Prints the reversal; a refusal is one line on stderr naming its code, exit status 1.
-    Errors of the connection itself are left to the caller (exit status 2)."""
-    key = args.key or derived_key(args.transaction_id, args.amount, args.mode, args.reason)
+    """Prints the reversal; a refusal is one line on stderr naming its code, exit status 1. A
+    connection lost during the call is exit status 2, as is one that cannot be made (left to
+    the caller)."""
+    key = args.key
+    if key is None:
+        key = derived_key(args.transaction_id, args.amount, args.mode, args.reason)
     with psycopg.connect(database_url, autocommit=True, application_name="wallet reverse") as conn:
         try:
             conn.execute(
@@ -119,8 +122,15 @@ def reverse_command(
                     (args.transaction_id, args.amount, args.reason, key, args.mode, CLIENT_ID),
                 ).fetchone()
         except psycopg.Error as exc:
-            if exc.sqlstate is None:  # the connection failed: not a refusal
-                raise
+            if exc.sqlstate is None:  # no answer: the call may have been made or not
+                lost = " ".join(str(exc).split())
+                print(
+                    f"wallet reverse: lost the connection to PostgreSQL during the call ({lost}):"
+                    " the reversal may or may not have been made; run the same command again,"
+                    " which reverses once",
+                    file=sys.stderr,
+                )
+                return 2
             print(f"wallet reverse: {_refusal(exc)}", file=sys.stderr)
             return 1
     assert reversal is not None  # api.reverse returns one row or raises

@@ -4,18 +4,22 @@ users in debt that `wallet reconcile` reports."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
 from service.cli.reverse import CLIENT_ID, derived_key
-from service.config import Settings
+from service.config import Settings, job_database_url
 from tests.cli.test_cli import wallet
-from tests.support import GOLD, wallet_locked
+from tests.support import GOLD, blocked_backend, wallet_locked
 
 BIGINT_MAX = "9223372036854775807"
 
@@ -213,6 +217,7 @@ REFUSALS = [
     pytest.param(
         ["{topup}", "--key", "clé"], "idempotency_key_invalid", "printable ASCII", id="bad-key"
     ),
+    pytest.param(["{topup}", "--key", ""], "idempotency_key_invalid", "printable", id="empty-key"),
     pytest.param(["{opening}"], "not_reversible", "is an opening balance", id="opening-balance"),
     pytest.param([BIGINT_MAX], "transaction_not_found", f"transaction {BIGINT_MAX} not found"),
 ]
@@ -252,6 +257,65 @@ async def test_a_wallet_locked_too_long_is_lock_not_available_and_the_command_ca
     line = refused(result, "lock_not_available (55P03)")
     assert "a wallet stayed locked longer than WALLET_LOCK_TIMEOUT" in line
     assert printed(reverse(*command))["amount"] == "8.00"
+
+
+@asynccontextmanager
+async def relayed(url: str) -> AsyncIterator[tuple[str, Callable[[], None]]]:
+    """`url` through a TCP relay of this process, and a function that cuts every connection
+    the relay carries, as a network failure would."""
+    target = urlsplit(url)
+    ends: list[asyncio.StreamWriter] = []
+
+    async def relay(client: asyncio.StreamReader, to_client: asyncio.StreamWriter) -> None:
+        server, to_server = await asyncio.open_connection(target.hostname, target.port)
+        ends.extend((to_client, to_server))
+
+        async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while chunk := await source.read(65536):
+                    sink.write(chunk)
+
+        await asyncio.gather(copy(client, to_server), copy(server, to_client))
+
+    def cut() -> None:
+        for end in ends:
+            end.transport.abort()
+
+    relay_server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = relay_server.sockets[0].getsockname()[1]
+    try:
+        yield url.replace(target.netloc, f"{target.username}@127.0.0.1:{port}"), cut
+    finally:
+        cut()
+        relay_server.close()
+
+
+async def test_a_connection_lost_during_the_call_says_to_run_the_same_command_again(
+    purchase: Purchase, admin_conn: asyncpg.Connection, settings: Settings
+) -> None:
+    """The connection is cut while the call waits for a wallet's lock; the backend goes on,
+    and makes the reversal once the lock is free. Only a second run can tell."""
+    command = (str(purchase.spend), "--reason", "refund")
+    async with relayed(job_database_url(settings)) as (url, cut):
+        async with wallet_locked(admin_conn, purchase.user):
+            run = asyncio.create_task(
+                asyncio.to_thread(
+                    reverse, *command, WALLET_JOB_DATABASE_URL=url, WALLET_LOCK_TIMEOUT="0"
+                )
+            )
+            await blocked_backend(admin_conn, within=30)
+            cut()
+            result = await asyncio.wait_for(run, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("wallet reverse: lost the connection to PostgreSQL during the call (")
+    assert line.endswith(
+        "the reversal may or may not have been made; run the same command again,"
+        " which reverses once"
+    )
+    again = printed(reverse(*command))
+    assert "already done" in again["reversal"]
+    assert len(await reversals_of(admin_conn, purchase.spend)) == 1
 
 
 def test_the_services_login_may_not_use_the_commands_client_id(
