@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The database's roles (db/roles.sql): the owner of the schemas, and the service's login.
+# The database's roles (db/roles.sql): the owner of the schemas, the service's login, and the
+# trusted jobs' login (`wallet reverse` among them).
 OWNER_ROLE = "wallet_owner"
 SERVICE_ROLE = "wallet_service"
+JOB_ROLE = "wallet_job"
 
 
 def db_dir() -> Path:

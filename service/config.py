@@ -14,12 +14,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from service import JOB_ROLE
 
 DEFAULTS: Mapping[str, str] = {
     # the HTTP service: may only execute the SQL API (trusted jobs log in as wallet_job)
     "WALLET_DATABASE_URL": "postgresql://wallet_service@127.0.0.1:15432/wallet",
     # migrations, seed and API keys: the schema owner, or a superuser (then roles are created)
     "WALLET_ADMIN_DATABASE_URL": "postgresql://postgres@127.0.0.1:15432/wallet",
+    # `wallet reverse` (support staff): the trusted jobs' login, wallet_job. Empty means
+    # WALLET_DATABASE_URL's server and database as wallet_job, with no password
+    "WALLET_JOB_DATABASE_URL": "",
     "WALLET_REDIS_URL": "redis://127.0.0.1:16379/0",
     "WALLET_PORT": "3000",
     # 127.0.0.1 keeps a development server private; containers set 0.0.0.0
@@ -103,6 +109,7 @@ def _number(low: int, high: int) -> Callable[[str, str], int]:
 _FIELDS: Mapping[str, tuple[str, Callable[[str, str], Any]]] = {
     "database_url": ("WALLET_DATABASE_URL", _text),
     "admin_database_url": ("WALLET_ADMIN_DATABASE_URL", _text),
+    "job_database_url": ("WALLET_JOB_DATABASE_URL", _stripped),
     "redis_url": ("WALLET_REDIS_URL", _text),
     "port": ("WALLET_PORT", _number(1, 65535)),
     "host": ("WALLET_HOST", _text),
@@ -132,6 +139,7 @@ class Settings:
     database_url: str
     admin_database_url: str
     redis_url: str
+    job_database_url: str = _DEFAULT["job_database_url"]
     port: int = _DEFAULT["port"]
     host: str = _DEFAULT["host"]
     workers: int = _DEFAULT["workers"]
@@ -175,6 +183,17 @@ def claim_ttl_seconds(settings: Settings) -> int:
     if bound is None:
         return UNBOUNDED_CLAIM_TTL_SECONDS
     return math.ceil(POOL_WAIT_SECONDS + bound + 2)
+
+
+def job_database_url(settings: Settings) -> str:
+    """Where `wallet reverse` connects: WALLET_JOB_DATABASE_URL, else WALLET_DATABASE_URL's
+    server, database and parameters with the jobs' login instead of the service's, and without
+    its password (which is wallet_service's)."""
+    if settings.job_database_url:
+        return settings.job_database_url
+    parts = urlsplit(settings.database_url)
+    server = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{JOB_ROLE}@{server}"))
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The `wallet` command: migrate, seed, reconcile, API keys, and serve (the HTTP service)."""
+"""The `wallet` command: migrate, seed, reconcile, API keys, reversals, and serve (the HTTP
+service)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import psycopg
 from service.cli.keys import keys_command
 from service.cli.migrate import GaveUp, LockPolicy, migrate
 from service.cli.reconcile import reconcile
+from service.cli.reverse import MODES, amount, reverse_command, transaction_id, utf8_text
 from service.cli.seed import seed
-from service.config import load_settings
+from service.config import job_database_url, load_settings
 from service.rules import SCOPES
 
 
@@ -51,6 +53,42 @@ def build_parser() -> argparse.ArgumentParser:
         "dev", help="print the development key kept in FILE, making one if it is missing or revoked"
     )
     dev.add_argument("file", type=Path)
+    reverse = commands.add_parser(
+        "reverse",
+        help="take back all or part of a top-up, bonus, spend or transfer (support staff,"
+        " as wallet_job: WALLET_JOB_DATABASE_URL)",
+        description="Reverses a transaction through api.reverse. Running the same command again"
+        " reverses once: with no --key, the key is made from the transaction, the amount, the"
+        " mode and the reason, and a repeat prints the same reversal, marked as already done.",
+    )
+    reverse.add_argument(
+        "transaction_id",
+        type=transaction_id,
+        metavar="TRANSACTION_ID",
+        help="the transaction to take back (its id, as the HTTP API and the ledger show it)",
+    )
+    reverse.add_argument(
+        "--reason",
+        type=utf8_text,
+        required=True,
+        help="why, for the ledger (1 to 500 characters; required)",
+    )
+    reverse.add_argument(
+        "--amount", type=amount, metavar="X", help="how much (default: all that remains of it)"
+    )
+    reverse.add_argument(
+        "--mode",
+        choices=MODES,
+        default="strict",
+        help="strict (default) refuses to take a user below zero; allow_negative takes it all"
+        " back and leaves the user in debt (a store refund of coins already spent)",
+    )
+    reverse.add_argument(
+        "--key",
+        type=utf8_text,
+        help="idempotency key (1 to 255 printable ASCII), e.g. the support ticket's id"
+        " (default: made from the arguments)",
+    )
     commands.add_parser(
         "serve", help="serve the HTTP API (WALLET_HOST, WALLET_PORT, WALLET_WORKERS)"
     )
@@ -85,6 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return reconcile(settings.admin_database_url)
         elif args.command == "keys":
             return keys_command(settings.admin_database_url, args)
+        elif args.command == "reverse":
+            return reverse_command(
+                job_database_url(settings),
+                args,
+                lock_timeout_ms=settings.lock_timeout_ms,
+                statement_timeout_ms=settings.statement_timeout_ms,
+            )
     except psycopg.OperationalError as exc:
         print(f"wallet {args.command}: cannot reach PostgreSQL: {exc}".rstrip(), file=sys.stderr)
         return 2

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 
 from service import keys
+from service.cli.text import print_table, when
 
 
 def keys_command(admin_url: str, args: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ def keys_command(admin_url: str, args: argparse.Namespace) -> int:
         elif args.keys_command == "revoke":
             revoked_at, earlier = keys.revoke_key(admin_url, args.name)
             state = "was already revoked" if earlier else "revoked"
-            print(f"API key {args.name} {state} at {_when(revoked_at)}")
+            print(f"API key {args.name} {state} at {when(revoked_at)}")
         elif args.keys_command == "dev":
             key, made = keys.ensure_development_key(admin_url, args.file)
             print(f"{'created' if made else 'kept'} the development key in {args.file}")
@@ -35,24 +35,19 @@ def keys_command(admin_url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-def _when(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.isoformat(sep=" ", timespec="seconds")
-
-
 def _print_keys(rows: list[keys.KeyInfo]) -> None:
-    """One line per key; the last column is left unpadded."""
-    table = [("name", "prefix", "scopes", "created", "revoked")]
-    table += [
-        (
-            row.name,
-            row.key_prefix,
-            ",".join(row.scopes),
-            _when(row.created_at),
-            _when(row.revoked_at),
-        )
-        for row in rows
-    ]
-    widths = [max(len(line[column]) for line in table) for column in range(4)]
-    for line in table:
-        padded = [line[column].ljust(widths[column]) for column in range(4)]
-        print("  ".join([*padded, line[4]]))
+    """One line per key."""
+    header = ("name", "prefix", "scopes", "created", "revoked")
+    print_table(
+        header,
+        [
+            (
+                row.name,
+                row.key_prefix,
+                ",".join(row.scopes),
+                when(row.created_at),
+                when(row.revoked_at),
+            )
+            for row in rows
+        ],
+    )

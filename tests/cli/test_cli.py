@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
-from service.config import DEFAULTS, Settings, load_settings
+from service.config import DEFAULTS, Settings, job_database_url, load_settings
 from tests.support import ROOT
 
 
@@ -185,6 +185,20 @@ def test_environment_wins_over_dotenv_which_wins_over_defaults(tmp_path: Path) -
         redis_url="redis://from-dotenv:1/0",
         port=5000,
     )
+
+
+def test_the_jobs_url_is_the_services_as_wallet_job_without_its_password_unless_set() -> None:
+    service = "postgresql://wallet_service:s3cret@db.internal:5432/wallet?sslmode=require"
+    derived = load_settings({"WALLET_DATABASE_URL": service}, Path("/nonexistent"))
+    assert (
+        job_database_url(derived)
+        == "postgresql://wallet_job@db.internal:5432/wallet?sslmode=require"
+    )
+    own = "postgresql://wallet_job:other@db.internal/wallet"
+    given = load_settings(
+        {"WALLET_DATABASE_URL": service, "WALLET_JOB_DATABASE_URL": own}, Path("/nonexistent")
+    )
+    assert job_database_url(given) == own
 
 
 def test_env_example_lists_every_setting_with_its_default() -> None:

@@ -12,29 +12,20 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from service.config import Settings
+from service.config import Settings, job_database_url
 
 GOLD = "asset-gold-coin-001"
 ASSETS = ["asset-gold-coin-001", "asset-diamond-001", "asset-loyalty-001"]
 RETRY_STATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 
 
-def _job_url(settings: Settings) -> str:
-    """WALLET_DATABASE_URL with the jobs' login, wallet_job, for the service's (the local stacks
-    trust logins from loopback, so no password is needed)."""
-    parts = urlsplit(settings.database_url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"wallet_job@{host}"))
-
-
 @pytest.fixture
 async def job_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(_job_url(settings))
+    conn = await asyncpg.connect(job_database_url(settings))
     try:
         yield conn
     finally:
@@ -42,7 +33,8 @@ async def job_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def _connections(settings: Settings, n: int) -> list[asyncpg.Connection]:
-    return list(await asyncio.gather(*(asyncpg.connect(_job_url(settings)) for _ in range(n))))
+    url = job_database_url(settings)
+    return list(await asyncio.gather(*(asyncpg.connect(url) for _ in range(n))))
 
 
 async def _close(conns: list[asyncpg.Connection]) -> None:
