@@ -18,6 +18,20 @@ SELECT * FROM api.spend('user-rich-001', 'asset-gold-coin-001', 30.00, 'Legendar
 -- the same key again: the same transaction, replayed = true, nothing moves
 SELECT * FROM api.spend('user-rich-001', 'asset-gold-coin-001', 30.00, 'Legendary Sword', 'buy-1');
 
+-- a gift between players: the sender's debit and the recipient's credit, no system account
+SELECT * FROM api.transfer('user-rich-001', 'user-new-002', 'asset-gold-coin-001', 25.00,
+                           'Gift for the raid', 'gift-1');
+
+-- the store refunds 30.00 of the top-up, then the rest (no amount: all that remains); the
+-- top-up's id comes from a replay of it, which moves nothing
+SELECT transaction_id AS order_1 FROM api.topup('user-new-002', 'asset-gold-coin-001', 100.00, 'order-1',
+                        '{"paymentProvider": "Stripe", "paymentId": "pi_123456"}') \gset
+SELECT transaction_id, user_id, balance, amount, remaining
+FROM api.reverse(:order_1, 30.00, 'Store refund', 'refund-1');
+SELECT transaction_id, user_id, balance, amount, remaining
+FROM api.reverse(:order_1, NULL, 'Store refund', 'refund-2');
+SELECT type, amount, reversed_amount, reversals FROM api.get_transaction(:order_1);
+
 -- a wallet's ledger, newest first
 SELECT * FROM api.wallet_entries((SELECT wallet_id FROM api.balances('user-rich-001', 'asset-gold-coin-001')));
 
@@ -25,3 +39,4 @@ SELECT * FROM api.wallet_entries((SELECT wallet_id FROM api.balances('user-rich-
 SET SESSION AUTHORIZATION wallet_auditor;
 SELECT * FROM api.trial_balance;
 SELECT * FROM api.reconcile();
+SELECT * FROM api.negative_balances();   -- users in debt after a refund of coins already spent
