@@ -136,6 +136,29 @@ async def topup(
     return await api.post("/api/v1/wallet/topup", json=body, headers=money_headers(auth))
 
 
+async def transfer(
+    api: httpx.AsyncClient,
+    auth: dict[str, str],
+    sender: str,
+    recipient: str,
+    amount: str,
+    key: str | None = None,
+    /,
+    **extra: Any,
+) -> Any:
+    """POST /api/v1/wallet/transfer of `amount` gold coins (`extra` body fields added or
+    replacing these)."""
+    body = {
+        "fromUserId": sender,
+        "toUserId": recipient,
+        "assetTypeId": GOLD,
+        "amount": amount,
+        "description": "Gift",
+        **extra,
+    }
+    return await api.post("/api/v1/wallet/transfer", json=body, headers=money_headers(auth, key))
+
+
 def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     """The RFC 9457 body of `response`, asserted to be the problem `code` with `status`."""
     assert response.status_code == status, response.text

@@ -1,4 +1,4 @@
-"""Money: top-up, bonus and spend, and what every money-moving request shares (its
+"""Money: top-up, bonus, spend and transfer, and what every money-moving request shares (its
 checks at the edge, its one pass through the gate). Each validates what the edge can, then
 passes the gate, which makes the one ledger call exactly once per Idempotency-Key."""
 
@@ -26,8 +26,10 @@ from service.http.wire import (
     SpendRequest,
     TopupRequest,
     TransactionResponse,
+    TransferRequest,
+    TransferResponse,
 )
-from service.ledger import Ledger, Posting
+from service.ledger import Ledger, Posting, TransferPosting
 from service.observability import TRANSACTIONS
 from service.problems import FieldError, ProblemError, validation_failed
 
@@ -184,6 +186,46 @@ async def move_money(
     return await once(gate, client, edge.key, fingerprint, data.user_id, move)
 
 
+def transfer_body(data: TransferRequest, posting: TransferPosting) -> bytes:
+    return encode(
+        TransferResponse(
+            transaction_id=str(posting.transaction_id),
+            type="transfer",
+            status="completed",
+            from_user_id=data.from_user_id,
+            to_user_id=data.to_user_id,
+            asset_type_id=data.asset_type_id,
+            amount=decimal_text(posting.amount),
+            from_balance=decimal_text(posting.from_balance),
+            to_balance=decimal_text(posting.to_balance),
+            from_wallet_id=str(posting.from_wallet_id),
+            to_wallet_id=str(posting.to_wallet_id),
+            created_at=posting.created_at,
+        )
+    )
+
+
+async def transfer_money(
+    data: TransferRequest, key_header: str | None, client: ApiClient, ledger: Ledger, gate: Gate
+) -> Response[Any]:
+    edge = checked(data.amount, data.metadata, key_header)
+    sender, recipient, asset = data.from_user_id, data.to_user_id, data.asset_type_id
+    fingerprint = request_fingerprint(
+        "transfer", [sender, recipient, asset, edge.amount, data.description], edge.same_metadata
+    )
+
+    async def move() -> Moved:
+        assert edge.amount is not None, "a transfer's amount is required"
+        posting = await ledger.transfer(
+            sender, recipient, asset, edge.amount, data.description, edge.key, edge.metadata,
+            client.idempotency_scope,
+        )  # fmt: skip
+        return moved("transfer", asset, transfer_body(data, posting), posting.replayed)
+
+    # the sender's transaction limit counts it: the sender's money moves
+    return await once(gate, client, edge.key, fingerprint, sender, move)
+
+
 def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
     """The money routes, bound to the ledger they post to and the gate in front of it."""
 
@@ -226,4 +268,19 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
         client = guarded_client(request)
         return await move_money("spend", data, idempotency_key, client, ledger, gate)
 
-    return [topup, bonus, spend]
+    @post(
+        "/wallet/transfer",
+        opt={"scope": rules.SCOPE_TRANSFER},
+        responses=problem_responses("same_user", *MONEY_CODES),
+        summary="Transfer: debits one user's wallet and credits another's (a gift); never "
+        "below zero",
+        tags=["money"],
+    )
+    async def transfer(
+        data: JSONBody[TransferRequest],
+        request: AnyRequest,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[TransferResponse]:
+        return await transfer_money(data, idempotency_key, guarded_client(request), ledger, gate)
+
+    return [topup, bonus, spend, transfer]

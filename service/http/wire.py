@@ -45,8 +45,7 @@ Metadata = Annotated[
         f"-{rules.METADATA_NUMBER_MAX_EXPONENT} to {rules.METADATA_NUMBER_MAX_EXPONENT}"
     ),
 ]
-# ledger.transaction_type's values: a wallet's ledger read over HTTP shows transfers (and, once
-# api.reverse exists, reversals) made by jobs through SQL, even before the HTTP routes for them
+# ledger.transaction_type's values
 TransactionType = Literal["topup", "bonus", "spend", "opening_balance", "transfer", "reversal"]
 Direction = Literal["credit", "debit"]
 
@@ -85,6 +84,15 @@ class SpendRequest(RequestBody):
 MoneyRequest = TopupRequest | BonusRequest | SpendRequest
 
 
+class TransferRequest(RequestBody):
+    from_user_id: UserId
+    to_user_id: UserId
+    asset_type_id: AssetId
+    amount: Amount
+    description: Description
+    metadata: Metadata | None = None
+
+
 class TransactionResponse(Wire):
     """A money movement as the POST endpoints answer it: the user's side of the transaction."""
 
@@ -96,6 +104,23 @@ class TransactionResponse(Wire):
     amount: str
     balance: Annotated[str, msgspec.Meta(description="the user's balance right after it")]
     wallet_id: str
+    created_at: datetime
+
+
+class TransferResponse(Wire):
+    """A transfer as its POST answers it: both users' sides."""
+
+    transaction_id: str
+    type: Literal["transfer"]
+    status: Literal["completed"]
+    from_user_id: str
+    to_user_id: str
+    asset_type_id: str
+    amount: str
+    from_balance: Annotated[str, msgspec.Meta(description="the sender's balance right after it")]
+    to_balance: Annotated[str, msgspec.Meta(description="the recipient's balance right after it")]
+    from_wallet_id: str
+    to_wallet_id: str
     created_at: datetime
 
 
