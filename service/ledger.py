@@ -78,6 +78,22 @@ class TransferPosting(msgspec.Struct, frozen=True):
     created_at: datetime
 
 
+class ReversalPosting(msgspec.Struct, frozen=True):
+    """A reversal: its user side is the user it takes from (a top-up's or bonus's user, a
+    transfer's recipient), else the one it gives back to (a spend's user)."""
+
+    transaction_id: int
+    reverses_transaction_id: int
+    user_id: str
+    asset_id: str
+    wallet_id: int
+    balance: Decimal
+    amount: Decimal
+    remaining: Decimal  # what remains of the original to reverse, right after this reversal
+    replayed: bool
+    created_at: datetime
+
+
 class BalanceRow(msgspec.Struct, frozen=True):
     asset_id: str
     asset_code: str
@@ -135,6 +151,10 @@ class TransactionRecord(msgspec.Struct, frozen=True):
     metadata: msgspec.Raw
     created_at: datetime
     entries: list[TransactionLeg]
+    reverses_transaction_id: int | None  # a reversal's original
+    # a top-up's, bonus's, spend's or transfer's reversals so far (None for the other types)
+    reversed_amount: Decimal | None
+    reversals: list[int] | None
 
 
 class ApiKeyRow(msgspec.Struct, frozen=True):
@@ -377,6 +397,23 @@ class Ledger:
             TransferPosting,
             "SELECT * FROM api.transfer($1, $2, $3, $4, $5, $6, $7, $8)",
             from_user_id, to_user_id, asset_id, amount, description, key, metadata, client,
+        )  # fmt: skip
+
+    async def reverse(
+        self,
+        transaction_id: int,
+        amount: Decimal | None,
+        reason: str,
+        key: str,
+        mode: str,
+        metadata: str,
+        client: str,
+    ) -> ReversalPosting:
+        """`amount` None: all that remains of the transaction."""
+        return await self._posting(
+            ReversalPosting,
+            "SELECT * FROM api.reverse($1, $2, $3, $4, $5, $6, $7)",
+            transaction_id, amount, reason, key, mode, metadata, client,
         )  # fmt: skip
 
     async def balances(self, user_id: str, asset_id: str | None) -> list[BalanceRow]:

@@ -159,6 +159,22 @@ async def transfer(
     return await api.post("/api/v1/wallet/transfer", json=body, headers=money_headers(auth, key))
 
 
+async def reverse(
+    api: httpx.AsyncClient,
+    auth: dict[str, str],
+    transaction_id: str,
+    key: str | None = None,
+    /,
+    **body: Any,
+) -> Any:
+    """POST /api/v1/transactions/{transaction_id}/reversals; `body` defaults to a reason."""
+    return await api.post(
+        f"/api/v1/transactions/{transaction_id}/reversals",
+        json={"reason": "Store refund", **body},
+        headers=money_headers(auth, key),
+    )
+
+
 def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     """The RFC 9457 body of `response`, asserted to be the problem `code` with `status`."""
     assert response.status_code == status, response.text

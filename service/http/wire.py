@@ -48,6 +48,15 @@ Metadata = Annotated[
 # ledger.transaction_type's values
 TransactionType = Literal["topup", "bonus", "spend", "opening_balance", "transfer", "reversal"]
 Direction = Literal["credit", "debit"]
+ReversalMode = Annotated[
+    Literal["strict", "allow_negative"],
+    msgspec.Meta(
+        description="strict (the default): refused with insufficient_funds where the reversal "
+        "would take a user's balance below zero (the user spent the coins); allow_negative: "
+        "takes the amount back all the same, leaving the balance below zero (a debt that the "
+        "next credits pay first: until then a spend is insufficient_funds)"
+    ),
+]
 
 
 class Wire(msgspec.Struct, rename="camel"):
@@ -93,6 +102,15 @@ class TransferRequest(RequestBody):
     metadata: Metadata | None = None
 
 
+class ReversalRequest(RequestBody):
+    reason: Description
+    amount: Annotated[
+        Amount | None, msgspec.Meta(description="Absent or null: all that remains to reverse.")
+    ] = None
+    mode: ReversalMode = "strict"
+    metadata: Metadata | None = None
+
+
 class TransactionResponse(Wire):
     """A money movement as the POST endpoints answer it: the user's side of the transaction."""
 
@@ -105,6 +123,17 @@ class TransactionResponse(Wire):
     balance: Annotated[str, msgspec.Meta(description="the user's balance right after it")]
     wallet_id: str
     created_at: datetime
+
+
+class ReversalResponse(TransactionResponse):
+    """A reversal as its POST answers it. Its user is the one it takes from (a top-up's or
+    bonus's user, a transfer's recipient), else the one it gives back to (a spend's user)."""
+
+    type: Literal["reversal"]
+    reverses_transaction_id: str
+    remaining: Annotated[
+        str, msgspec.Meta(description="what remains of the original to reverse, after this")
+    ]
 
 
 class TransferResponse(Wire):
@@ -186,6 +215,25 @@ class TransactionDetail(Wire):
     metadata: msgspec.Raw
     created_at: datetime
     entries: list[TransactionEntry]
+    reverses_transaction_id: Annotated[
+        str | None,
+        msgspec.Meta(description="a reversal's: the transaction it reverses; null for the others"),
+    ]
+    reversed_amount: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="a top-up's, bonus's, spend's or transfer's: how much of it its reversals "
+            "took back so far (0.00 for none); null for an opening balance or a reversal, which "
+            "cannot be reversed"
+        ),
+    ]
+    reversals: Annotated[
+        list[str] | None,
+        msgspec.Meta(
+            description="the ids of its reversals, oldest first, for the same types as "
+            "reversedAmount (an empty list for none); null for the others"
+        ),
+    ]
 
 
 class HealthResponse(Wire):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from decimal import Decimal
 
 import asyncpg
@@ -228,8 +229,8 @@ async def test_json_nested_too_deep_to_decode_is_validation_failed_on_every_rout
         f'{{{fields}, "other": {deep}}}',
         deep,
     ]
-    for method, path in with_body:
-        assert "{" not in path, path
+    for method, template in with_body:
+        path = re.sub(r"\{[^}]*\}", "1", template)  # any id: the body is refused first
         for body in bodies:
             response = await api.request(
                 method,
