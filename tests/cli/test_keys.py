@@ -43,7 +43,15 @@ def test_a_key_is_wk_and_256_random_bits_and_is_stored_as_its_sha256() -> None:
     key = generate_key()
     assert key.startswith("wk_") and len(key) == 46 and key != generate_key()
     assert hash_key(key) == hashlib.sha256(key.encode()).digest()
-    assert SCOPES == ("wallet:read", "wallet:topup", "wallet:bonus", "wallet:spend", "wallet:audit")
+    assert SCOPES == (
+        "wallet:read",
+        "wallet:topup",
+        "wallet:bonus",
+        "wallet:spend",
+        "wallet:audit",
+        "wallet:transfer",
+        "wallet:refund",
+    )
 
 
 async def test_create_prints_the_key_last_and_the_service_sees_its_digest_and_scopes(
@@ -120,8 +128,8 @@ async def test_an_unknown_scope_is_invalid_api_key_scopes_with_exit_status_1(
         assert result.stdout == ""
         assert result.stderr.startswith("wallet keys create: invalid scopes ")
         assert (
-            "give one or more of wallet:audit, wallet:bonus, wallet:read, wallet:spend"
-            in result.stderr
+            "give one or more of wallet:audit, wallet:bonus, wallet:read, wallet:refund, "
+            "wallet:spend, wallet:topup, wallet:transfer)" in result.stderr
         )
         assert len(result.stderr.strip().splitlines()) == 1
     assert await admin_conn.fetch("SELECT * FROM ledger.api_keys WHERE name = $1", name) == []
