@@ -17,7 +17,9 @@ from service.rules import SCOPE_READ, SCOPE_REFUND, SCOPE_SPEND, SCOPE_TOPUP
 from tests.support import (
     GOLD,
     assert_problem,
+    gold_balance,
     money_headers,
+    repeat_verdict,
     reverse,
     running_app,
     topup,
@@ -26,16 +28,6 @@ from tests.support import (
 )
 
 Client = httpx.AsyncClient
-
-
-async def gold(api: Client, auth: dict[str, str], user: str) -> str:
-    """The user's gold balance, read over HTTP."""
-    response = await api.get(
-        f"/api/v1/wallet/{user}/balance", params={"assetTypeId": GOLD}, headers=auth
-    )
-    assert response.status_code == 200, response.text
-    balance: str = response.json()["balances"][0]["balance"]
-    return balance
 
 
 async def topped_up(api: Client, auth: dict[str, str], user: str, amount: str) -> str:
@@ -100,7 +92,7 @@ async def test_a_store_refund_in_part_then_the_rest_then_nothing_remains(
             await reverse(api, auth, original, **more), 422, "reversal_exceeds_original"
         )
         assert "remaining: 0.00" in problem["detail"], problem
-    assert await gold(api, auth, user) == "0.00"
+    assert await gold_balance(api, auth, user) == "0.00"
 
 
 async def test_more_than_remains_is_reversal_exceeds_original_saying_what_remains(
@@ -113,7 +105,7 @@ async def test_more_than_remains_is_reversal_exceeds_original_saying_what_remain
         await reverse(api, auth, original, amount="6.01"), 422, "reversal_exceeds_original"
     )
     assert "remaining: 6.00, requested: 6.01" in problem["detail"], problem
-    assert await gold(api, auth, user) == "6.00"
+    assert await gold_balance(api, auth, user) == "6.00"
 
 
 async def test_a_refund_after_the_player_spent_the_coins(
@@ -128,7 +120,7 @@ async def test_a_refund_after_the_player_spent_the_coins(
         refused = await reverse(api, auth, original, **mode)
         problem = assert_problem(refused, 422, "insufficient_funds")
         assert "2.00" in problem["detail"], problem
-    assert await gold(api, auth, user) == "2.00"
+    assert await gold_balance(api, auth, user) == "2.00"
     taken = await reverse(api, auth, original, mode="allow_negative")
     assert taken.status_code == 201, taken.text
     assert (taken.json()["amount"], taken.json()["balance"], taken.json()["remaining"]) == (
@@ -136,7 +128,7 @@ async def test_a_refund_after_the_player_spent_the_coins(
         "-8.00",
         "0.00",
     )
-    assert await gold(api, auth, user) == "-8.00"
+    assert await gold_balance(api, auth, user) == "-8.00"
     assert_problem(await spend(api, auth, user, "0.01"), 422, "insufficient_funds")
     after = await topup(api, auth, user, "5.00")
     assert after.status_code == 201 and after.json()["balance"] == "-3.00", after.text
@@ -183,7 +175,10 @@ async def test_a_transfer_and_its_reversal_show_in_both_users_ledgers(
         "2.50",
     )
     assert back.json()["walletId"] == gift.json()["toWalletId"]
-    assert (await gold(api, auth, sender), await gold(api, auth, recipient)) == ("7.50", "2.50")
+    assert (await gold_balance(api, auth, sender), await gold_balance(api, auth, recipient)) == (
+        "7.50",
+        "2.50",
+    )
     ids = (gift.json()["transactionId"], back.json()["transactionId"])
     expected = {
         gift.json()["fromWalletId"]: [
@@ -288,7 +283,7 @@ async def test_reversal_refusals_answer_their_codes_and_move_nothing(
     )
     problem = assert_problem(no_reason, 400, "validation_failed")
     assert problem["errors"] == [{"field": "reason", "message": "`reason` is required"}]
-    assert await gold(api, auth, user) == "9.00"
+    assert await gold_balance(api, auth, user) == "9.00"
 
 
 async def test_a_reversal_needs_the_refund_scope_and_an_idempotency_key(
@@ -310,7 +305,7 @@ async def test_a_reversal_needs_the_refund_scope_and_an_idempotency_key(
         response = await api.post(path, json=body, headers=bad_key)  # type: ignore[arg-type]
         assert_problem(response, 400, "idempotency_key_invalid")
         assert (await reverse(api, refunds, original, amount="1.00")).status_code == 201
-        assert await gold(api, everything_else, user) == "9.00"
+        assert await gold_balance(api, everything_else, user) == "9.00"
 
 
 @pytest.mark.parametrize("flush", [False, True], ids=["redis", "ledger"])
@@ -336,7 +331,7 @@ async def test_a_repeated_reversal_answers_the_same_body_and_moves_nothing_twice
         await redis_client.flushdb()
     late = await reverse(api, auth, original, key, amount="3.00", metadata={"a": 1.5})
     assert late.content == first.content and late.json()["remaining"] == "7.00"
-    assert await gold(api, auth, user) == "5.00"
+    assert await gold_balance(api, auth, user) == "5.00"
     assert (await read(api, auth, original))["reversedAmount"] == "5.00"
     for changed in ({"amount": "2.00"}, {"mode": "allow_negative"}, {"reason": "Other"}, {}):
         body = {"amount": "3.00", "metadata": {"a": 1.5}, **changed}
@@ -347,7 +342,7 @@ async def test_a_repeated_reversal_answers_the_same_body_and_moves_nothing_twice
     other_original = await topped_up(api, auth, user, "10.00")
     response = await reverse(api, auth, other_original, key, amount="3.00", metadata={"a": 1.5})
     assert_problem(response, 422, "idempotency_key_reused")
-    assert await gold(api, auth, user) == "15.00"
+    assert await gold_balance(api, auth, user) == "15.00"
 
 
 # The ledger's sameness of two reversals with one key (ledger._replay_reversal) depends on what
@@ -386,13 +381,7 @@ async def test_redis_and_the_ledger_agree_on_what_the_same_reversal_is(
         assert answer.status_code == 201, answer.text
         if flush:
             await redis_client.flushdb()
-        repeat = await reverse(api, auth, original, key, **second)
-        if repeat.status_code == 201:
-            assert repeat.headers.get("idempotent-replayed") == "true", repeat.headers
-            assert repeat.content == answer.content, "the first answer, byte for byte"
-            verdicts.append("replayed")
-        else:
-            verdicts.append(assert_problem(repeat, 422, "idempotency_key_reused")["code"])
+        verdicts.append(repeat_verdict(answer, await reverse(api, auth, original, key, **second)))
     assert verdicts == [verdict, verdict], "with Redis, then after a flush"
 
 
@@ -411,7 +400,7 @@ async def test_a_repeat_while_the_reversal_runs_is_in_flight_409(
     assert (await first).status_code == 201
     third = await reverse(api, auth, original, key, amount="1.00")
     assert third.status_code == 201 and third.headers["idempotent-replayed"] == "true"
-    assert await gold(api, auth, user) == "9.00"
+    assert await gold_balance(api, auth, user) == "9.00"
 
 
 async def test_reversals_count_against_the_keys_limit_but_no_users_transaction_limit(
@@ -433,4 +422,4 @@ async def test_reversals_count_against_the_keys_limit_but_no_users_transaction_l
         limited = await reverse(api, auth, originals[0], amount="1.00")
         assert_problem(limited, 429, "rate_limited")
     async with running_app(settings) as api:
-        assert await gold(api, auth, user) == "14.00"
+        assert await gold_balance(api, auth, user) == "14.00"

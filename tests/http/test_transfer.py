@@ -10,19 +10,22 @@ from redis.asyncio import Redis
 
 from service.config import RateLimit, Settings
 from service.rules import SCOPE_READ, SCOPE_SPEND, SCOPE_TOPUP, SCOPE_TRANSFER
-from tests.support import GOLD, assert_problem, money_headers, running_app, topup, transfer
+from tests.support import (
+    GOLD,
+    assert_problem,
+    gold_balance,
+    money_headers,
+    running_app,
+    topup,
+    transfer,
+)
 
 Client = httpx.AsyncClient
 
 
-async def gold(api: Client, auth: dict[str, str], user: str) -> str:
-    """The user's gold balance, read over HTTP."""
-    response = await api.get(
-        f"/api/v1/wallet/{user}/balance", params={"assetTypeId": GOLD}, headers=auth
-    )
-    assert response.status_code == 200, response.text
-    balance: str = response.json()["balances"][0]["balance"]
-    return balance
+async def golds(api: Client, auth: dict[str, str], *users: str) -> tuple[str, ...]:
+    """The users' gold balances, read over HTTP."""
+    return tuple([await gold_balance(api, auth, user) for user in users])
 
 
 async def test_transfer_answers_201_with_both_users_sides(
@@ -53,7 +56,7 @@ async def test_transfer_answers_201_with_both_users_sides(
     assert body["transactionId"].isdigit() and body["createdAt"]
     assert body["fromWalletId"].isdigit() and body["toWalletId"].isdigit()
     assert body["fromWalletId"] != body["toWalletId"]
-    assert (await gold(api, auth, sender), await gold(api, auth, recipient)) == ("30.00", "20.00")
+    assert await golds(api, auth, sender, recipient) == ("30.00", "20.00")
     detail = await api.get(f"/api/v1/transactions/{body['transactionId']}", headers=auth)
     assert detail.json()["description"] == "Gift"
     assert detail.json()["metadata"] == {"giftId": "g-1"}
@@ -76,7 +79,7 @@ async def test_transfer_refusals_are_422_with_their_codes_and_move_nothing(
         assert_problem(response, 422, "invalid_amount")
     unknown = await transfer(api, auth, sender, recipient, "1.00", assetTypeId="asset-nope")
     assert_problem(unknown, 422, "unknown_asset")
-    assert (await gold(api, auth, sender), await gold(api, auth, recipient)) == ("10.00", "0.00")
+    assert await golds(api, auth, sender, recipient) == ("10.00", "0.00")
 
 
 async def test_malformed_transfers_are_validation_failed_naming_the_field(
@@ -128,7 +131,7 @@ async def test_transfer_needs_an_idempotency_key_and_the_transfer_scope(
         response = await api.post("/api/v1/wallet/transfer", json=body, headers=bad_key)
         assert_problem(response, 400, "idempotency_key_invalid")
         assert (await transfer(api, transfers, sender, recipient, "1.00")).status_code == 201
-        assert await gold(api, everything_else, recipient) == "1.00"
+        assert await gold_balance(api, everything_else, recipient) == "1.00"
 
 
 @pytest.mark.parametrize("flush", [False, True], ids=["redis", "ledger"])
@@ -148,7 +151,7 @@ async def test_a_repeated_transfer_answers_the_same_body_and_moves_nothing(
     assert again.status_code == 201, again.text
     assert again.headers["idempotent-replayed"] == "true"
     assert again.content == first.content, "the first answer, byte for byte"
-    assert (await gold(api, auth, sender), await gold(api, auth, recipient)) == ("6.00", "4.00")
+    assert await golds(api, auth, sender, recipient) == ("6.00", "4.00")
     if flush:
         await redis_client.flushdb()
     for changed in ({"amount": "5.00"}, {"toUserId": f"c-{unique}"}, {"description": "Other"}):
@@ -160,7 +163,7 @@ async def test_a_repeated_transfer_answers_the_same_body_and_moves_nothing(
         headers=money_headers(auth, key),
     )
     assert_problem(topup_with_the_key, 422, "idempotency_key_reused")
-    assert (await gold(api, auth, sender), await gold(api, auth, recipient)) == ("6.00", "4.00")
+    assert await golds(api, auth, sender, recipient) == ("6.00", "4.00")
 
 
 async def test_a_transfer_counts_against_the_senders_transaction_limit_only(
@@ -175,10 +178,7 @@ async def test_a_transfer_counts_against_the_senders_transaction_limit_only(
             assert (await transfer(api, auth, sender, recipient, "1.00")).status_code == 201
         refused = await transfer(api, auth, sender, recipient, "1.00")
         assert_problem(refused, 429, "rate_limited")
-        assert (await gold(api, auth, sender), await gold(api, auth, recipient)) == (
-            "8.00",
-            "2.00",
-        )
+        assert await golds(api, auth, sender, recipient) == ("8.00", "2.00")
         # the recipient's own limit is untouched by what it received
         answers = [await transfer(api, auth, recipient, sender, "0.50") for _ in range(2)]
         assert [a.status_code for a in answers] == [201, 201]
