@@ -25,13 +25,21 @@ UserId = Annotated[
 AssetId = Annotated[
     str, msgspec.Meta(min_length=1, max_length=64, examples=["asset-gold-coin-001"])
 ]
+_AMOUNT_RULE = (
+    "A decimal string with at most the asset's decimal places (2 for the seeded assets), above "
+    "zero and at most 1000000000. Never a JSON number."
+)
 Amount = Annotated[
+    str, msgspec.Meta(pattern=rules.AMOUNT_PATTERN, description=_AMOUNT_RULE, examples=["100.00"])
+]
+# (the description is the string's: Litestar keeps a str's pattern under `| None` only if the
+# Meta is on the str)
+ReversalAmount = Annotated[
     str,
     msgspec.Meta(
         pattern=rules.AMOUNT_PATTERN,
-        description="A decimal string with at most the asset's decimal places (2 for the "
-        "seeded assets), above zero and at most 1000000000. Never a JSON number.",
-        examples=["100.00"],
+        description=f"{_AMOUNT_RULE} Absent or null: all that remains to reverse.",
+        examples=["30.00"],
     ),
 ]
 Description = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.DESCRIPTION_MAX_LENGTH)]
@@ -104,9 +112,7 @@ class TransferRequest(RequestBody):
 
 class ReversalRequest(RequestBody):
     reason: Description
-    amount: Annotated[
-        Amount | None, msgspec.Meta(description="Absent or null: all that remains to reverse.")
-    ] = None
+    amount: ReversalAmount | None = None
     mode: ReversalMode = "strict"
     metadata: Metadata | None = None
 
