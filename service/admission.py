@@ -16,7 +16,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,15 +35,17 @@ _SCRIPT = """
 -- transactions limit, transactions window (a limit of 0 is off), the request's token.
 -- Returns {verdict, detail, g_limit, g_remaining, g_reset, t_limit, t_remaining, t_reset}; a
 -- claim's detail is the transactions counter it counted in (or ""), for a refund.
--- A key's value: P|fingerprint|token (claimed), D|fingerprint|status|body (done), or
--- R|fingerprint|token (released: as good as absent, except to the request of that token).
+-- A key's value: P|fingerprint|token (claimed), D|fingerprints|status|body (done: one
+-- fingerprint, or several separated by commas, each a request the ledger answers with that
+-- transaction), or R|fingerprint|token (released: as good as absent, except to the request of
+-- that token).
 local now = tonumber(redis.call('TIME')[1])
 
 local held = false
 if KEYS[2] ~= '' then
   held = redis.call('GET', KEYS[2])
   if held then
-    local state, rest = string.match(held, '^(%a)|%x+|(.*)$')
+    local state, rest = string.match(held, '^(%a)|[%x,]+|(.*)$')
     if state == 'R' then
       -- this very request, run by Redis after the service stopped waiting and settled it: nothing
       -- more to do (not even counting); any other request finds the key free
@@ -70,8 +72,8 @@ if KEYS[2] == '' then
 end
 
 if held then
-  local state, fingerprint, rest = string.match(held, '^(%a)|(%x+)|(.*)$')
-  if fingerprint ~= ARGV[1] then
+  local state, fingerprints, rest = string.match(held, '^(%a)|([%x,]+)|(.*)$')
+  if not string.find(',' .. fingerprints .. ',', ',' .. ARGV[1] .. ',', 1, true) then
     return {'reused', '', g[1], g[2], g[3], 0, 0, 0}
   end
   if state == 'P' then
@@ -216,13 +218,14 @@ class Admissions:
         self, client: str, *, key: str = "", fingerprint: str = "", user_id: str = ""
     ) -> Admission:
         """Reads pass only the client; money-moving requests pass the key, its fingerprint and
-        the user, and are claimed when admitted."""
+        the user whose transaction limit counts them (none: no user's), and are claimed when
+        admitted."""
         if not key and self._general[0] == 0:
             return Admission("admitted")  # a read with the general limit off: nothing to count
         keys = [
             f"wallet:rl:key:{client}",
             idempotency_key(client, key) if key else "",
-            f"wallet:rl:user:{user_id}" if key else "",
+            f"wallet:rl:user:{user_id}" if key and user_id else "",
         ]
         token = secrets.token_hex(8) if key else ""
         args: list[str | int] = [
@@ -255,9 +258,14 @@ class Admissions:
             return Admission(verdict, quota, claim=claim)
         return Admission(verdict, quota)
 
-    async def complete(self, claim: Claim, status: int, body: bytes) -> None:
-        """Keeps the answer for repeats of the key; the claim becomes the result."""
-        value = b"D|" + claim.fingerprint.encode() + b"|" + str(status).encode() + b"|" + body
+    async def complete(
+        self, claim: Claim, status: int, body: bytes, also_same: Sequence[str] = ()
+    ) -> None:
+        """Keeps the answer for repeats of the key; the claim becomes the result. `also_same`:
+        the fingerprints of other requests that the ledger answers with the same transaction,
+        which Redis then answers alike."""
+        fingerprints = ",".join([claim.fingerprint, *also_same]).encode()
+        value = b"D|" + fingerprints + b"|" + str(status).encode() + b"|" + body
         await self._settle(claim, "complete", lambda: self._redis.set(
             claim.idempotency_key, value, ex=self._ttl))  # fmt: skip
 

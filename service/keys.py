@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,20 +123,23 @@ def revoke_key(admin_url: str, name: str) -> tuple[datetime, bool]:
     return revoked_at, revoked_at != now
 
 
-def is_active(admin_url: str, key: str) -> bool:
+def is_active(admin_url: str, key: str, scopes: Sequence[str] = ()) -> bool:
+    """Whether the key is active and holds `scopes` (and any others)."""
     with _owner_connection(admin_url) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM api.active_api_keys() WHERE key_hash = %s", (hash_key(key),)
+            "SELECT count(*) FROM api.active_api_keys() WHERE key_hash = %s AND scopes @> %s",
+            (hash_key(key), list(scopes)),
         ).fetchone()
     return row is not None and row[0] == 1
 
 
 def ensure_development_key(admin_url: str, path: Path) -> tuple[str, bool]:
     """The key kept in `path` (make run's development key, every scope): reused while it is
-    active, else a new one is made and written there (mode 0600). Returns it, and whether new."""
+    active and holds every scope, else a new one is made and written there (mode 0600): a key
+    kept from before a release added scopes is replaced. Returns it, and whether new."""
     if path.is_file():
         kept = path.read_text(encoding="utf-8").strip()
-        if kept and is_active(admin_url, kept):
+        if kept and is_active(admin_url, kept, SCOPES):
             return kept, False
     name = "dev-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     new = create_key(admin_url, name, list(SCOPES))

@@ -67,6 +67,33 @@ class Posting(msgspec.Struct, frozen=True):
     created_at: datetime
 
 
+class TransferPosting(msgspec.Struct, frozen=True):
+    transaction_id: int
+    from_wallet_id: int
+    from_balance: Decimal
+    to_wallet_id: int
+    to_balance: Decimal
+    replayed: bool
+    amount: Decimal
+    created_at: datetime
+
+
+class ReversalPosting(msgspec.Struct, frozen=True):
+    """A reversal: its user side is the user it takes from (a top-up's or bonus's user, a
+    transfer's recipient), else the one it gives back to (a spend's user)."""
+
+    transaction_id: int
+    reverses_transaction_id: int
+    user_id: str
+    asset_id: str
+    wallet_id: int
+    balance: Decimal
+    amount: Decimal
+    remaining: Decimal  # what remains of the original to reverse, right after this reversal
+    replayed: bool
+    created_at: datetime
+
+
 class BalanceRow(msgspec.Struct, frozen=True):
     asset_id: str
     asset_code: str
@@ -124,6 +151,10 @@ class TransactionRecord(msgspec.Struct, frozen=True):
     metadata: msgspec.Raw
     created_at: datetime
     entries: list[TransactionLeg]
+    reverses_transaction_id: int | None  # a reversal's original
+    # a top-up's, bonus's, spend's or transfer's reversals so far (None for the other types)
+    reversed_amount: Decimal | None
+    reversals: list[int] | None
 
 
 class ApiKeyRow(msgspec.Struct, frozen=True):
@@ -304,16 +335,17 @@ class Ledger:
                     conn.terminate()
                     raise
 
-    async def _posting(self, call: str, *args: object) -> Posting:
+    async def _posting(self, struct: type[Row], call: str, *args: object) -> Row:
         async with self._connection() as conn:
             record = await conn.fetchrow(call, *args)
         assert record is not None
-        return _row(Posting, record)
+        return _row(struct, record)
 
     async def topup(
         self, user_id: str, asset_id: str, amount: Decimal, key: str, metadata: str, client: str
     ) -> Posting:
         return await self._posting(
+            Posting,
             "SELECT * FROM api.topup($1, $2, $3, $4, $5, $6)",
             user_id, asset_id, amount, key, metadata, client,
         )  # fmt: skip
@@ -329,6 +361,7 @@ class Ledger:
         client: str,
     ) -> Posting:
         return await self._posting(
+            Posting,
             "SELECT * FROM api.grant_bonus($1, $2, $3, $4, $5, $6, $7)",
             user_id, asset_id, amount, reason, key, metadata, client,
         )  # fmt: skip
@@ -344,8 +377,43 @@ class Ledger:
         client: str,
     ) -> Posting:
         return await self._posting(
+            Posting,
             "SELECT * FROM api.spend($1, $2, $3, $4, $5, $6, $7)",
             user_id, asset_id, amount, description, key, metadata, client,
+        )  # fmt: skip
+
+    async def transfer(
+        self,
+        from_user_id: str,
+        to_user_id: str,
+        asset_id: str,
+        amount: Decimal,
+        description: str,
+        key: str,
+        metadata: str,
+        client: str,
+    ) -> TransferPosting:
+        return await self._posting(
+            TransferPosting,
+            "SELECT * FROM api.transfer($1, $2, $3, $4, $5, $6, $7, $8)",
+            from_user_id, to_user_id, asset_id, amount, description, key, metadata, client,
+        )  # fmt: skip
+
+    async def reverse(
+        self,
+        transaction_id: int,
+        amount: Decimal | None,
+        reason: str,
+        key: str,
+        mode: str,
+        metadata: str,
+        client: str,
+    ) -> ReversalPosting:
+        """`amount` None: all that remains of the transaction."""
+        return await self._posting(
+            ReversalPosting,
+            "SELECT * FROM api.reverse($1, $2, $3, $4, $5, $6, $7)",
+            transaction_id, amount, reason, key, mode, metadata, client,
         )  # fmt: skip
 
     async def balances(self, user_id: str, asset_id: str | None) -> list[BalanceRow]:

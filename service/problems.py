@@ -85,6 +85,7 @@ _FIELD_OF_SQLSTATE = {
     "WUSER": "userId",
     "WMETA": "metadata",
     "WDESC": "description",
+    "WMODE": "mode",
     "WPAGE": "limit",
 }
 

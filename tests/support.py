@@ -136,6 +136,66 @@ async def topup(
     return await api.post("/api/v1/wallet/topup", json=body, headers=money_headers(auth))
 
 
+async def transfer(
+    api: httpx.AsyncClient,
+    auth: dict[str, str],
+    sender: str,
+    recipient: str,
+    amount: str,
+    key: str | None = None,
+    /,
+    **extra: Any,
+) -> Any:
+    """POST /api/v1/wallet/transfer of `amount` gold coins (`extra` body fields added or
+    replacing these)."""
+    body = {
+        "fromUserId": sender,
+        "toUserId": recipient,
+        "assetTypeId": GOLD,
+        "amount": amount,
+        "description": "Gift",
+        **extra,
+    }
+    return await api.post("/api/v1/wallet/transfer", json=body, headers=money_headers(auth, key))
+
+
+async def reverse(
+    api: httpx.AsyncClient,
+    auth: dict[str, str],
+    transaction_id: str,
+    key: str | None = None,
+    /,
+    **body: Any,
+) -> Any:
+    """POST /api/v1/transactions/{transaction_id}/reversals; `body` defaults to a reason."""
+    return await api.post(
+        f"/api/v1/transactions/{transaction_id}/reversals",
+        json={"reason": "Store refund", **body},
+        headers=money_headers(auth, key),
+    )
+
+
+async def gold_balance(api: httpx.AsyncClient, auth: dict[str, str], user: str) -> str:
+    """The user's balance of gold coins, read over HTTP."""
+    response = await api.get(
+        f"/api/v1/wallet/{user}/balance", params={"assetTypeId": GOLD}, headers=auth
+    )
+    assert response.status_code == 200, response.text
+    balance: str = response.json()["balances"][0]["balance"]
+    return balance
+
+
+def repeat_verdict(first: Any, repeat: Any) -> str:
+    """What a repeat of the 201 `first` with its Idempotency-Key got: "replayed" (the same
+    answer, byte for byte, marked Idempotent-Replayed), or the code of its 422 problem."""
+    if repeat.status_code == 201:
+        assert repeat.headers.get("idempotent-replayed") == "true", repeat.headers
+        assert repeat.content == first.content, "the first answer, byte for byte"
+        return "replayed"
+    code: str = assert_problem(repeat, 422, "idempotency_key_reused")["code"]
+    return code
+
+
 def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     """The RFC 9457 body of `response`, asserted to be the problem `code` with `status`."""
     assert response.status_code == status, response.text

@@ -20,7 +20,7 @@ import msgspec
 from service.config import load_settings
 from service.http.app import Backends, create_litestar
 from service.http.codec import decode_exact
-from service.http.gate import Gate
+from service.http.gate import Gate, Moved
 from service.http.metadata import check_metadata_size, measured_metadata, request_fingerprint
 from service.http.money import transaction_body
 from service.http.wire import TopupRequest
@@ -69,7 +69,7 @@ def create_app():
             metadata, same_metadata, size = measured_metadata(data.metadata)
             check_metadata_size(size)
         fingerprint = request_fingerprint(
-            "topup", data.user_id, data.asset_type_id, amount, None, same_metadata
+            "topup", [data.user_id, data.asset_type_id, amount, None], same_metadata
         )
 
         async def move():
@@ -77,7 +77,7 @@ def create_app():
                 data.user_id, data.asset_type_id, amount, key, metadata, client.idempotency_scope
             )
             TRANSACTIONS.labels("topup", data.asset_type_id).inc()
-            return transaction_body("topup", data, posting), posting.replayed
+            return Moved(transaction_body("topup", data, posting), posting.replayed)
 
         answer = await gate.exactly_once(client, key, fingerprint, data.user_id, move)
         body = answer.body

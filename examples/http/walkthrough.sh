@@ -14,10 +14,12 @@ step "the seeded users' balances (a user without a wallet in an asset holds 0.00
 curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/wallet/user-rich-001/balance"
 
 step "top up: amounts are decimal strings; the Idempotency-Key makes a retry safe"
-curl -s -w '\n' -X POST "$API/wallet/topup" -H "Authorization: Bearer $KEY" \
+TOPUP=$(curl -s -X POST "$API/wallet/topup" -H "Authorization: Bearer $KEY" \
   -H 'Content-Type: application/json' -H 'Idempotency-Key: order-8812' \
   -d '{"userId": "user-new-002", "assetTypeId": "asset-gold-coin-001", "amount": "100.00",
-       "metadata": {"paymentProvider": "Stripe", "paymentId": "pi_123456"}}'
+       "metadata": {"paymentProvider": "Stripe", "paymentId": "pi_123456"}}')
+echo "$TOPUP"
+TOPUP_ID=$(field '["transactionId"]' <<<"$TOPUP")
 
 step 'the same request again: the same answer, "Idempotent-Replayed: true", nothing moves'
 curl -si -w '\n' -X POST "$API/wallet/topup" -H "Authorization: Bearer $KEY" \
@@ -38,6 +40,26 @@ SPEND=$(curl -s -X POST "$API/wallet/spend" -H "Authorization: Bearer $KEY" \
        "serviceDescription": "Legendary Sword", "metadata": {"itemId": "item-123"}}')
 echo "$SPEND"
 
+step "a transfer, a gift from one player to another: both balances come back"
+curl -s -w '\n' -X POST "$API/wallet/transfer" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: gift-301' \
+  -d '{"fromUserId": "user-rich-001", "toUserId": "user-new-002",
+       "assetTypeId": "asset-gold-coin-001", "amount": "25.00", "description": "Birthday gift"}'
+
+step "a store refund of 30.00 of the top-up: the coins go back (remaining: what is left of it)"
+REVERSALS="$API/transactions/$TOPUP_ID/reversals"
+curl -s -w '\n' -X POST "$REVERSALS" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: refund-8812-1' \
+  -d '{"amount": "30.00", "reason": "Store refund", "metadata": {"refundId": "re_1"}}'
+
+step "then the rest: no amount is all that remains; past that, 422 reversal_exceeds_original"
+curl -s -w '\n' -X POST "$REVERSALS" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: refund-8812-2' \
+  -d '{"reason": "Store refund: the rest"}'
+curl -s -w '\n' -X POST "$REVERSALS" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: refund-8812-3' \
+  -d '{"amount": "1.00", "reason": "Store refund: once more"}'
+
 step "more than the balance: a 422 problem with a stable code, insufficient_funds; nothing moves"
 curl -s -w '\n' -X POST "$API/wallet/spend" -H "Authorization: Bearer $KEY" \
   -H 'Content-Type: application/json' -H 'Idempotency-Key: buy-castle-1' \
@@ -57,6 +79,9 @@ curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/wallet/$WALLET/ledger?limi
 step "the spend with both of its entries: the user's wallet and a slot of Revenue"
 TRANSACTION=$(field '["transactionId"]' <<<"$SPEND")
 curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/transactions/$TRANSACTION"
+
+step "the top-up now: reversedAmount, all of it, and its two reversals"
+curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/transactions/$TOPUP_ID"
 
 step "the service's health and metrics (no key needed: expose them to your monitoring only)"
 curl -s -w '\n' "${API%/api/v1}/health"

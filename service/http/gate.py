@@ -17,6 +17,17 @@ CREATED = 201
 
 
 @dataclass(frozen=True, slots=True)
+class Moved:
+    """What a money request's one ledger call came to: its 201 body, whether the ledger replayed
+    an earlier transaction, and the fingerprints of other requests that the ledger would answer
+    with the same transaction (a reversal of "all that remains" and of the amount that was all)."""
+
+    body: bytes
+    replayed: bool
+    also_same: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     status: int
     body: bytes
@@ -90,16 +101,16 @@ class Gate:
         client: ApiClient,
         key: str,
         fingerprint: str,
-        user_id: str,
-        move: Callable[[], Awaitable[tuple[bytes, bool]]],
+        user_id: str | None,
+        move: Callable[[], Awaitable[Moved]],
     ) -> Answer:
-        """Moves money once per (client, key): `move` makes the ledger call and returns the 201
-        body and whether the ledger replayed an earlier transaction. A repeat that Redis still
-        remembers is answered from there; a key in flight, reused with another request, or over
-        a limit is refused. Redis being down only skips the fast path: the ledger's own unique
-        (client, key) still makes the movement happen once."""
+        """Moves money once per (client, key): `move` makes the ledger call. A repeat that Redis
+        still remembers is answered from there; a key in flight, reused with another request, or
+        over a limit is refused. `user_id` is the user whose transaction limit counts the
+        request (None: no user's). Redis being down only skips the fast path: the ledger's own
+        unique (client, key) still makes the movement happen once."""
         admission = await self._admissions.admit(
-            client.name, key=key, fingerprint=fingerprint, user_id=user_id
+            client.name, key=key, fingerprint=fingerprint, user_id=user_id or ""
         )
         headers = rate_headers(admission)
         if admission.answer is not None:
@@ -111,17 +122,17 @@ class Gate:
             raise refusal
         claim = admission.claim  # held, or perhaps held if Redis timed out
         try:
-            body, replayed = await move()
+            moved = await move()
         except BaseException as exc:
             if claim is not None:  # nothing moved: the key is free for a corrected retry
                 await self._admissions.release(claim, refund=_not_an_attempt(exc))
             raise
         if claim is not None:
-            await self._admissions.complete(claim, CREATED, body)
-        if replayed:
+            await self._admissions.complete(claim, CREATED, moved.body, moved.also_same)
+        if moved.replayed:
             REPLAYS.labels("ledger").inc()
             headers["Idempotent-Replayed"] = "true"
-        return Answer(CREATED, body, headers)
+        return Answer(CREATED, moved.body, headers)
 
     async def ping(self) -> bool:
         return await self._admissions.ping()

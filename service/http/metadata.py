@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import decimal
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -143,15 +143,14 @@ def check_metadata_size(size: int) -> None:
 
 
 def request_fingerprint(
-    kind: str,
-    user_id: str,
-    asset_id: str,
-    amount: Decimal,
-    description: str | None,
-    same_metadata: dict[str, Any],
+    kind: str, values: Sequence[str | int | Decimal | None], same_metadata: dict[str, Any]
 ) -> str:
-    """What makes two requests "the same" (docs/http-api.md#idempotency): what ledger._replay
-    compares, compared as it does: the type, user, asset and description as they are, the
-    amount as a number ("7" is "7.00"), metadata as jsonb (its form from measured_metadata)."""
-    same = [kind, user_id, asset_id, format(amount.normalize(_EXACT), "f"), description]
-    return hashlib.sha256(encode_canonical([*same, same_metadata])).hexdigest()
+    """What makes two requests "the same" (docs/http-api.md#idempotency): what the ledger's
+    replay compares, compared as it does: the type and `values` (users, asset, description...)
+    as they are, amounts (the Decimals) as numbers ("7" is "7.00"), metadata as jsonb (its form
+    from measured_metadata)."""
+    same = [
+        format(value.normalize(_EXACT), "f") if isinstance(value, Decimal) else value
+        for value in values
+    ]
+    return hashlib.sha256(encode_canonical([kind, *same, same_metadata])).hexdigest()

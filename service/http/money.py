@@ -1,8 +1,11 @@
-"""Money: top-up, bonus and spend. Each validates what the edge can, then passes the gate, which
-makes the one ledger call exactly once per Idempotency-Key."""
+"""Money: top-up, bonus, spend and transfer, and what every money-moving request shares (its
+checks at the edge, its one pass through the gate). Each validates what the edge can, then
+passes the gate, which makes the one ledger call exactly once per Idempotency-Key."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -13,7 +16,7 @@ from litestar.params import HeaderParameter, JSONBody
 from service import rules
 from service.auth import ApiClient
 from service.http.codec import decimal_text, encode, json_response
-from service.http.gate import Gate
+from service.http.gate import Gate, Moved
 from service.http.guards import AnyRequest, guarded_client
 from service.http.metadata import check_metadata_size, measured_metadata, request_fingerprint
 from service.http.openapi import API_PROBLEMS, problem_responses
@@ -23,24 +26,27 @@ from service.http.wire import (
     SpendRequest,
     TopupRequest,
     TransactionResponse,
+    TransferRequest,
+    TransferResponse,
 )
-from service.ledger import Ledger, Posting
+from service.ledger import Ledger, Posting, TransferPosting
 from service.observability import TRANSACTIONS
 from service.problems import FieldError, ProblemError, validation_failed
 
-MONEY_PROBLEMS = problem_responses(
+# What every money-moving POST may answer: the edge's checks, the idempotency flow, the guard
+POSTING_CODES = (
     "validation_failed",
     "idempotency_key_missing",
     "idempotency_key_invalid",
     "idempotency_key_in_flight",
     "payload_too_large",
     "unsupported_media_type",
-    "insufficient_funds",
-    "unknown_asset",
     "invalid_amount",
     "idempotency_key_reused",
     *API_PROBLEMS,
 )
+MONEY_CODES = (*POSTING_CODES, "insufficient_funds", "unknown_asset")
+MONEY_PROBLEMS = problem_responses(*MONEY_CODES)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -65,6 +71,58 @@ def idempotency_key(value: str | None) -> str:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """The parts every money request has, as the edge checked them: the Idempotency-Key, the
+    amount (None where the route lets it be absent), and the metadata as JSON text for the
+    ledger and in its form for the fingerprint."""
+
+    key: str
+    amount: Decimal | None
+    metadata: str
+    same_metadata: dict[str, Any]
+
+
+def checked(amount: str | None, metadata: dict[str, Any] | None, key_header: str | None) -> Checked:
+    """The edge's checks of a money request, before the gate and the ledger: validation_failed
+    or an idempotency problem where they fail."""
+    if amount is not None and not rules.is_amount(amount):
+        # msgspec checks the documented pattern with Python's `$`, which also matches before a
+        # final newline; the amount must be exactly a decimal
+        raise validation_failed(
+            "the request is not valid",
+            [FieldError("amount", 'the amount must be a decimal string such as "100.00"')],
+        )
+    key = idempotency_key(key_header)
+    if not metadata:
+        return Checked(key, None if amount is None else Decimal(amount), "{}", {})
+    text, same_metadata, size = measured_metadata(metadata)
+    check_metadata_size(size)
+    return Checked(key, None if amount is None else Decimal(amount), text, same_metadata)
+
+
+def moved(
+    kind: str, asset_id: str, body: bytes, replayed: bool, also_same: tuple[str, ...] = ()
+) -> Moved:
+    """A ledger call's outcome for the gate, counted in the transactions metric if it is new."""
+    if not replayed:
+        TRANSACTIONS.labels(kind, asset_id).inc()
+    return Moved(body, replayed, also_same)
+
+
+async def once(
+    gate: Gate,
+    client: ApiClient,
+    key: str,
+    fingerprint: str,
+    user_id: str | None,
+    move: Callable[[], Awaitable[Moved]],
+) -> Response[Any]:
+    """The 201 of `move`, made once per key by the gate (a repeat: the same answer)."""
+    answer = await gate.exactly_once(client, key, fingerprint, user_id, move)
+    return json_response(answer.body, answer.status, answer.headers)
+
+
 def _description(data: MoneyRequest) -> str | None:
     if isinstance(data, SpendRequest):
         return data.service_description
@@ -73,9 +131,9 @@ def _description(data: MoneyRequest) -> str | None:
     return None
 
 
-async def _call_ledger(
-    ledger: Ledger, data: MoneyRequest, amount: Decimal, key: str, metadata: str, client: str
-) -> Posting:
+async def _call_ledger(ledger: Ledger, data: MoneyRequest, edge: Checked, client: str) -> Posting:
+    amount, key, metadata = edge.amount, edge.key, edge.metadata
+    assert amount is not None, "the amount of a top-up, bonus or spend is required"
     if isinstance(data, SpendRequest):
         return await ledger.spend(
             data.user_id, data.asset_type_id, amount, data.service_description, key, metadata,
@@ -113,32 +171,59 @@ async def move_money(
     ledger: Ledger,
     gate: Gate,
 ) -> Response[Any]:
-    if not rules.is_amount(data.amount):
-        # msgspec checks the documented pattern with Python's `$`, which also matches before a
-        # final newline; the amount must be exactly a decimal
-        raise validation_failed(
-            "the request is not valid",
-            [FieldError("amount", 'the amount must be a decimal string such as "100.00"')],
-        )
-    key = idempotency_key(key_header)
-    metadata = "{}"  # no metadata is {} to the ledger
-    same_metadata: dict[str, Any] = {}
-    if data.metadata:
-        metadata, same_metadata, size = measured_metadata(data.metadata)
-        check_metadata_size(size)
-    amount = Decimal(data.amount)
+    edge = checked(data.amount, data.metadata, key_header)
     fingerprint = request_fingerprint(
-        kind, data.user_id, data.asset_type_id, amount, _description(data), same_metadata
+        kind,
+        [data.user_id, data.asset_type_id, edge.amount, _description(data)],
+        edge.same_metadata,
     )
 
-    async def move() -> tuple[bytes, bool]:
-        posting = await _call_ledger(ledger, data, amount, key, metadata, client.idempotency_scope)
-        if not posting.replayed:
-            TRANSACTIONS.labels(kind, data.asset_type_id).inc()
-        return transaction_body(kind, data, posting), posting.replayed
+    async def move() -> Moved:
+        posting = await _call_ledger(ledger, data, edge, client.idempotency_scope)
+        body = transaction_body(kind, data, posting)
+        return moved(kind, data.asset_type_id, body, posting.replayed)
 
-    answer = await gate.exactly_once(client, key, fingerprint, data.user_id, move)
-    return json_response(answer.body, answer.status, answer.headers)
+    return await once(gate, client, edge.key, fingerprint, data.user_id, move)
+
+
+def transfer_body(data: TransferRequest, posting: TransferPosting) -> bytes:
+    return encode(
+        TransferResponse(
+            transaction_id=str(posting.transaction_id),
+            type="transfer",
+            status="completed",
+            from_user_id=data.from_user_id,
+            to_user_id=data.to_user_id,
+            asset_type_id=data.asset_type_id,
+            amount=decimal_text(posting.amount),
+            from_balance=decimal_text(posting.from_balance),
+            to_balance=decimal_text(posting.to_balance),
+            from_wallet_id=str(posting.from_wallet_id),
+            to_wallet_id=str(posting.to_wallet_id),
+            created_at=posting.created_at,
+        )
+    )
+
+
+async def transfer_money(
+    data: TransferRequest, key_header: str | None, client: ApiClient, ledger: Ledger, gate: Gate
+) -> Response[Any]:
+    edge = checked(data.amount, data.metadata, key_header)
+    sender, recipient, asset = data.from_user_id, data.to_user_id, data.asset_type_id
+    fingerprint = request_fingerprint(
+        "transfer", [sender, recipient, asset, edge.amount, data.description], edge.same_metadata
+    )
+
+    async def move() -> Moved:
+        assert edge.amount is not None, "a transfer's amount is required"
+        posting = await ledger.transfer(
+            sender, recipient, asset, edge.amount, data.description, edge.key, edge.metadata,
+            client.idempotency_scope,
+        )  # fmt: skip
+        return moved("transfer", asset, transfer_body(data, posting), posting.replayed)
+
+    # the sender's transaction limit counts it: the sender's money moves
+    return await once(gate, client, edge.key, fingerprint, sender, move)
 
 
 def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
@@ -183,4 +268,19 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
         client = guarded_client(request)
         return await move_money("spend", data, idempotency_key, client, ledger, gate)
 
-    return [topup, bonus, spend]
+    @post(
+        "/wallet/transfer",
+        opt={"scope": rules.SCOPE_TRANSFER},
+        responses=problem_responses("same_user", *MONEY_CODES),
+        summary="Transfer: debits one user's wallet and credits another's (a gift); never "
+        "below zero",
+        tags=["money"],
+    )
+    async def transfer(
+        data: JSONBody[TransferRequest],
+        request: AnyRequest,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[TransferResponse]:
+        return await transfer_money(data, idempotency_key, guarded_client(request), ledger, gate)
+
+    return [topup, bonus, spend, transfer]

@@ -30,6 +30,13 @@ _POSITIVE_ID = re.compile(r"[1-9][0-9]{0,17}\Z", re.ASCII)  # within bigint, no 
 _COUNT = re.compile(r"[0-9]{1,9}\Z", re.ASCII)
 
 
+def transaction_in_path(transaction_id: str) -> int:
+    """A transactionId of a path, or transaction_not_found: one that is no id names none."""
+    if not _POSITIVE_ID.match(transaction_id):
+        raise ProblemError("transaction_not_found", f"transaction {transaction_id!r} not found")
+    return int(transaction_id)
+
+
 def page_arguments(
     limit: str | None, offset: str | None, cursor: str | None
 ) -> tuple[int, int, int | None]:
@@ -173,10 +180,10 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
         transaction_id: Annotated[str, PathParameter(name="transactionId")],
         request: AnyRequest,
     ) -> Response[TransactionDetail]:
-        if not _POSITIVE_ID.match(transaction_id):
-            raise ProblemError("transaction_not_found", f"transaction {transaction_id!r} not found")
+        wanted = transaction_in_path(transaction_id)
         headers = await gate.admit_read(guarded_client(request))
-        t = await ledger.get_transaction(int(transaction_id))
+        t = await ledger.get_transaction(wanted)
+        original, reversed_amount = t.reverses_transaction_id, t.reversed_amount
         body = TransactionDetail(
             transaction_id=str(t.transaction_id),
             type=t.type,  # type: ignore[arg-type]
@@ -202,6 +209,9 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
                 )
                 for leg in t.entries
             ],
+            reverses_transaction_id=None if original is None else str(original),
+            reversed_amount=None if reversed_amount is None else decimal_text(reversed_amount),
+            reversals=None if t.reversals is None else [str(r) for r in t.reversals],
         )
         return json_response(encode(body), 200, headers)
 

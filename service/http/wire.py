@@ -25,13 +25,21 @@ UserId = Annotated[
 AssetId = Annotated[
     str, msgspec.Meta(min_length=1, max_length=64, examples=["asset-gold-coin-001"])
 ]
+_AMOUNT_RULE = (
+    "A decimal string with at most the asset's decimal places (2 for the seeded assets), above "
+    "zero and at most 1000000000. Never a JSON number."
+)
 Amount = Annotated[
+    str, msgspec.Meta(pattern=rules.AMOUNT_PATTERN, description=_AMOUNT_RULE, examples=["100.00"])
+]
+# (the description is the string's: Litestar keeps a str's pattern under `| None` only if the
+# Meta is on the str)
+ReversalAmount = Annotated[
     str,
     msgspec.Meta(
         pattern=rules.AMOUNT_PATTERN,
-        description="A decimal string with at most the asset's decimal places (2 for the "
-        "seeded assets), above zero and at most 1000000000. Never a JSON number.",
-        examples=["100.00"],
+        description=f"{_AMOUNT_RULE} Absent or null: all that remains to reverse.",
+        examples=["30.00"],
     ),
 ]
 Description = Annotated[str, msgspec.Meta(min_length=1, max_length=rules.DESCRIPTION_MAX_LENGTH)]
@@ -45,10 +53,18 @@ Metadata = Annotated[
         f"-{rules.METADATA_NUMBER_MAX_EXPONENT} to {rules.METADATA_NUMBER_MAX_EXPONENT}"
     ),
 ]
-# ledger.transaction_type's values: a wallet's ledger read over HTTP shows transfers (and, once
-# api.reverse exists, reversals) made by jobs through SQL, even before the HTTP routes for them
+# ledger.transaction_type's values
 TransactionType = Literal["topup", "bonus", "spend", "opening_balance", "transfer", "reversal"]
 Direction = Literal["credit", "debit"]
+ReversalMode = Annotated[
+    Literal["strict", "allow_negative"],
+    msgspec.Meta(
+        description="strict (the default): refused with insufficient_funds where the reversal "
+        "would take a user's balance below zero (the user spent the coins); allow_negative: "
+        "takes the amount back all the same, leaving the balance below zero (a debt that the "
+        "next credits pay first: until then a spend is insufficient_funds)"
+    ),
+]
 
 
 class Wire(msgspec.Struct, rename="camel"):
@@ -85,6 +101,22 @@ class SpendRequest(RequestBody):
 MoneyRequest = TopupRequest | BonusRequest | SpendRequest
 
 
+class TransferRequest(RequestBody):
+    from_user_id: UserId
+    to_user_id: UserId
+    asset_type_id: AssetId
+    amount: Amount
+    description: Description
+    metadata: Metadata | None = None
+
+
+class ReversalRequest(RequestBody):
+    reason: Description
+    amount: ReversalAmount | None = None
+    mode: ReversalMode = "strict"
+    metadata: Metadata | None = None
+
+
 class TransactionResponse(Wire):
     """A money movement as the POST endpoints answer it: the user's side of the transaction."""
 
@@ -96,6 +128,34 @@ class TransactionResponse(Wire):
     amount: str
     balance: Annotated[str, msgspec.Meta(description="the user's balance right after it")]
     wallet_id: str
+    created_at: datetime
+
+
+class ReversalResponse(TransactionResponse):
+    """A reversal as its POST answers it. Its user is the one it takes from (a top-up's or
+    bonus's user, a transfer's recipient), else the one it gives back to (a spend's user)."""
+
+    type: Literal["reversal"]
+    reverses_transaction_id: str
+    remaining: Annotated[
+        str, msgspec.Meta(description="what remains of the original to reverse, after this")
+    ]
+
+
+class TransferResponse(Wire):
+    """A transfer as its POST answers it: both users' sides."""
+
+    transaction_id: str
+    type: Literal["transfer"]
+    status: Literal["completed"]
+    from_user_id: str
+    to_user_id: str
+    asset_type_id: str
+    amount: str
+    from_balance: Annotated[str, msgspec.Meta(description="the sender's balance right after it")]
+    to_balance: Annotated[str, msgspec.Meta(description="the recipient's balance right after it")]
+    from_wallet_id: str
+    to_wallet_id: str
     created_at: datetime
 
 
@@ -161,6 +221,25 @@ class TransactionDetail(Wire):
     metadata: msgspec.Raw
     created_at: datetime
     entries: list[TransactionEntry]
+    reverses_transaction_id: Annotated[
+        str | None,
+        msgspec.Meta(description="a reversal's: the transaction it reverses; null for the others"),
+    ]
+    reversed_amount: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="a top-up's, bonus's, spend's or transfer's: how much of it its reversals "
+            "took back so far (0.00 for none); null for an opening balance or a reversal, which "
+            "cannot be reversed"
+        ),
+    ]
+    reversals: Annotated[
+        list[str] | None,
+        msgspec.Meta(
+            description="the ids of its reversals, oldest first, for the same types as "
+            "reversedAmount (an empty list for none); null for the others"
+        ),
+    ]
 
 
 class HealthResponse(Wire):

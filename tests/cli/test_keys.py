@@ -7,10 +7,12 @@ import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import asyncpg
 
-from service.keys import generate_key, hash_key
+from service.config import Settings
+from service.keys import ensure_development_key, generate_key, hash_key, is_active
 from service.rules import SCOPES
 from tests.support import ROOT
 
@@ -126,8 +128,8 @@ async def test_an_unknown_scope_is_invalid_api_key_scopes_with_exit_status_1(
         assert result.stdout == ""
         assert result.stderr.startswith("wallet keys create: invalid scopes ")
         assert (
-            "give one or more of wallet:audit, wallet:bonus, wallet:read, wallet:refund, wallet:spend"
-            in result.stderr
+            "give one or more of wallet:audit, wallet:bonus, wallet:read, wallet:refund, "
+            "wallet:spend, wallet:topup, wallet:transfer)" in result.stderr
         )
         assert len(result.stderr.strip().splitlines()) == 1
     assert await admin_conn.fetch("SELECT * FROM ledger.api_keys WHERE name = $1", name) == []
@@ -175,3 +177,17 @@ async def test_creating_and_revoking_a_key_notify_the_listening_service(
         assert await asyncio.wait_for(heard.get(), timeout=10) == name
     finally:
         await service_conn.remove_listener("wallet_api_keys", on_notify)
+
+
+def test_the_development_key_is_replaced_when_it_lacks_a_scope(
+    settings: Settings, tmp_path: Path, unique: str
+) -> None:
+    """make run keeps its key in .local/dev-api-key; one made before a release added scopes
+    (wallet:transfer, wallet:refund) would answer 403 on the new routes."""
+    kept = tmp_path / "dev-api-key"
+    old = create(f"cli-dev-{unique}", "wallet:read,wallet:topup,wallet:bonus,wallet:spend")
+    kept.write_text(old + "\n", encoding="utf-8")
+    key, made = ensure_development_key(settings.admin_database_url, kept)
+    assert made and key != old and kept.read_text(encoding="utf-8").strip() == key
+    assert is_active(settings.admin_database_url, key, SCOPES)
+    assert ensure_development_key(settings.admin_database_url, kept) == (key, False)

@@ -46,7 +46,7 @@ SQL_EXAMPLE = ROOT / "examples" / "sql" / "walkthrough.sql"
 HTTP_EXAMPLE = ROOT / "examples" / "http" / "walkthrough.sh"
 UPDATE = os.environ.get("UPDATE_EXAMPLES") == "1"
 REDIS_DB = 9
-ALL_SCOPES = "wallet:read,wallet:topup,wallet:bonus,wallet:spend"
+ALL_SCOPES = "wallet:read,wallet:topup,wallet:bonus,wallet:spend,wallet:transfer,wallet:refund"
 LIMITS = ("WALLET_RATE_LIMIT_GENERAL", "WALLET_RATE_LIMIT_TRANSACTIONS")
 
 # ----------------------------------------------------------------------------------------------
@@ -142,8 +142,17 @@ def mask_sql(transcript: str) -> str:
     return retabulate(transcript, cells)
 
 
-HTTP_IDS = re.compile(r'"(transactionId|walletId|entryId)":"(\d+)"')
-HTTP_ID_KINDS = {"transactionId": "tx", "walletId": "wallet", "entryId": "entry"}
+HTTP_ID_KINDS = {
+    "transactionId": "tx",
+    "reversesTransactionId": "tx",
+    "walletId": "wallet",
+    "fromWalletId": "wallet",
+    "toWalletId": "wallet",
+    "entryId": "entry",
+}
+HTTP_IDS = re.compile(rf'"({"|".join(HTTP_ID_KINDS)})":"(\d+)"')
+HTTP_ID_LISTS = re.compile(r'"reversals":\[[^\]]*\]')  # transaction ids
+HTTP_ID_IN_TEXT = re.compile(r"\btransaction (\d+)\b")  # in a problem's detail
 HTTP_HEADERS = {
     "date": "<date>",
     "x-request-id": "<request-id>",
@@ -157,6 +166,10 @@ def mask_http(transcript: str, key: str) -> str:
     mask = Placeholders()
     text = transcript.replace("\r\n", "\n").replace(key, "<key>")
     text = HTTP_IDS.sub(lambda m: f'"{m[1]}":"{mask(HTTP_ID_KINDS[m[1]], m[2])}"', text)
+    text = HTTP_ID_LISTS.sub(
+        lambda m: re.sub(r'"(\d+)"', lambda i: f'"{mask("tx", i[1])}"', m[0]), text
+    )
+    text = HTTP_ID_IN_TEXT.sub(lambda m: f"transaction {mask('tx', m[1])}", text)
     text = mask.times(text)
     text = re.sub(r'"requestId":"[^"]*"', '"requestId":"<request-id>"', text)
     text = re.sub(r'"account":"(\w+)#\d+"', r'"account":"\1#<slot>"', text)

@@ -29,7 +29,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, unquote
 
 import asyncpg
@@ -52,6 +52,7 @@ from service.http.wire import (
     TransactionDetail,
     TransactionEntry,
     TransactionResponse,
+    TransferResponse,
 )
 from service.keys import revoke_key
 from service.problems import FieldError, Problem
@@ -86,6 +87,8 @@ SCOPES = {
     "topup": "wallet:topup",
     "bonus": "wallet:bonus",
     "spend": "wallet:spend",
+    "transfer": "wallet:transfer",
+    "reversal": "wallet:refund",
 }
 DESCRIPTION = {"bonus": "reason", "spend": "serviceDescription"}
 FUNDING = Decimal("1000.00")
@@ -109,6 +112,17 @@ class StrictProblem(Problem, forbid_unknown_fields=True):
 
 class StrictTransaction(TransactionResponse, forbid_unknown_fields=True):
     pass
+
+
+class StrictTransfer(TransferResponse, forbid_unknown_fields=True):
+    pass
+
+
+class StrictReversal(StrictTransaction, forbid_unknown_fields=True):
+    # ReversalResponse's own fields, on the strict view of its base
+    type: Literal["reversal"]  # type: ignore[assignment]
+    reverses_transaction_id: str
+    remaining: str
 
 
 class StrictBalance(Balance, forbid_unknown_fields=True):
@@ -141,6 +155,8 @@ class StrictHealth(HealthResponse, forbid_unknown_fields=True):
 
 SUCCESS_BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     **{("POST", f"/api/v1/wallet/{kind}"): StrictTransaction for kind in MONEY},
+    ("POST", "/api/v1/wallet/transfer"): StrictTransfer,
+    ("POST", "/api/v1/transactions/{transactionId}/reversals"): StrictReversal,
     ("GET", "/api/v1/wallet/{userId}/balance"): StrictBalances,
     ("GET", "/api/v1/wallet/{walletId}/ledger"): StrictLedger,
     ("GET", "/api/v1/transactions/{transactionId}"): StrictDetail,
@@ -545,9 +561,19 @@ def money_body(draw: st.DrawFn, world: World, kind: str) -> dict[str, Any]:
         "amount": draw(mostly(VALID_AMOUNTS, ODD_AMOUNTS)),
     }
     if kind in DESCRIPTION:
-        good = st.sampled_from(["Sword", "Referral"]) | text(min_size=1, max_size=40)
-        bad = st.one_of(st.sampled_from(["", " ", "\t\n"]), text(max_size=600), NOT_STRINGS)
-        body[DESCRIPTION[kind]] = draw(mostly(good, bad))
+        body[DESCRIPTION[kind]] = draw(DESCRIPTIONS)
+    return _with_odd_members(draw, body)
+
+
+GOOD_DESCRIPTIONS = st.sampled_from(["Sword", "Referral"]) | text(min_size=1, max_size=40)
+DESCRIPTIONS = mostly(
+    GOOD_DESCRIPTIONS,
+    st.one_of(st.sampled_from(["", " ", "\t\n"]), text(max_size=600), NOT_STRINGS),
+)
+
+
+def _with_odd_members(draw: st.DrawFn, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with metadata half the time, and now and then fields missing or unknown ones."""
     if draw(st.booleans()):
         body["metadata"] = draw(mostly(JSON_OBJECTS, METADATA))
     if draw(chance(8)):
@@ -601,8 +627,32 @@ CONTENT_TYPES = mostly(
 
 
 @st.composite
-def money_content(draw: st.DrawFn, world: World, kind: str) -> bytes:
-    encoded = msgspec.json.encode(draw(money_body(world, kind)))
+def transfer_body(draw: st.DrawFn, world: World) -> dict[str, Any]:
+    users = st.sampled_from(world.funded + world.fresh)
+    body: dict[str, Any] = {
+        "fromUserId": draw(mostly(users, ODD_USER_IDS)),
+        "toUserId": draw(mostly(users, ODD_USER_IDS)),
+        "assetTypeId": draw(mostly(st.sampled_from(world.assets), text(max_size=70) | NOT_STRINGS)),
+        "amount": draw(mostly(VALID_AMOUNTS, ODD_AMOUNTS)),
+        "description": draw(DESCRIPTIONS),
+    }
+    return _with_odd_members(draw, body)
+
+
+@st.composite
+def reversal_body(draw: st.DrawFn) -> dict[str, Any]:
+    body: dict[str, Any] = {"reason": draw(DESCRIPTIONS)}
+    if not draw(chance(4)):  # else all that remains
+        body["amount"] = draw(mostly(VALID_AMOUNTS, ODD_AMOUNTS))
+    if draw(st.booleans()):
+        modes = st.sampled_from(["strict", "allow_negative"])
+        body["mode"] = draw(mostly(modes, text(max_size=20) | NOT_STRINGS))
+    return _with_odd_members(draw, body)
+
+
+@st.composite
+def money_content(draw: st.DrawFn, bodies: st.SearchStrategy[dict[str, Any]]) -> bytes:
+    encoded = msgspec.json.encode(draw(bodies))
     shape = draw(st.integers(0, 20))
     if shape < 16:
         return encoded
@@ -627,7 +677,7 @@ def money_calls(draw: st.DrawFn, world: World) -> Call:
         auth=draw(authorizations(kind)),
         idempotency_key=draw(idempotency_keys()),
         content_type=draw(CONTENT_TYPES),
-        content=draw(money_content(world, kind)),
+        content=draw(money_content(money_body(world, kind))),
     )
 
 
@@ -687,6 +737,36 @@ def read_calls(draw: st.DrawFn, world: World) -> Call:
 
 def _is_str(value: object) -> bool:
     return isinstance(value, str)
+
+
+# A reversal names a transaction: the world's top-ups, or ids that are none (a well-formed id
+# beyond the world's could be another test's transaction, which the fuzzing must not touch)
+POSITIVE_ID = re.compile(r"[1-9][0-9]{0,17}")
+NO_TRANSACTION_IDS = st.one_of(
+    ODD_IDS.filter(lambda i: not POSITIVE_ID.fullmatch(i)), st.just("9" * 18)
+)
+
+
+@st.composite
+def movement_calls(draw: st.DrawFn, world: World) -> Call:
+    """Transfers and reversals, mostly well formed, now and then not."""
+    kind = draw(st.sampled_from(["transfer", "reversal"]))
+    if kind == "transfer":
+        url, bodies = "/api/v1/wallet/transfer", transfer_body(world)
+    else:
+        transaction = mostly(st.sampled_from(world.transaction_ids), NO_TRANSACTION_IDS)
+        url, bodies = (
+            f"/api/v1/transactions/{draw(segment(transaction))}/reversals",
+            reversal_body(),
+        )
+    return Call(
+        method="POST",
+        url=url,
+        auth=draw(authorizations(kind)),
+        idempotency_key=draw(idempotency_keys()),
+        content_type=draw(CONTENT_TYPES),
+        content=draw(money_content(bodies)),
+    )
 
 
 # What makes a money request invalid, whatever else it holds. Each returns what it replaces.
@@ -856,14 +936,23 @@ def rejected_calls(draw: st.DrawFn, world: World) -> Call:
 # ----------------------------------------------------------------------------------------------
 # The properties
 # ----------------------------------------------------------------------------------------------
-def _user_of(call: Call) -> str | None:
-    """The well-formed userId the call's body names, whose balances it could change."""
+def _users_of(call: Call) -> list[str]:
+    """The well-formed user ids the call's body names (userId, fromUserId, toUserId), whose
+    balances it could change."""
     try:
         body = SERVICE_JSON.decode(call.content or b"")
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return None
-    user = body.get("userId") if isinstance(body, dict) else None
-    return user if isinstance(user, str) and USER_ID.fullmatch(user) else None
+        return []
+    if not isinstance(body, dict):
+        return []
+    named = (body.get(field) for field in ("userId", "fromUserId", "toUserId"))
+    return [user for user in named if isinstance(user, str) and USER_ID.fullmatch(user)]
+
+
+def _user_of(call: Call) -> str | None:
+    """The well-formed userId the call's body names, whose balances it could change."""
+    users = _users_of(call)
+    return users[0] if users else None
 
 
 @FUZZ
@@ -892,6 +981,41 @@ async def test_money_requests_answer_as_documented_and_move_exactly_what_they_re
         assert after[body.asset_type_id][0] == Decimal(body.balance), (body, after)
     else:
         assert after == before, f"{response.status_code} yet balances changed: {before} {after}"
+
+
+@FUZZ
+@given(data=st.data())
+async def test_transfers_and_reversals_answer_as_documented_and_move_exactly_what_they_report(
+    world: World, tally: Tally, data: st.DataObject
+) -> None:
+    call = data.draw(movement_calls(world), label="call")
+    tally.examples += 1
+    users = sorted(set(world.funded + world.fresh) | set(_users_of(call)))
+    before = await world.all_balances(users)
+    response = await send(world, call)
+    note(f"answer {response.status_code}: {response.text[:300]}")
+    body = check(world.contract, response)
+    tally.count(response, body)
+    after = await world.all_balances(users)
+    moved = {
+        (user, asset): balance - before[user][asset][0]
+        for user, assets in after.items()
+        for asset, (balance, version) in assets.items()
+        if (balance, version) != before[user][asset]
+    }
+    if response.status_code != 201 or "idempotent-replayed" in response.headers:
+        assert moved == {}, f"{response.status_code} yet balances changed: {moved}"
+    elif isinstance(body, TransferResponse):
+        amount, asset = Decimal(body.amount), body.asset_type_id
+        assert moved == {(body.from_user_id, asset): -amount, (body.to_user_id, asset): amount}
+        assert after[body.from_user_id][asset][0] == Decimal(body.from_balance), body
+        assert after[body.to_user_id][asset][0] == Decimal(body.to_balance), body
+    else:
+        # only the world's top-ups can be reversed here: a reversal takes from their user
+        assert isinstance(body, TransactionResponse) and body.type == "reversal", body
+        assert body.user_id in world.funded, body
+        assert moved == {(body.user_id, body.asset_type_id): -Decimal(body.amount)}, body
+        assert after[body.user_id][body.asset_type_id][0] == Decimal(body.balance), body
 
 
 @FUZZ
