@@ -73,7 +73,15 @@ class Placeholders:
 # psql's aligned tables: a header, a line of dashes and pluses, the rows, "(n rows)"
 RULE = re.compile(r"-+(?:\+-+)*")
 FOOTER = re.compile(r"\(\d+ rows?\)")
-ID_COLUMNS = {"transaction_id": "tx", "wallet_id": "wallet", "entry_id": "entry"}
+ID_COLUMNS = {
+    "transaction_id": "tx",
+    "wallet_id": "wallet",
+    "entry_id": "entry",
+    "from_wallet_id": "wallet",
+    "to_wallet_id": "wallet",
+}
+# columns holding an array of ids, {71,72}: each id masked as its kind
+ID_ARRAY_COLUMNS = {"reversals": "tx"}
 Cells = Callable[[list[str], list[str]], list[str]]
 
 
@@ -130,12 +138,22 @@ def _aligned(header: list[str], rows: list[list[str]], right: list[bool]) -> lis
     return lines
 
 
+def _masked_ids(mask: Placeholders, kind: str, value: str) -> str:
+    """An id array as psql prints it ({71,72}, {}), each id masked."""
+    ids = [part for part in value.strip("{}").split(",") if part]
+    return "{" + ",".join(mask(kind, part) for part in ids) + "}"
+
+
 def mask_sql(transcript: str) -> str:
     mask = Placeholders()
 
     def cells(header: list[str], row: list[str]) -> list[str]:
         return [
-            mask(ID_COLUMNS[name], value) if name in ID_COLUMNS and value else mask.times(value)
+            mask(ID_COLUMNS[name], value)
+            if name in ID_COLUMNS and value
+            else _masked_ids(mask, ID_ARRAY_COLUMNS[name], value)
+            if name in ID_ARRAY_COLUMNS
+            else mask.times(value)
             for name, value in zip(header, row, strict=True)
         ]
 
