@@ -330,7 +330,9 @@ async def test_transfers_to_a_new_user_racing_its_first_topup_create_one_wallet(
     assert await _reconcile_failures(job_conn) == []
 
 
-async def _race(conns: list[asyncpg.Connection], calls: list[tuple[str, tuple[object, ...]]]) -> list[str]:
+async def _race(
+    conns: list[asyncpg.Connection], calls: list[tuple[str, tuple[object, ...]]]
+) -> list[str]:
     """One call per connection, all released at once; each call's outcome ("ok" or its SQLSTATE)."""
     start = asyncio.Event()
 
@@ -342,7 +344,9 @@ async def _race(conns: list[asyncpg.Connection], calls: list[tuple[str, tuple[ob
             return str(exc.sqlstate)
         return "ok"
 
-    tasks = [asyncio.create_task(run(c, sql, args)) for c, (sql, args) in zip(conns, calls, strict=True)]
+    tasks = [
+        asyncio.create_task(run(c, sql, args)) for c, (sql, args) in zip(conns, calls, strict=True)
+    ]
     await asyncio.sleep(0.05)
     start.set()
     return list(await asyncio.wait_for(asyncio.gather(*tasks), timeout=60))
@@ -400,7 +404,10 @@ async def test_reversals_of_transfers_racing_transfers_back_and_spends_never_dea
         for i, t in enumerate(transfers)
     ]
     calls += [
-        ("SELECT * FROM api.transfer($1, $2, $3, 1.00, 'back', $4)", (b, a, GOLD, f"ba-{unique}-{i}"))
+        (
+            "SELECT * FROM api.transfer($1, $2, $3, 1.00, 'back', $4)",
+            (b, a, GOLD, f"ba-{unique}-{i}"),
+        )
         for i in range(200)
     ]
     for u in (a, b):
@@ -435,7 +442,9 @@ async def test_an_allow_negative_reversal_racing_spends_goes_below_zero_only_by_
     their amount and fail. So the balance ends at 10 - 10 - (spends that won), never below -10,
     and the debt is explained by that one reversal."""
     user = f"neg-{unique}"
-    await job_conn.fetchrow("SELECT * FROM api.topup($1, $2, 10.00, $3)", user, GOLD, f"f1-{unique}")
+    await job_conn.fetchrow(
+        "SELECT * FROM api.topup($1, $2, 10.00, $3)", user, GOLD, f"f1-{unique}"
+    )
     original = await job_conn.fetchval(
         "SELECT transaction_id FROM api.topup($1, $2, 10.00, $3)", user, GOLD, f"f2-{unique}"
     )
@@ -445,7 +454,10 @@ async def test_an_allow_negative_reversal_racing_spends_goes_below_zero_only_by_
     ]
     calls.insert(
         15,
-        ("SELECT * FROM api.reverse($1, NULL, 'chargeback', $2, 'allow_negative')", (original, f"cb-{unique}")),
+        (
+            "SELECT * FROM api.reverse($1, NULL, 'chargeback', $2, 'allow_negative')",
+            (original, f"cb-{unique}"),
+        ),
     )
     conns = await _connections(settings, len(calls))
     try:
