@@ -15,11 +15,12 @@ import sys
 from tests.faults.conftest import FULL, ServeLoaded, report
 from tests.support import ROOT
 
-# examples per fuzz test; about six requests per example over the three tests (100 sent 586)
+# examples per fuzz test; about six requests per example over the tests (3 tests, 100 examples:
+# 586 requests, before the transfers and reversals property)
 EXAMPLES = int(os.environ.get("WALLET_FUZZ_EXAMPLES", "2000" if FULL else "10"))
 AT_LEAST = 10_000 if FULL else 1
 FIGURES = re.compile(r"^fuzz (\S+): (\d+) examples, (\d+) requests in ([\d.]+) s", re.MULTILINE)
-PROPERTIES = 3  # the fuzz tests of test_http_fuzz.py (the rest are regression tests)
+PROPERTIES = 4  # the fuzz tests of test_http_fuzz.py (the rest are regression tests)
 
 
 def test_fuzzing_through_the_real_server_answers_only_as_documented(serve: ServeLoaded) -> None:
