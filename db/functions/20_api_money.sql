@@ -119,20 +119,7 @@ BEGIN
         RAISE EXCEPTION 'unknown asset %', coalesce(quote_literal(p_asset_id), 'NULL')
             USING ERRCODE = 'WASST';
     END IF;
-    IF p_amount IS NULL OR p_amount = 'NaN' OR p_amount <= 0 THEN
-        RAISE EXCEPTION 'amount must be greater than zero'
-            USING ERRCODE = 'WAMNT', DETAIL = format('amount: %s', coalesce(p_amount::text, 'NULL'));
-    END IF;
-    IF p_amount > v_asset.max_amount THEN
-        RAISE EXCEPTION 'amount % is above the maximum of % for %', p_amount, v_asset.max_amount, v_asset.id
-            USING ERRCODE = 'WAMNT';
-    END IF;
-    v_amount := round(p_amount, v_asset.scale);
-    IF v_amount <> p_amount THEN
-        RAISE EXCEPTION 'amount % has more than % decimal places, the most % allows',
-                p_amount, v_asset.scale, v_asset.id
-            USING ERRCODE = 'WAMNT';
-    END IF;
+    v_amount := ledger._checked_amount(v_asset, p_amount);
     IF NOT ledger._valid_user_id(p_from_user_id) THEN
         RAISE EXCEPTION 'invalid user id %', coalesce(quote_literal(left(p_from_user_id, 140)), 'NULL')
             USING ERRCODE = 'WUSER',
@@ -148,33 +135,7 @@ BEGIN
                 quote_literal(p_from_user_id)
             USING ERRCODE = 'WSAME';
     END IF;
-    IF NOT ledger._valid_idempotency_key(p_idempotency_key) THEN
-        RAISE EXCEPTION 'invalid idempotency key'
-            USING ERRCODE = 'WIKEY',
-                  HINT = 'an idempotency key is 1 to 255 printable ASCII characters';
-    END IF;
-    IF NOT ledger._valid_client_id(v_client) THEN
-        RAISE EXCEPTION 'invalid client id' USING ERRCODE = 'WCLNT',
-            HINT = 'a client id is 1 to 200 characters';
-    END IF;
-    IF NOT ledger._valid_client_namespace(v_client, session_user) THEN
-        RAISE EXCEPTION 'client id % is not for login %', quote_literal(left(v_client, 80)), session_user
-            USING ERRCODE = 'WCLNS',
-                  HINT = 'api:<key name> is the HTTP service''s (login wallet_service), sql:<login> is '
-                         'that login''s own; a job names any other client, or none';
-    END IF;
-    IF p_metadata IS NULL OR jsonb_typeof(p_metadata) <> 'object' THEN
-        RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = 'WMETA';
-    END IF;
-    IF octet_length(p_metadata::text) > ledger._metadata_max_bytes() THEN
-        RAISE EXCEPTION 'metadata is larger than % bytes', ledger._metadata_max_bytes()
-            USING ERRCODE = 'WMETA';
-    END IF;
-    IF p_description IS NULL OR length(p_description) > ledger._description_max_length()
-       OR p_description !~ '[^[:space:]]' THEN
-        RAISE EXCEPTION 'a description of 1 to % characters is required', ledger._description_max_length()
-            USING ERRCODE = 'WDESC';
-    END IF;
+    PERFORM ledger._check_call(p_idempotency_key, v_client, p_metadata, p_description, 'description');
 
     -- 1. The key. A concurrent holder of the same key makes this wait for its outcome.
     INSERT INTO ledger.transactions AS t (type, client_id, idempotency_key, description, metadata)
@@ -291,33 +252,7 @@ DECLARE
     v_amount    numeric;
     v_posted    timestamptz;
 BEGIN
-    IF NOT ledger._valid_idempotency_key(p_idempotency_key) THEN
-        RAISE EXCEPTION 'invalid idempotency key'
-            USING ERRCODE = 'WIKEY',
-                  HINT = 'an idempotency key is 1 to 255 printable ASCII characters';
-    END IF;
-    IF NOT ledger._valid_client_id(v_client) THEN
-        RAISE EXCEPTION 'invalid client id' USING ERRCODE = 'WCLNT',
-            HINT = 'a client id is 1 to 200 characters';
-    END IF;
-    IF NOT ledger._valid_client_namespace(v_client, session_user) THEN
-        RAISE EXCEPTION 'client id % is not for login %', quote_literal(left(v_client, 80)), session_user
-            USING ERRCODE = 'WCLNS',
-                  HINT = 'api:<key name> is the HTTP service''s (login wallet_service), sql:<login> is '
-                         'that login''s own; a job names any other client, or none';
-    END IF;
-    IF p_metadata IS NULL OR jsonb_typeof(p_metadata) <> 'object' THEN
-        RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = 'WMETA';
-    END IF;
-    IF octet_length(p_metadata::text) > ledger._metadata_max_bytes() THEN
-        RAISE EXCEPTION 'metadata is larger than % bytes', ledger._metadata_max_bytes()
-            USING ERRCODE = 'WMETA';
-    END IF;
-    IF p_reason IS NULL OR length(p_reason) > ledger._description_max_length()
-       OR p_reason !~ '[^[:space:]]' THEN
-        RAISE EXCEPTION 'a reason of 1 to % characters is required', ledger._description_max_length()
-            USING ERRCODE = 'WDESC';
-    END IF;
+    PERFORM ledger._check_call(p_idempotency_key, v_client, p_metadata, p_reason, 'reason');
     IF p_mode IS NULL OR p_mode NOT IN ('strict', 'allow_negative') THEN
         RAISE EXCEPTION 'invalid reversal mode %', coalesce(quote_literal(left(p_mode, 40)), 'NULL')
             USING ERRCODE = 'WMODE', HINT = 'the mode is strict (the default) or allow_negative';
@@ -339,19 +274,7 @@ BEGIN
     WHERE a.id = (SELECT w.asset_id FROM ledger.entries AS e JOIN ledger.wallets AS w ON w.id = e.wallet_id
                   WHERE e.transaction_id = v_original.id LIMIT 1);
     IF p_amount IS NOT NULL THEN
-        IF p_amount = 'NaN' OR p_amount <= 0 THEN
-            RAISE EXCEPTION 'amount must be greater than zero'
-                USING ERRCODE = 'WAMNT', DETAIL = format('amount: %s', p_amount);
-        END IF;
-        IF p_amount > v_asset.max_amount THEN
-            RAISE EXCEPTION 'amount % is above the maximum of % for %', p_amount, v_asset.max_amount, v_asset.id
-                USING ERRCODE = 'WAMNT';
-        END IF;
-        IF round(p_amount, v_asset.scale) <> p_amount THEN
-            RAISE EXCEPTION 'amount % has more than % decimal places, the most % allows',
-                    p_amount, v_asset.scale, v_asset.id
-                USING ERRCODE = 'WAMNT';
-        END IF;
+        v_amount := ledger._checked_amount(v_asset, p_amount);  -- NULL is all that remains
     END IF;
 
     -- 1. The key. A concurrent holder of the same key makes this wait for its outcome.
@@ -361,7 +284,7 @@ BEGIN
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
     RETURNING t.id INTO v_tx;
     IF v_tx IS NULL THEN
-        RETURN ledger._replay_reversal(v_client, p_idempotency_key, p_transaction_id, p_amount,
+        RETURN ledger._replay_reversal(v_client, p_idempotency_key, p_transaction_id, v_amount,
                                        p_reason, v_mode, p_metadata);
     END IF;
 
@@ -392,7 +315,7 @@ BEGIN
     -- Under those locks: what earlier reversals took back, and so what remains.
     v_reversed := ledger._reversed_amount(v_original.id, v_wallets[1]);
     v_remaining := v_total - v_reversed;
-    v_amount := round(coalesce(p_amount, v_remaining), v_asset.scale);  -- 2.500 is written 2.50
+    v_amount := coalesce(v_amount, v_remaining);
     IF v_remaining = 0 OR v_amount > v_remaining THEN
         RAISE EXCEPTION '%', CASE WHEN v_remaining = 0
                 THEN format('transaction %s has already been reversed in full', v_original.id)
