@@ -95,7 +95,12 @@ def ledger_detail(error: LedgerError) -> str:
     return error.message if not error.detail else f"{error.message} ({error.detail})"
 
 
-def from_ledger(error: LedgerError) -> ProblemError:
+# A route's option naming its body field that the ledger calls the description (a spend's
+# serviceDescription, a bonus's or a reversal's reason): WDESC names that field.
+DESCRIPTION_FIELD = "description_field"
+
+
+def from_ledger(error: LedgerError, description_field: str = "description") -> ProblemError:
     """The problem a ledger error answers. LookupError for one that is never the client's doing
     (status 500 in the catalogue: a broken invariant), which is a bug, answered 500."""
     known = CATALOGUE[error.code]
@@ -103,9 +108,10 @@ def from_ledger(error: LedgerError) -> ProblemError:
         raise LookupError(error.sqlstate)
     text = ledger_detail(error)
     if error.sqlstate in _FIELD_OF_SQLSTATE:
-        return validation_failed(
-            text, [FieldError(_FIELD_OF_SQLSTATE[error.sqlstate], error.message)]
+        field = (
+            description_field if error.sqlstate == "WDESC" else _FIELD_OF_SQLSTATE[error.sqlstate]
         )
+        return validation_failed(text, [FieldError(field, error.message)])
     return ProblemError(known.code, text)
 
 

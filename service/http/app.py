@@ -31,6 +31,7 @@ from service.ledger import (
 )
 from service.observability import Observed, configure_logging, tracing_plugin, write_log
 from service.problems import (
+    DESCRIPTION_FIELD,
     PROBLEM_MEDIA_TYPE,
     FieldError,
     ProblemError,
@@ -66,7 +67,7 @@ def _on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[
 
 def _on_ledger_error(request: Request[Any, Any, Any], exc: LedgerError) -> Response[bytes]:
     try:
-        error = from_ledger(exc)
+        error = from_ledger(exc, request.route_handler.opt.get(DESCRIPTION_FIELD, "description"))
     except LookupError:  # a broken invariant of the ledger: never the client's doing
         return _on_unexpected(request, exc)
     return _problem_response(request, error)

@@ -31,7 +31,7 @@ from service.http.wire import (
 )
 from service.ledger import Ledger, Posting, TransferPosting
 from service.observability import TRANSACTIONS
-from service.problems import FieldError, ProblemError, validation_failed
+from service.problems import DESCRIPTION_FIELD, FieldError, ProblemError, validation_failed
 
 # What every money-moving POST may answer: the edge's checks, the idempotency flow, the guard
 POSTING_CODES = (
@@ -244,7 +244,7 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
 
     @post(
         "/wallet/bonus",
-        opt={"scope": rules.SCOPE_BONUS},
+        opt={"scope": rules.SCOPE_BONUS, DESCRIPTION_FIELD: "reason"},
         responses=MONEY_PROBLEMS,
         summary="Grant a bonus: credits a user's wallet from the Treasury, with a reason",
         tags=["money"],
@@ -257,7 +257,7 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
 
     @post(
         "/wallet/spend",
-        opt={"scope": rules.SCOPE_SPEND},
+        opt={"scope": rules.SCOPE_SPEND, DESCRIPTION_FIELD: "serviceDescription"},
         responses=MONEY_PROBLEMS,
         summary="Spend: debits a user's wallet to the asset's Revenue; never below zero",
         tags=["money"],
@@ -270,7 +270,7 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
 
     @post(
         "/wallet/transfer",
-        opt={"scope": rules.SCOPE_TRANSFER},
+        opt={"scope": rules.SCOPE_TRANSFER, DESCRIPTION_FIELD: "description"},
         responses=problem_responses("same_user", *MONEY_CODES),
         summary="Transfer: debits one user's wallet and credits another's (a gift); never "
         "below zero",

@@ -21,6 +21,7 @@ from service.http.openapi import problem_responses
 from service.http.reads import transaction_in_path
 from service.http.wire import ReversalRequest, ReversalResponse
 from service.ledger import Ledger, ReversalPosting
+from service.problems import DESCRIPTION_FIELD
 
 REVERSAL_PROBLEMS = problem_responses(
     *POSTING_CODES,
@@ -55,7 +56,7 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
 
     @post(
         "/transactions/{transactionId:str}/reversals",
-        opt={"scope": rules.SCOPE_REFUND},
+        opt={"scope": rules.SCOPE_REFUND, DESCRIPTION_FIELD: "reason"},
         responses=REVERSAL_PROBLEMS,
         summary="Reverse a top-up, bonus, spend or transfer, in full or in part: its legs "
         "mirrored (a store refund takes the coins back, a spend's refund gives them back)",

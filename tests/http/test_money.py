@@ -110,6 +110,31 @@ async def test_malformed_fields_are_validation_failed_naming_the_field(
     assert problem["errors"][0]["field"] == "reason"
 
 
+async def test_a_blank_description_or_reason_is_validation_failed_naming_the_routes_own_field(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    """Only whitespace passes the wire's length rule and is refused by the ledger (WDESC): the
+    problem names the field the client sent, which each route calls differently."""
+    user = f"u-{unique}"
+    original = (await topup(api, auth, user, "5.00")).json()["transactionId"]
+    money = {"userId": user, "assetTypeId": GOLD, "amount": "1.00"}
+    cases = [
+        ("/api/v1/wallet/spend", {**money, "serviceDescription": "  "}, "serviceDescription"),
+        ("/api/v1/wallet/bonus", {**money, "reason": " \t "}, "reason"),
+        (
+            "/api/v1/wallet/transfer",
+            {"fromUserId": user, "toUserId": f"v-{unique}", "assetTypeId": GOLD, "amount": "1.00",
+             "description": "   "},
+            "description",
+        ),
+        (f"/api/v1/transactions/{original}/reversals", {"reason": "  "}, "reason"),
+    ]  # fmt: skip
+    for path, body, field in cases:
+        response = await api.post(path, json=body, headers=money_headers(auth))
+        problem = assert_problem(response, 400, "validation_failed")
+        assert [e["field"] for e in problem["errors"]] == [field], (path, problem)
+
+
 async def test_body_that_is_not_json_is_validation_failed(
     api: Client, auth: dict[str, str]
 ) -> None:
