@@ -230,6 +230,33 @@ async def _run_queue(
     return failures
 
 
+async def _shuffled_with_spends_and_topups(
+    settings: Settings,
+    calls: list[tuple[str, tuple[object, ...]]],
+    users: tuple[str, ...],
+    each: int,
+    unique: str,
+) -> list[str]:
+    """`calls` with `each` spends and `each` top-ups of 1.00 on every user, shuffled and run over
+    32 connections (_run_queue); each failure's SQLSTATE."""
+    calls = list(calls)
+    for u in users:
+        calls += [
+            ("SELECT * FROM api.spend($1, $2, 1.00, 'x', $3)", (u, GOLD, f"sp-{u}-{i}"))
+            for i in range(each)
+        ]
+        calls += [
+            ("SELECT * FROM api.topup($1, $2, 1.00, $3)", (u, GOLD, f"tu-{u}-{i}"))
+            for i in range(each)
+        ]
+    random.Random(unique).shuffle(calls)
+    conns = await _connections(settings, 32)
+    try:
+        return await _run_queue(conns, calls)
+    finally:
+        await _close(conns)
+
+
 async def test_500_transfers_each_way_racing_spends_and_topups_never_deadlock(
     settings: Settings, job_conn: asyncpg.Connection, unique: str
 ) -> None:
@@ -245,21 +272,7 @@ async def test_500_transfers_each_way_racing_spends_and_topups_never_deadlock(
     calls: list[tuple[str, tuple[object, ...]]] = []
     calls += [(transfer, (a, b, GOLD, f"ab-{unique}-{i}")) for i in range(500)]
     calls += [(transfer, (b, a, GOLD, f"ba-{unique}-{i}")) for i in range(500)]
-    for u in (a, b):
-        calls += [
-            ("SELECT * FROM api.spend($1, $2, 1.00, 'x', $3)", (u, GOLD, f"sp-{u}-{i}"))
-            for i in range(100)
-        ]
-        calls += [
-            ("SELECT * FROM api.topup($1, $2, 1.00, $3)", (u, GOLD, f"tu-{u}-{i}"))
-            for i in range(100)
-        ]
-    random.Random(unique).shuffle(calls)
-    conns = await _connections(settings, 32)
-    try:
-        failures = await _run_queue(conns, calls)
-    finally:
-        await _close(conns)
+    failures = await _shuffled_with_spends_and_topups(settings, calls, (a, b), 100, unique)
     # 1000 each can pay 500 transfers and 100 spends in any order: no call may fail at all
     assert failures == []
     for u in (a, b):
@@ -410,21 +423,7 @@ async def test_reversals_of_transfers_racing_transfers_back_and_spends_never_dea
         )
         for i in range(200)
     ]
-    for u in (a, b):
-        calls += [
-            ("SELECT * FROM api.spend($1, $2, 1.00, 'x', $3)", (u, GOLD, f"sp-{u}-{i}"))
-            for i in range(50)
-        ]
-        calls += [
-            ("SELECT * FROM api.topup($1, $2, 1.00, $3)", (u, GOLD, f"tu-{u}-{i}"))
-            for i in range(50)
-        ]
-    random.Random(unique).shuffle(calls)
-    conns = await _connections(settings, 32)
-    try:
-        failures = await _run_queue(conns, calls)
-    finally:
-        await _close(conns)
+    failures = await _shuffled_with_spends_and_topups(settings, calls, (a, b), 50, unique)
     # B starts at 700 and gives back at most 400: nothing may fail, in any order
     assert failures == []
     for u, expected in ((a, Decimal("700.00")), (b, Decimal("300.00"))):
