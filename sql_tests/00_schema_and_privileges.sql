@@ -3,15 +3,15 @@
 -- role actually tries what it must not be able to do.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(162);
+SELECT plan(175);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
 -- ---------------------------------------------------------------------------------------------
 SELECT has_schema('ledger', 'schema ledger exists');
 SELECT has_schema('api', 'schema api exists');
-SELECT tables_are('ledger', ARRAY['assets', 'wallets', 'transactions', 'entries', 'api_keys'],
-    'schema ledger holds exactly the four ledger tables and the API keys');
+SELECT tables_are('ledger', ARRAY['assets', 'wallets', 'transactions', 'entries', 'holds', 'api_keys'],
+    'schema ledger holds exactly the four ledger tables, the holds and the API keys');
 SELECT tables_are('api', ARRAY[]::name[], 'schema api holds no tables');
 SELECT views_are('api',
     ARRAY['trial_balance', 'wallet_drift', 'negative_user_balances', 'unbalanced_transactions',
@@ -19,6 +19,7 @@ SELECT views_are('api',
     'schema api holds exactly the five reconciliation views');
 SELECT functions_are('api',
     ARRAY['topup', 'grant_bonus', 'open_balance', 'spend', 'transfer', 'reverse', 'negative_balances',
+          'authorize_hold', 'capture_hold', 'void_hold', 'get_hold', 'expire_holds',
           'balances', 'wallet', 'wallet_entries',
           'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile',
           'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys'],
@@ -29,6 +30,8 @@ SELECT functions_are('ledger',
           '_check_call', '_reject_change', '_check_transaction_balances',
           '_check_entry_transaction_is_new', '_check_wallet_identity', '_check_api_key_change',
           '_check_page', '_wallet_lines',
+          '_hold_posting', '_lock_open_hold', '_find_hold', '_replay_hold', '_replay_hold_resolution',
+          '_resolve_hold', '_check_hold_change', '_add_holds_slots',
           '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_client_namespace',
           '_valid_api_key_name',
           '_description_max_length', '_metadata_max_bytes', '_page_limit_default',
@@ -101,6 +104,8 @@ SELECT results_eq(
        WHERE c.table_schema = 'ledger' AND c.domain_schema = 'ledger'
        ORDER BY 1, 2 $$,
     $$ VALUES ('entries', 'amount', 'nonzero_amount'), ('entries', 'wallet_version', 'entry_version'),
+              ('holds', 'client_id', 'client_id'), ('holds', 'idempotency_key', 'idempotency_key'),
+              ('holds', 'user_id', 'user_id'),
               ('transactions', 'client_id', 'client_id'), ('transactions', 'description', 'description'),
               ('transactions', 'idempotency_key', 'idempotency_key'),
               ('transactions', 'metadata', 'json_object'),
@@ -120,9 +125,40 @@ SELECT results_eq(
        FROM ledger.assets AS a JOIN ledger.wallets AS w ON w.asset_id = a.id AND w.kind <> 'user'
        GROUP BY a.id, w.kind ORDER BY a.id, w.kind $$,
     $$ VALUES ('asset-diamond-001', 'treasury', 64), ('asset-diamond-001', 'revenue', 64),
+              ('asset-diamond-001', 'holds', 64),
               ('asset-gold-coin-001', 'treasury', 64), ('asset-gold-coin-001', 'revenue', 64),
-              ('asset-loyalty-001', 'treasury', 64), ('asset-loyalty-001', 'revenue', 64) $$,
-    'every asset has a Treasury and a Revenue account of 64 slots each');
+              ('asset-gold-coin-001', 'holds', 64),
+              ('asset-loyalty-001', 'treasury', 64), ('asset-loyalty-001', 'revenue', 64),
+              ('asset-loyalty-001', 'holds', 64) $$,
+    'every asset has a Treasury, a Revenue and a holds account of 64 slots each');
+-- a new asset gets its holds slots from trigger assets_have_holds_slots (migration 0011 gave the
+-- existing ones theirs)
+INSERT INTO ledger.assets (id, code, name, scale, max_amount, system_slots)
+VALUES ('asset-tap-new-001', 'TAP_NEW', 'A new asset', 0, 1000, 3);
+SELECT results_eq(
+    $$ SELECT w.kind::text, w.slot::int, w.balance, w.version::int FROM ledger.wallets AS w
+       WHERE w.asset_id = 'asset-tap-new-001' ORDER BY w.kind, w.slot $$,
+    $$ VALUES ('holds', 0, 0::numeric, 0), ('holds', 1, 0::numeric, 0), ('holds', 2, 0::numeric, 0) $$,
+    'a new asset gets its holds slots (as many as its system_slots) from trigger assets_have_holds_slots');
+SELECT results_eq(
+    $$ SELECT t.tgname::text COLLATE "default", pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
+       WHERE t.tgrelid IN ('ledger.holds'::regclass, 'ledger.assets'::regclass) AND NOT t.tgisinternal
+       ORDER BY t.tgname $$,
+    $$ VALUES ('assets_have_holds_slots',
+               'CREATE TRIGGER assets_have_holds_slots AFTER INSERT ON ledger.assets '
+               'FOR EACH ROW EXECUTE FUNCTION ledger._add_holds_slots()'),
+              ('holds_are_kept',
+               'CREATE TRIGGER holds_are_kept BEFORE DELETE OR TRUNCATE ON ledger.holds '
+               'FOR EACH STATEMENT EXECUTE FUNCTION ledger._check_hold_change()'),
+              ('holds_change_only_by_resolution',
+               'CREATE TRIGGER holds_change_only_by_resolution BEFORE UPDATE ON ledger.holds '
+               'FOR EACH ROW EXECUTE FUNCTION ledger._check_hold_change()') $$,
+    'holds are never deleted and change only by their resolution (two triggers); new assets get holds slots');
+SELECT is(
+    (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) FROM pg_catalog.pg_index AS i
+     WHERE i.indexrelid = 'ledger.holds_open_by_expiry'::regclass),
+    'CREATE INDEX holds_open_by_expiry ON ledger.holds USING btree (expires_at, id) WHERE (status = ''open''::ledger.hold_status)',
+    'the sweep finds the due open holds by index holds_open_by_expiry (partial: open holds only)');
 
 -- ---------------------------------------------------------------------------------------------
 -- The database documents itself: \d+, \dT+, \dD+, \dn+ and \df+ explain every object of api
@@ -308,6 +344,15 @@ SELECT set_eq(
        WHERE g.grantee <> g.owner $$,
     $$ VALUES
        ('function', 'api.active_api_keys()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.authorize_hold(text,text,numeric,text,text,interval,jsonb,text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.authorize_hold(text,text,numeric,text,text,interval,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.capture_hold(bigint,numeric,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.capture_hold(bigint,numeric,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.expire_holds(integer)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.expire_holds(integer)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.get_hold(bigint)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.get_hold(bigint)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.get_hold(bigint)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.balances(text,text)', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.balances(text,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.balances(text,text)', 'wallet_service', 'EXECUTE'),
@@ -337,6 +382,8 @@ SELECT set_eq(
        ('function', 'api.transaction_entries(bigint)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.transfer(text,text,text,numeric,text,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.transfer(text,text,text,numeric,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.void_hold(bigint,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.void_hold(bigint,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.wallet(bigint)', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.wallet(bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.wallet(bigint)', 'wallet_service', 'EXECUTE'),
@@ -349,6 +396,7 @@ SELECT set_eq(
        ('schema', 'ledger', 'wallet_auditor', 'USAGE'),
        ('table', 'ledger.assets', 'wallet_auditor', 'SELECT'),
        ('table', 'ledger.entries', 'wallet_auditor', 'SELECT'),
+       ('table', 'ledger.holds', 'wallet_auditor', 'SELECT'),
        ('table', 'ledger.transactions', 'wallet_auditor', 'SELECT'),
        ('table', 'ledger.wallets', 'wallet_auditor', 'SELECT'),
        ('view', 'api.negative_user_balances', 'wallet_auditor', 'SELECT'),
@@ -378,6 +426,17 @@ SELECT function_privs_are('api', 'reverse',
 SELECT function_privs_are('api', 'open_balance',
     ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
     'wallet_service', ARRAY[]::name[], 'wallet_service may NOT execute api.open_balance');
+SELECT function_privs_are('api', 'authorize_hold',
+    ARRAY['text', 'text', 'numeric', 'text', 'text', 'interval', 'jsonb', 'text'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.authorize_hold');
+SELECT function_privs_are('api', 'capture_hold', ARRAY['bigint', 'numeric', 'text', 'jsonb', 'text'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.capture_hold');
+SELECT function_privs_are('api', 'void_hold', ARRAY['bigint', 'text', 'jsonb', 'text'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.void_hold');
+SELECT function_privs_are('api', 'get_hold', ARRAY['bigint'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.get_hold');
+SELECT function_privs_are('api', 'expire_holds', ARRAY['integer'],
+    'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.expire_holds (the sweeper runs with the service)');
 SELECT function_privs_are('api', 'balances', ARRAY['text', 'text'],
     'wallet_service', ARRAY['EXECUTE'], 'wallet_service may execute api.balances');
 SELECT function_privs_are('api', 'wallet', ARRAY['bigint'],
@@ -423,6 +482,17 @@ SELECT function_privs_are('api', 'reverse',
     'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.reverse');
 SELECT function_privs_are('api', 'negative_balances', ARRAY['text'],
     'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.negative_balances');
+SELECT function_privs_are('api', 'authorize_hold',
+    ARRAY['text', 'text', 'numeric', 'text', 'text', 'interval', 'jsonb', 'text'],
+    'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.authorize_hold');
+SELECT function_privs_are('api', 'capture_hold', ARRAY['bigint', 'numeric', 'text', 'jsonb', 'text'],
+    'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.capture_hold');
+SELECT function_privs_are('api', 'void_hold', ARRAY['bigint', 'text', 'jsonb', 'text'],
+    'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.void_hold');
+SELECT function_privs_are('api', 'expire_holds', ARRAY['integer'],
+    'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.expire_holds');
+SELECT function_privs_are('api', 'get_hold', ARRAY['bigint'],
+    'wallet_auditor', ARRAY['EXECUTE'], 'wallet_auditor may execute api.get_hold');
 SELECT function_privs_are('api', 'open_balance',
     ARRAY['text', 'text', 'numeric', 'text', 'jsonb', 'text'],
     'wallet_auditor', ARRAY[]::name[], 'wallet_auditor may NOT execute api.open_balance');

@@ -457,7 +457,8 @@ SELECT results_eq(
     $$ VALUES ('entries and balances sum to zero per asset', true, 0::bigint),
               ('wallet balances and versions match their entries', true, 0::bigint),
               ('no user balance is negative but by a reversal', true, 0::bigint),
-              ('every transaction is one balanced double entry', true, 0::bigint) $$,
+              ('every transaction is one balanced double entry', true, 0::bigint),
+              ('each holds account equals its open holds', true, 0::bigint) $$,
     'api.reconcile() is clean with two users in debt: each debt is explained by its reversals');
 SELECT results_eq(
     $$ SELECT user_id, balance::text, cardinality(reversals) FROM api.negative_balances() $$,

@@ -54,9 +54,12 @@ SELECT results_eq(
 SELECT results_eq(
     $$ SELECT asset_id COLLATE "default", account::text, balance::text FROM api.system_accounts $$,
     $$ VALUES ('asset-diamond-001', 'treasury', '-500.00'), ('asset-diamond-001', 'revenue', '0.00'),
+              ('asset-diamond-001', 'holds', '0.00'),
               ('asset-gold-coin-001', 'treasury', '-10100.00'), ('asset-gold-coin-001', 'revenue', '0.00'),
-              ('asset-loyalty-001', 'treasury', '-50.00'), ('asset-loyalty-001', 'revenue', '0.00') $$,
-    'the Treasury is minus what the seed issued (GOLD -10100.00, DIAMOND -500.00, LOYALTY -50.00); Revenue is empty');
+              ('asset-gold-coin-001', 'holds', '0.00'),
+              ('asset-loyalty-001', 'treasury', '-50.00'), ('asset-loyalty-001', 'revenue', '0.00'),
+              ('asset-loyalty-001', 'holds', '0.00') $$,
+    'the Treasury is minus what the seed issued (GOLD -10100.00, DIAMOND -500.00, LOYALTY -50.00); Revenue and the holds accounts are empty');
 SELECT is_empty($$ SELECT * FROM api.reconcile() WHERE NOT ok $$,
     'the seeded books reconcile');
 

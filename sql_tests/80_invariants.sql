@@ -1,10 +1,11 @@
 -- The invariants of the books after a mix of operations (top-ups, bonuses, spends, transfers,
--- reversals of each, strict and allow_negative, with two users left in debt, replays and
--- refusals, several users, all three assets), checked both through the reconciliation views and
+-- reversals of each, strict and allow_negative, with two users left in debt, holds captured in
+-- part and in full, voided, expired and left open, replays and refusals, several users, all three
+-- assets), checked both through the reconciliation views and
 -- independently of them; then tampering, to prove each reconciliation check can fail.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(33);
+SELECT plan(37);
 -- The last tests drop a CHECK constraint (rolled back with everything else). Taking that lock
 -- first, before any other, makes a concurrently running test file (pg_prove -j) wait for this
 -- one instead of deadlocking with it.
@@ -119,6 +120,36 @@ BEGIN
 END
 $$;
 
+-- Holds, of their own user (tap-hinv-1, GOLD): issued 100; a hold of 30 captured for 10 (20
+-- back), one of 20 captured whole, one of 15 voided, one of 5 expired by the sweep, one of 25 left
+-- open: Revenue +30, the holds account 25, the user 100 - 30 - 25 = 45.
+DO $$
+DECLARE
+    v_h bigint;
+BEGIN
+    PERFORM api.topup('tap-hinv-1', 'asset-gold-coin-001', 100, 'tap-hinv-1');
+    v_h := (api.authorize_hold('tap-hinv-1', 'asset-gold-coin-001', 30, 'a match', 'tap-hinv-2')).hold_id;
+    PERFORM api.capture_hold(v_h, 10, 'tap-hinv-3');
+    v_h := (api.authorize_hold('tap-hinv-1', 'asset-gold-coin-001', 20, 'a pull', 'tap-hinv-4')).hold_id;
+    PERFORM api.capture_hold(v_h, NULL, 'tap-hinv-5');
+    v_h := (api.authorize_hold('tap-hinv-1', 'asset-gold-coin-001', 15, 'an item', 'tap-hinv-6')).hold_id;
+    PERFORM api.void_hold(v_h, 'tap-hinv-7');
+    PERFORM api.authorize_hold('tap-hinv-1', 'asset-gold-coin-001', 5, 'a bid', 'tap-hinv-8', '1 second');
+    PERFORM api.authorize_hold('tap-hinv-1', 'asset-gold-coin-001', 25, 'a match', 'tap-hinv-9');
+    -- a refused hold moves nothing
+    BEGIN
+        PERFORM api.authorize_hold('tap-hinv-1', 'asset-gold-coin-001', 50.01, 'too much', 'tap-hinv-10');
+        RAISE EXCEPTION 'a hold above the balance was accepted';
+    EXCEPTION WHEN SQLSTATE 'WFUND' THEN
+        NULL;
+    END;
+END
+$$;
+SELECT pg_sleep(1.1);
+SELECT tap.act_as('wallet_job');
+SELECT is(api.expire_holds(), 1, 'the sweep releases the one hold past its expiry');
+SELECT tap.act_as('wallet_service');
+
 SELECT results_eq(
     $$ SELECT u.user_id, b.asset_id, b.balance::text
        FROM (VALUES ('tap-rinv-1', 'asset-gold-coin-001'), ('tap-rinv-2', 'asset-gold-coin-001'),
@@ -140,8 +171,9 @@ SELECT results_eq(
     $$ VALUES ('entries and balances sum to zero per asset', true, 0::bigint),
               ('wallet balances and versions match their entries', true, 0::bigint),
               ('no user balance is negative but by a reversal', true, 0::bigint),
-              ('every transaction is one balanced double entry', true, 0::bigint) $$,
-    'api.reconcile(): every check is ok, the two debts explained by their reversals');
+              ('every transaction is one balanced double entry', true, 0::bigint),
+              ('each holds account equals its open holds', true, 0::bigint) $$,
+    'api.reconcile(): every check is ok, the two debts explained by their reversals, the open holds in their holds account');
 SELECT is_empty($$ SELECT * FROM api.wallet_drift $$, 'api.wallet_drift is empty');
 SELECT is_empty($$ SELECT * FROM api.unbalanced_transactions $$, 'api.unbalanced_transactions is empty');
 SELECT is_empty($$ SELECT * FROM api.negative_user_balances $$, 'api.negative_user_balances is empty');
@@ -153,8 +185,8 @@ SELECT results_eq(
     'api.trial_balance: every asset is balanced, entries and balances each totalling zero');
 SELECT is_empty(
     $$ SELECT asset_id FROM api.trial_balance
-       WHERE treasury_balance <> -(user_balances + revenue_balance) $$,
-    'per asset the Treasury is exactly minus what users and Revenue hold');
+       WHERE treasury_balance <> -(user_balances + revenue_balance + holds_balance) $$,
+    'per asset the Treasury is exactly minus what users, Revenue and the holds account hold');
 
 -- ---------------------------------------------------------------------------------------------
 -- The same invariants, computed here from the tables (not trusting the views)
@@ -191,14 +223,44 @@ SELECT is_empty(
        FROM ledger.transactions AS t
        LEFT JOIN ledger.entries AS e ON e.transaction_id = t.id
        LEFT JOIN ledger.wallets AS w ON w.id = e.wallet_id
-       WHERE t.type NOT IN ('transfer', 'reversal')
+       WHERE t.type NOT IN ('transfer', 'reversal', 'hold', 'capture', 'release')
        GROUP BY t.id, t.type
        HAVING count(e.id) <> 2 OR sum(e.amount) <> 0 OR count(DISTINCT w.asset_id) <> 1
            OR count(*) FILTER (WHERE w.kind = 'user') <> 1
            OR count(*) FILTER (WHERE w.kind = CASE WHEN t.type = 'spend' THEN 'revenue'::ledger.wallet_kind
                                                    ELSE 'treasury'::ledger.wallet_kind END) <> 1
            OR bool_or(w.kind = 'user' AND (e.amount > 0) <> (t.type <> 'spend')) $$,
-    'every transaction but transfers and reversals is two entries in one asset summing to zero: spends move user -> Revenue, the rest Treasury -> user');
+    'every transaction but transfers, reversals and holds'' is two entries in one asset summing to zero: spends move user -> Revenue, the rest Treasury -> user');
+-- the shapes of a hold's transactions, read against its row: hold user -> holds slot (the amount);
+-- capture holds slot -> Revenue (captured) and -> user (released, if any); release holds slot -> user
+SELECT is_empty(
+    $$ SELECT t.id
+       FROM ledger.transactions AS t
+       JOIN ledger.holds AS h ON t.id IN (h.hold_transaction_id, h.resolve_transaction_id)
+       WHERE t.type IN ('hold', 'capture', 'release')
+         AND (SELECT array_agg(w.kind::text || ' ' || e.amount::text ORDER BY w.kind::text, e.amount)
+              FROM ledger.entries AS e JOIN ledger.wallets AS w ON w.id = e.wallet_id
+              WHERE e.transaction_id = t.id AND w.asset_id = h.asset_id
+                AND (w.kind <> 'user' OR w.id = h.wallet_id))
+             IS DISTINCT FROM
+             (SELECT array_agg(l.leg ORDER BY l.leg)
+              FROM (SELECT x.kind || ' ' || x.amount::text AS leg, x.kind, x.amount
+                    FROM (VALUES ('user', CASE t.type WHEN 'hold' THEN -h.amount ELSE h.released END),
+                                 ('holds', CASE t.type WHEN 'hold' THEN h.amount ELSE -h.amount END),
+                                 ('revenue', CASE t.type WHEN 'capture' THEN h.captured ELSE 0 END))
+                         AS x (kind, amount)
+                    WHERE x.amount <> 0) AS l)
+          OR (SELECT count(*) FROM ledger.entries AS e WHERE e.transaction_id = t.id)
+             <> 2 + (t.type = 'capture' AND h.released > 0)::int
+          OR (t.type = 'hold') <> (t.id = h.hold_transaction_id)
+          OR (t.type = 'capture' AND h.status <> 'captured')
+          OR (t.type = 'release' AND h.status NOT IN ('voided', 'expired')) $$,
+    'a hold''s transactions have its shapes: hold user -> holds, capture holds -> Revenue and the rest -> user, release holds -> user, each with the hold''s amounts');
+SELECT is_empty(
+    $$ SELECT t.id FROM ledger.transactions AS t
+       WHERE t.type IN ('hold', 'capture', 'release')
+         AND NOT EXISTS (SELECT FROM ledger.holds AS h WHERE t.id IN (h.hold_transaction_id, h.resolve_transaction_id)) $$,
+    'every hold, capture and release transaction belongs to a hold');
 SELECT is_empty(
     $$ SELECT t.id
        FROM ledger.transactions AS t
@@ -276,7 +338,7 @@ SELECT is_empty(
     $$ SELECT a.asset_id
        FROM api.system_accounts AS a
        LEFT JOIN (SELECT w.asset_id,
-                         sum(e.amount) FILTER (WHERE coalesce(o.type, t.type) NOT IN ('spend', 'transfer')) AS issued,
+                         sum(e.amount) FILTER (WHERE coalesce(o.type, t.type) NOT IN ('spend', 'transfer', 'hold', 'capture', 'release')) AS issued,
                          -sum(e.amount) FILTER (WHERE coalesce(o.type, t.type) = 'spend') AS spent
                   FROM ledger.entries AS e
                   JOIN ledger.transactions AS t ON t.id = e.transaction_id
@@ -284,17 +346,25 @@ SELECT is_empty(
                   JOIN ledger.wallets AS w ON w.id = e.wallet_id AND w.kind = 'user'
                   GROUP BY w.asset_id) AS u ON u.asset_id = a.asset_id
        WHERE (a.account = 'treasury' AND a.balance <> -coalesce(u.issued, 0))
-          OR (a.account = 'revenue' AND a.balance <> coalesce(u.spent, 0)) $$,
-    'per asset, the Treasury (sum of its slots) = minus everything issued and not reversed, Revenue = everything spent and not reversed');
+          OR (a.account = 'revenue'
+              AND a.balance <> coalesce(u.spent, 0) + (SELECT coalesce(sum(h.captured), 0) FROM ledger.holds AS h
+                                                       WHERE h.asset_id = a.asset_id))
+          OR (a.account = 'holds'
+              AND a.balance <> (SELECT coalesce(sum(h.amount), 0) FROM ledger.holds AS h
+                                WHERE h.asset_id = a.asset_id AND h.status = 'open')) $$,
+    'per asset, the Treasury (sum of its slots) = minus everything issued and not reversed, Revenue = everything spent and not reversed plus what holds captured, the holds account = the open holds'' amounts');
 SELECT tap.act_as_superuser();
 SELECT results_eq(
     $$ SELECT a.asset_id COLLATE "default", a.account::text, a.balance - b.balance
        FROM api.system_accounts AS a JOIN tap_inv_before AS b USING (asset_id)
        WHERE b.account = a.account::text ORDER BY 1, 2 $$,
-    $$ VALUES ('asset-diamond-001', 'revenue', 35.01), ('asset-diamond-001', 'treasury', -85.00),
-              ('asset-gold-coin-001', 'revenue', 316.74), ('asset-gold-coin-001', 'treasury', -361.50),
-              ('asset-loyalty-001', 'revenue', 102.33), ('asset-loyalty-001', 'treasury', -124.34) $$,
-    'the operations moved the Treasury by minus what they issued and Revenue by what they spent, net of the reversals, per asset (GOLD: 75 issued and 75 back, 30 spent and 10 back; DIAMOND: 40 issued, 35 spent and 5 back; LOYALTY: 10 issued, 5 back)');
+    $$ VALUES ('asset-diamond-001', 'holds', 0.00), ('asset-diamond-001', 'revenue', 35.01),
+              ('asset-diamond-001', 'treasury', -85.00),
+              ('asset-gold-coin-001', 'holds', 25.00), ('asset-gold-coin-001', 'revenue', 346.74),
+              ('asset-gold-coin-001', 'treasury', -461.50),
+              ('asset-loyalty-001', 'holds', 0.00), ('asset-loyalty-001', 'revenue', 102.33),
+              ('asset-loyalty-001', 'treasury', -124.34) $$,
+    'the operations moved the Treasury by minus what they issued, Revenue by what they spent and captured, net of the reversals, and the holds account by the open holds, per asset (GOLD: 75 issued and 75 back, 30 spent and 10 back; 100 issued, 30 captured, 25 held; DIAMOND: 40 issued, 35 spent and 5 back; LOYALTY: 10 issued, 5 back)');
 
 -- The double-entry check runs at commit, which a test file never reaches (it ends in ROLLBACK):
 -- forced here, before the tampering below writes a transaction without entries on purpose.
@@ -314,7 +384,8 @@ SELECT results_eq(
     $$ VALUES ('entries and balances sum to zero per asset', false, 1::bigint),
               ('wallet balances and versions match their entries', false, 1::bigint),
               ('no user balance is negative but by a reversal', true, 0::bigint),
-              ('every transaction is one balanced double entry', true, 0::bigint) $$,
+              ('every transaction is one balanced double entry', true, 0::bigint),
+              ('each holds account equals its open holds', true, 0::bigint) $$,
     'after one wallet''s balance is edited directly, api.reconcile() reports the drift and the unbalanced asset');
 SELECT results_eq(
     $$ SELECT wallet_id, owner_id COLLATE "default", balance, entries_sum, latest_balance_after
@@ -364,10 +435,19 @@ SELECT results_eq(
        FROM api.negative_user_balances $$,
     $$ VALUES ('tap-inv-4', 'asset-diamond-001', -5::numeric) $$,
     'api.negative_user_balances lists a user wallet below zero that no reversal took there');
+-- a holds slot edited behind the ledger's back: the holds account no longer equals the open holds
+SELECT tap.act_as('wallet_owner');
+UPDATE ledger.wallets SET balance = balance + 1
+WHERE asset_id = 'asset-loyalty-001' AND kind = 'holds' AND slot = 0;
+SELECT tap.act_as('wallet_auditor');
+SELECT results_eq(
+    $$ SELECT ok, problems, detail FROM api.reconcile() WHERE check_name = 'each holds account equals its open holds' $$,
+    $$ VALUES (false, 1::bigint, 'asset-loyalty-001: holds account 1, open holds 0') $$,
+    'api.reconcile() reports a holds account that does not equal its open holds');
 SELECT results_eq(
     $$ SELECT ok FROM api.reconcile() $$,
-    ARRAY[false, false, false, false],
-    'with all four kinds of damage, every api.reconcile() check fails');
+    ARRAY[false, false, false, false, false],
+    'with all five kinds of damage, every api.reconcile() check fails');
 SELECT tap.act_as_superuser();
 
 SELECT * FROM finish();

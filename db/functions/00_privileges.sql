@@ -31,6 +31,8 @@ REVOKE ALL ON TABLE ledger.transactions FROM PUBLIC, wallet_service, wallet_job,
 GRANT SELECT ON TABLE ledger.transactions TO wallet_auditor;
 REVOKE ALL ON TABLE ledger.entries FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE ledger.entries TO wallet_auditor;
+REVOKE ALL ON TABLE ledger.holds FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT SELECT ON TABLE ledger.holds TO wallet_auditor;
 
 -- API key digests are not the books: the owner only. The service learns the active keys through
 -- api.active_api_keys(), auditors list them (without digests) through api.list_api_keys().
@@ -38,7 +40,7 @@ REVOKE ALL ON TABLE ledger.api_keys FROM PUBLIC, wallet_service, wallet_job, wal
 
 -- The identity sequences: the owner's only (the functions that insert run with its rights)
 REVOKE ALL ON SEQUENCE ledger.wallets_id_seq, ledger.transactions_id_seq, ledger.entries_id_seq,
-    ledger.api_keys_id_seq FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+    ledger.api_keys_id_seq, ledger.holds_id_seq FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- What `wallet migrate` records of the function files it applied (migration 0006): the owner's
 -- only, like deploy.ensure_trigger (db/functions/01_deploy.sql)

@@ -246,9 +246,9 @@ BEGIN
         RAISE EXCEPTION 'metadata is larger than % bytes', ledger._metadata_max_bytes()
             USING ERRCODE = 'WMETA';
     END IF;
-    -- blank means only whitespace
-    IF p_text IS NULL OR length(p_text) > ledger._description_max_length()
-       OR p_text !~ '[^[:space:]]' THEN
+    -- blank means only whitespace; no p_text_name: the function takes no text (a hold's capture)
+    IF p_text_name IS NOT NULL AND (p_text IS NULL OR length(p_text) > ledger._description_max_length()
+                                    OR p_text !~ '[^[:space:]]') THEN
         RAISE EXCEPTION 'a % of 1 to % characters is required', p_text_name,
                 ledger._description_max_length()
             USING ERRCODE = 'WDESC';
@@ -256,7 +256,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ledger._check_call(text, text, jsonb, text, text) IS
-    'A money function''s idempotency key (WIKEY), client id and its namespace for the session''s login (WCLNT, WCLNS), metadata (WMETA) and required description or reason, named by p_text_name (WDESC). For the functions other than ledger._post, which checks inline.';
+    'A money function''s idempotency key (WIKEY), client id and its namespace for the session''s login (WCLNT, WCLNS), metadata (WMETA) and required description or reason, named by p_text_name (WDESC; p_text_name NULL: the function takes none). For the functions other than ledger._post, which checks inline.';
 REVOKE ALL ON FUNCTION ledger._check_call(text, text, jsonb, text, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
@@ -600,7 +600,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ledger._lock_system_slot(text, ledger.wallet_kind, smallint) IS
-    'Locks one slot of an asset''s Treasury or Revenue for a posting outside ledger._post (home slot, else the next free one, else a wait for the home slot) and returns it with its balance and version under the lock.';
+    'Locks one slot of an asset''s Treasury, Revenue or holds account for a posting outside ledger._post (home slot, else the next free one, else a wait for the home slot) and returns it with its balance and version under the lock.';
 REVOKE ALL ON FUNCTION ledger._lock_system_slot(text, ledger.wallet_kind, smallint)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 

@@ -205,7 +205,7 @@ GRANT EXECUTE ON FUNCTION api.transfer(text, text, text, numeric, text, text, js
 -- Takes back all or part of a top-up, bonus, spend or transfer by mirroring its legs against the
 -- same kinds of account: a top-up's or bonus's coins go back from the user to the Treasury, a
 -- spend's from Revenue to the user, a transfer's from the recipient to the sender. p_amount NULL
--- is all that remains. Opening balances and reversals are not reversible (WNREV).
+-- is all that remains. Opening balances, reversals and the transactions of holds (hold, capture, release) are not reversible (WNREV).
 --
 -- The reversals of one transaction never add up to more than it (WREVX): every reversal of it
 -- locks the same user wallets, the original's, before it reads what has been reversed, so they
@@ -264,9 +264,13 @@ BEGIN
         RAISE EXCEPTION 'transaction % not found', coalesce(p_transaction_id::text, 'NULL')
             USING ERRCODE = 'WTXNF';
     END IF;
-    IF v_original.type IN ('opening_balance', 'reversal') THEN
+    -- a hold's transactions are undone by the hold's own functions (void, capture), not here: a
+    -- reversal of one would move money in or out of the holds account behind its hold's back
+    IF v_original.type IN ('opening_balance', 'reversal', 'hold', 'capture', 'release') THEN
         RAISE EXCEPTION 'transaction % is % and cannot be reversed', v_original.id,
-                CASE WHEN v_original.type = 'reversal' THEN 'a reversal' ELSE 'an opening balance' END
+                CASE v_original.type WHEN 'reversal' THEN 'a reversal'
+                                     WHEN 'opening_balance' THEN 'an opening balance'
+                                     ELSE format('a hold''s %s', v_original.type) END
             USING ERRCODE = 'WNREV',
                   HINT = 'top-ups, bonuses, spends and transfers can be reversed';
     END IF;
@@ -383,7 +387,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.reverse(bigint, numeric, text, text, text, jsonb, text) IS
-    'Takes back all (p_amount NULL) or part of a top-up, bonus, spend or transfer by mirroring its legs: user -> Treasury, Revenue -> user, recipient -> sender. Idempotent per client and key. Raises WIKEY, WCLNT, WCLNS, WMETA, WDESC (a reason is required), WMODE, WTXNF, WNREV (opening balances and reversals), WAMNT, WREVX (more than remains), WFUND (strict mode, the user has spent the coins), WIDEM.';
+    'Takes back all (p_amount NULL) or part of a top-up, bonus, spend or transfer by mirroring its legs: user -> Treasury, Revenue -> user, recipient -> sender. Idempotent per client and key. Raises WIKEY, WCLNT, WCLNS, WMETA, WDESC (a reason is required), WMODE, WTXNF, WNREV (opening balances, reversals, a hold''s transactions), WAMNT, WREVX (more than remains), WFUND (strict mode, the user has spent the coins), WIDEM.';
 REVOKE ALL ON FUNCTION api.reverse(bigint, numeric, text, text, text, jsonb, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.reverse(bigint, numeric, text, text, text, jsonb, text)

@@ -16,6 +16,7 @@ WITH entry_sums AS (
            sum(w.balance) FILTER (WHERE w.kind = 'treasury') AS treasury,
            sum(w.balance) FILTER (WHERE w.kind = 'revenue') AS revenue,
            sum(w.balance) FILTER (WHERE w.kind = 'user') AS users,
+           sum(w.balance) FILTER (WHERE w.kind = 'holds') AS holds,
            count(*) FILTER (WHERE w.kind = 'user') AS user_wallets
     FROM ledger.wallets AS w
     GROUP BY w.asset_id
@@ -28,13 +29,15 @@ SELECT a.id AS asset_id, a.code AS asset_code,
        coalesce(s.entries, 0) AS entries,
        coalesce(s.entries_total, 0) AS entries_total,
        coalesce(b.balances_total, 0) AS balances_total,
-       coalesce(s.entries_total, 0) = 0 AND coalesce(b.balances_total, 0) = 0 AS balanced
+       coalesce(s.entries_total, 0) = 0 AND coalesce(b.balances_total, 0) = 0 AS balanced,
+       -- last: CREATE OR REPLACE VIEW adds columns only at the end
+       round(coalesce(b.holds, 0), a.scale) AS holds_balance
 FROM ledger.assets AS a
 LEFT JOIN entry_sums AS s ON s.asset_id = a.id
 LEFT JOIN balance_sums AS b ON b.asset_id = a.id
 ORDER BY a.id;
 COMMENT ON VIEW api.trial_balance IS
-    'Per asset: Treasury, Revenue and user balances; entries and balances must each total zero.';
+    'Per asset: Treasury, Revenue, holds and user balances; entries and balances must each total zero.';
 COMMENT ON COLUMN api.trial_balance.asset_id IS 'The asset.';
 COMMENT ON COLUMN api.trial_balance.asset_code IS 'Its code.';
 COMMENT ON COLUMN api.trial_balance.treasury_balance IS 'The Treasury, all slots summed: minus everything issued.';
@@ -45,6 +48,7 @@ COMMENT ON COLUMN api.trial_balance.entries IS 'How many entries move the asset.
 COMMENT ON COLUMN api.trial_balance.entries_total IS 'The entries'' signed amounts summed: 0 when the books are right.';
 COMMENT ON COLUMN api.trial_balance.balances_total IS 'Every wallet''s balance summed, system slots included: 0 when the books are right.';
 COMMENT ON COLUMN api.trial_balance.balanced IS 'entries_total and balances_total are both 0.';
+COMMENT ON COLUMN api.trial_balance.holds_balance IS 'The holds account, all slots summed: the open holds'' amounts.';
 REVOKE ALL ON TABLE api.trial_balance FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE api.trial_balance TO wallet_auditor;
 
@@ -72,7 +76,7 @@ WHERE w.balance <> coalesce(s.entries_sum, 0)
 COMMENT ON VIEW api.wallet_drift IS
     'Wallets whose balance or version disagrees with their entries. Empty when the books are right.';
 COMMENT ON COLUMN api.wallet_drift.wallet_id IS 'The wallet.';
-COMMENT ON COLUMN api.wallet_drift.kind IS 'user, treasury or revenue.';
+COMMENT ON COLUMN api.wallet_drift.kind IS 'user, treasury, revenue or holds.';
 COMMENT ON COLUMN api.wallet_drift.owner_id IS 'The user; NULL for a system slot.';
 COMMENT ON COLUMN api.wallet_drift.slot IS 'The slot of a system account (0 for a user wallet).';
 COMMENT ON COLUMN api.wallet_drift.asset_id IS 'The asset.';
@@ -135,8 +139,9 @@ GRANT SELECT ON TABLE api.negative_user_balances TO wallet_auditor;
 
 -- Transactions that are not a clean double entry: entries not summing to zero, fewer than two,
 -- mixing assets, or not the shape of their type: one user leg (and one system slot) for
--- opening_balance, topup, bonus and spend; two user legs and no system slot for a transfer; a
--- reversal has the user legs of the transaction it reverses.
+-- opening_balance, topup, bonus, spend, hold and release; two user legs and no system slot for a
+-- transfer; a reversal has the user legs of the transaction it reverses; a capture a holds slot and
+-- a Revenue slot, and a user leg if it gave some of the hold back.
 CREATE OR REPLACE VIEW api.unbalanced_transactions AS
 WITH shaped AS (
     SELECT t.id AS transaction_id, t.type, t.created_at,
@@ -149,12 +154,17 @@ WITH shaped AS (
                     (SELECT count(*) FROM ledger.entries AS oe
                      JOIN ledger.wallets AS ow ON ow.id = oe.wallet_id AND ow.kind = 'user'
                      WHERE oe.transaction_id = t.reverses_transaction_id)
+                -- a capture gives the user back the rest, if any
+                WHEN t.type = 'capture' THEN
+                    (SELECT count(*) FROM ledger.holds AS h
+                     WHERE h.resolve_transaction_id = t.id AND h.released > 0)
                 ELSE 1::bigint END AS expected_user_entries,
            CASE WHEN t.type = 'transfer' THEN 0::bigint
                 WHEN t.type = 'reversal' THEN
                     (SELECT count(*) FROM ledger.entries AS oe
                      JOIN ledger.wallets AS ow ON ow.id = oe.wallet_id AND ow.kind <> 'user'
                      WHERE oe.transaction_id = t.reverses_transaction_id)
+                WHEN t.type = 'capture' THEN 2::bigint  -- a holds slot and a Revenue slot
                 ELSE 1::bigint END AS expected_system_entries
     FROM ledger.transactions AS t
     LEFT JOIN ledger.entries AS e ON e.transaction_id = t.id
@@ -168,7 +178,7 @@ WHERE s.entries_total <> 0 OR s.entries < 2 OR s.assets <> 1
    OR s.user_entries IS DISTINCT FROM s.expected_user_entries
    OR s.system_entries IS DISTINCT FROM s.expected_system_entries;
 COMMENT ON VIEW api.unbalanced_transactions IS
-    'Transactions whose entries do not form one balanced, single-asset double entry of their type''s shape (one user leg and one system slot; a transfer two user legs and no slot; a reversal the legs of what it reverses). Always empty.';
+    'Transactions whose entries do not form one balanced, single-asset double entry of their type''s shape (one user leg and one system slot; a transfer two user legs and no slot; a reversal the legs of what it reverses; a capture two slots, holds and Revenue, and a user leg when it released a rest). Always empty.';
 COMMENT ON COLUMN api.unbalanced_transactions.transaction_id IS 'The transaction.';
 COMMENT ON COLUMN api.unbalanced_transactions.type IS 'Its type.';
 COMMENT ON COLUMN api.unbalanced_transactions.created_at IS 'When it was made.';
@@ -176,9 +186,9 @@ COMMENT ON COLUMN api.unbalanced_transactions.entries_total IS 'Its entries'' am
 COMMENT ON COLUMN api.unbalanced_transactions.entries IS 'How many entries it has (should be 2 or more).';
 COMMENT ON COLUMN api.unbalanced_transactions.assets IS 'How many assets its entries move (should be 1).';
 COMMENT ON COLUMN api.unbalanced_transactions.user_entries IS 'How many of its entries move a user wallet (should be expected_user_entries).';
-COMMENT ON COLUMN api.unbalanced_transactions.expected_user_entries IS 'How many user legs its type has: 1, 2 for a transfer, the reversed transaction''s for a reversal.';
+COMMENT ON COLUMN api.unbalanced_transactions.expected_user_entries IS 'How many user legs its type has: 1, 2 for a transfer, the reversed transaction''s for a reversal, 0 or 1 for a capture (1 when it released a rest).';
 COMMENT ON COLUMN api.unbalanced_transactions.system_entries IS 'How many of its entries move a system slot (should be expected_system_entries).';
-COMMENT ON COLUMN api.unbalanced_transactions.expected_system_entries IS 'How many system legs its type has: 1, 0 for a transfer, the reversed transaction''s for a reversal.';
+COMMENT ON COLUMN api.unbalanced_transactions.expected_system_entries IS 'How many system legs its type has: 1, 0 for a transfer, the reversed transaction''s for a reversal, 2 for a capture.';
 REVOKE ALL ON TABLE api.unbalanced_transactions
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE api.unbalanced_transactions TO wallet_auditor;
@@ -193,9 +203,9 @@ JOIN ledger.assets AS a ON a.id = w.asset_id
 WHERE w.kind <> 'user'
 GROUP BY w.asset_id, w.kind, a.scale
 ORDER BY w.asset_id, w.kind;
-COMMENT ON VIEW api.system_accounts IS 'Treasury and Revenue per asset, their slots summed.';
+COMMENT ON VIEW api.system_accounts IS 'Treasury, Revenue and holds per asset, their slots summed.';
 COMMENT ON COLUMN api.system_accounts.asset_id IS 'The asset.';
-COMMENT ON COLUMN api.system_accounts.account IS 'treasury or revenue.';
+COMMENT ON COLUMN api.system_accounts.account IS 'treasury, revenue or holds.';
 COMMENT ON COLUMN api.system_accounts.slots IS 'How many wallet rows (slots) the account is split into.';
 COMMENT ON COLUMN api.system_accounts.balance IS 'The account''s balance: its slots summed, at the asset''s decimal places.';
 COMMENT ON COLUMN api.system_accounts.entries IS 'How many entries have moved the account (its slots'' versions summed).';
@@ -232,6 +242,21 @@ BEGIN
     SELECT count(*) INTO v_count FROM api.unbalanced_transactions;
     RETURN QUERY SELECT 'every transaction is one balanced double entry', v_count = 0, v_count,
         CASE WHEN v_count = 0 THEN 'all balanced' ELSE 'see api.unbalanced_transactions' END;
+
+    -- each asset's holds account holds exactly its open holds (each open hold's whole amount:
+    -- a hold is resolved in one piece)
+    SELECT count(*), string_agg(format('%s: holds account %s, open holds %s', x.asset_id, x.account,
+                                       x.open_holds), '; ')
+    INTO v_count, v_summary
+    FROM (SELECT a.id AS asset_id,
+                 (SELECT coalesce(sum(w.balance), 0) FROM ledger.wallets AS w
+                  WHERE w.asset_id = a.id AND w.kind = 'holds' AND w.kind <> 'user') AS account,
+                 (SELECT coalesce(sum(h.amount), 0) FROM ledger.holds AS h
+                  WHERE h.asset_id = a.id AND h.status = 'open') AS open_holds
+          FROM ledger.assets AS a) AS x
+    WHERE x.account <> x.open_holds;
+    RETURN QUERY SELECT 'each holds account equals its open holds', v_count = 0, v_count,
+        coalesce(v_summary, 'every holds account matches');
 END
 $$;
 COMMENT ON FUNCTION api.reconcile() IS

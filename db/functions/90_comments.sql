@@ -13,9 +13,9 @@ COMMENT ON SCHEMA api IS
 
 -- Enums
 COMMENT ON TYPE ledger.transaction_type IS
-    'What a transaction is: opening_balance (a seeded or imported balance) and topup (a purchase) and bonus (with a reason) move Treasury -> user; spend (with a description) moves user -> Revenue; transfer (with a description) moves user -> another user, no system slot; reversal (with a reason) takes back all or part of the transaction named by reverses_transaction_id, mirroring its legs (api.reverse).';
+    'What a transaction is: opening_balance (a seeded or imported balance) and topup (a purchase) and bonus (with a reason) move Treasury -> user; spend (with a description) moves user -> Revenue; transfer (with a description) moves user -> another user, no system slot; reversal (with a reason) takes back all or part of the transaction named by reverses_transaction_id, mirroring its legs (api.reverse); hold (with a description) moves user -> a holds slot (api.authorize_hold); capture moves a holds slot -> Revenue and the rest -> user (api.capture_hold); release moves a holds slot -> user (api.void_hold, api.expire_holds). The three of a hold are not reversible.';
 COMMENT ON TYPE ledger.wallet_kind IS
-    'What a wallet row is: user (one wallet per user and asset), or a slot of a system account: treasury, the mint that top-ups, bonuses and opening balances are issued from (so its balance is minus what has been issued), or revenue, the sink that spends land in.';
+    'What a wallet row is: user (one wallet per user and asset), or a slot of a system account: treasury, the mint that top-ups, bonuses and opening balances are issued from (so its balance is minus what has been issued), revenue, the sink that spends land in, or holds, the escrow of authorized holds (its balance is the amounts of the asset''s open holds; api.reconcile checks it).';
 
 -- Domains: the column rules. PostgreSQL keeps a domain's checks parsed in its type cache and
 -- runs them only on the columns a statement writes, while every table CHECK is parsed again for
@@ -59,7 +59,7 @@ COMMENT ON TABLE ledger.wallets IS
     'One row per user wallet (user, asset) and one per slot of each system account; a system account''s balance is the sum of its slots (api.system_accounts). Balances change only through ledger._post. Trigger wallets_identity: asset, kind, owner and slot fit the kind and never change. Fillfactor 70 leaves room for HOT balance updates.';
 COMMENT ON COLUMN ledger.wallets.id IS 'The wallet id the API shows (walletId).';
 COMMENT ON COLUMN ledger.wallets.asset_id IS 'The asset this wallet holds.';
-COMMENT ON COLUMN ledger.wallets.kind IS 'user, or the system account (treasury, revenue) this row is a slot of.';
+COMMENT ON COLUMN ledger.wallets.kind IS 'user, or the system account (treasury, revenue, holds) this row is a slot of.';
 COMMENT ON COLUMN ledger.wallets.owner_id IS 'The user who owns the wallet; NULL for a system slot. One wallet per user and asset.';
 COMMENT ON COLUMN ledger.wallets.slot IS
     'Which slot of its system account the row is (0 to the asset''s system_slots - 1); 0 for a user wallet.';
@@ -115,6 +115,49 @@ COMMENT ON COLUMN ledger.api_keys.scopes IS
     'What the key may do: one or more of ledger._api_scopes() (wallet:audit, wallet:bonus, wallet:read, wallet:refund, wallet:spend, wallet:topup, wallet:transfer), de-duplicated and sorted.';
 COMMENT ON COLUMN ledger.api_keys.created_at IS 'When the key was created.';
 COMMENT ON COLUMN ledger.api_keys.revoked_at IS 'When the key was revoked (the first time); NULL while it is active. The only column that changes, once (WIMUT otherwise).';
+
+-- ledger.holds and ledger.hold_status: holds (migration 0011, db/functions/25_api_holds.sql)
+COMMENT ON TYPE ledger.hold_status IS
+    'Where a hold stands: open (its amount is in the holds account), captured (api.capture_hold), voided (api.void_hold) or expired (released by api.expire_holds). Only open -> one of the other three, once.';
+COMMENT ON TABLE ledger.holds IS
+    'One row per authorized hold (api.authorize_hold). Changes only by its one resolution, open -> captured | voided | expired, and is never deleted (triggers holds_are_kept, holds_change_only_by_resolution: WIMUT). The money is in the ledger: the hold transaction moved the amount user -> a holds slot, the resolving transaction moves it out. Index holds_open_by_expiry serves the sweep.';
+COMMENT ON COLUMN ledger.holds.id IS 'The hold id the API shows (holdId).';
+COMMENT ON COLUMN ledger.holds.user_id IS 'The user whose balance is held.';
+COMMENT ON COLUMN ledger.holds.asset_id IS 'The asset held.';
+COMMENT ON COLUMN ledger.holds.wallet_id IS 'The user''s wallet the amount came from and the rest goes back to.';
+COMMENT ON COLUMN ledger.holds.amount IS 'The amount held, > 0.';
+COMMENT ON COLUMN ledger.holds.captured IS 'What the capture moved to Revenue; 0 unless captured.';
+COMMENT ON COLUMN ledger.holds.released IS 'What went back to the user (the rest of a capture, all of a void or expiry); 0 while open. captured + released = amount once resolved (CHECK holds_resolved_in_full).';
+COMMENT ON COLUMN ledger.holds.status IS 'open, captured, voided or expired.';
+COMMENT ON COLUMN ledger.holds.expires_at IS 'When the hold expires: from then on it can no longer be captured nor voided (WHEXP), and api.expire_holds releases it. created_at + 1 second to 30 days.';
+COMMENT ON COLUMN ledger.holds.hold_transaction_id IS 'The hold transaction that moved the amount into the holds account (its description is the hold''s).';
+COMMENT ON COLUMN ledger.holds.resolve_transaction_id IS 'The capture or release transaction that resolved it; NULL while open.';
+COMMENT ON COLUMN ledger.holds.client_id IS 'The client of the authorization''s idempotency key (as its transaction''s).';
+COMMENT ON COLUMN ledger.holds.idempotency_key IS 'The authorization''s idempotency key (as its transaction''s).';
+COMMENT ON COLUMN ledger.holds.created_at IS 'When the hold was authorized: the posted_at of its entries.';
+COMMENT ON COLUMN ledger.holds.resolved_at IS 'When it was captured, voided or expired: the posted_at of the resolving entries; NULL while open.';
+
+-- ledger.hold_posting: what the hold functions return
+COMMENT ON TYPE ledger.hold_posting IS
+    'What api.authorize_hold, api.capture_hold, api.void_hold and api.get_hold return: the hold after the call, the call''s transaction, the user''s balance after it, and whether it was a replay.';
+COMMENT ON COLUMN ledger.hold_posting.hold_id IS 'The hold.';
+COMMENT ON COLUMN ledger.hold_posting.status IS 'open, captured, voided or expired (a replay of the authorization: open, as first answered).';
+COMMENT ON COLUMN ledger.hold_posting.user_id IS 'The user whose balance is held.';
+COMMENT ON COLUMN ledger.hold_posting.asset_id IS 'The asset.';
+COMMENT ON COLUMN ledger.hold_posting.wallet_id IS 'The user''s wallet.';
+COMMENT ON COLUMN ledger.hold_posting.amount IS 'The amount held.';
+COMMENT ON COLUMN ledger.hold_posting.captured IS 'What was captured (to Revenue).';
+COMMENT ON COLUMN ledger.hold_posting.released IS 'What went back to the user.';
+COMMENT ON COLUMN ledger.hold_posting.remaining IS 'What is still held: the amount while open, 0 once resolved.';
+COMMENT ON COLUMN ledger.hold_posting.description IS 'The authorization''s description.';
+COMMENT ON COLUMN ledger.hold_posting.expires_at IS 'When the hold expires.';
+COMMENT ON COLUMN ledger.hold_posting.hold_transaction_id IS 'The authorization''s transaction.';
+COMMENT ON COLUMN ledger.hold_posting.resolve_transaction_id IS 'The capture or release transaction; NULL while open.';
+COMMENT ON COLUMN ledger.hold_posting.transaction_id IS 'This call''s transaction (on a replay: the original''s); NULL for api.get_hold.';
+COMMENT ON COLUMN ledger.hold_posting.balance IS 'The user''s balance right after this call''s transaction; NULL when it has no user leg (a capture of the whole hold) and for api.get_hold.';
+COMMENT ON COLUMN ledger.hold_posting.replayed IS 'true when the key had been used with the same arguments: nothing moved; NULL for api.get_hold.';
+COMMENT ON COLUMN ledger.hold_posting.created_at IS 'When the hold was authorized.';
+COMMENT ON COLUMN ledger.hold_posting.resolved_at IS 'When it was resolved; NULL while open.';
 
 -- ledger.posting: what every money function returns
 COMMENT ON TYPE ledger.posting IS
