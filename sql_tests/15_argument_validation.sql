@@ -1,5 +1,6 @@
 -- The argument rules of every money function, written once: each case of tap_args_cases is run
--- against api.topup, api.grant_bonus, api.spend, api.open_balance, api.transfer and api.reverse
+-- against api.topup, api.grant_bonus, api.spend, api.open_balance, api.transfer, api.reverse and
+-- api.authorize_hold (with an expiry of 1 hour: its expiry's cases, WHEXI, are 37_holds.sql's)
 -- (the description cases against the four that take one; a user case is the transfer's sender, its
 -- recipient is tap-args-to, and 35_transfer.sql has the recipient's and same_user's cases), as a throws_ok naming the SQLSTATE, or a lives_ok for the edges
 -- that must be accepted. The rules themselves live in db/functions/05_rules.sql; the behaviour
@@ -17,7 +18,7 @@
 -- exactly that amount to the same user.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(320);
+SELECT plan(377);
 
 -- ---------------------------------------------------------------------------------------------
 -- The functions, and the valid arguments each case starts from. Each function has its own
@@ -39,7 +40,9 @@ VALUES
      'SELECT * FROM api.transfer(%1$L, ''tap-args-to'', %2$L, %3$L::numeric, %4$L, %5$L, %6$L::jsonb, %7$L)'),
     -- %8$s: the transaction it reverses (below)
     (6, 'api.reverse', 'wallet_job', 'reversal', false, true, true,
-     'SELECT * FROM api.reverse(%8$s, %3$L::numeric, %4$L, %5$L, ''strict'', %6$L::jsonb, %7$L)');
+     'SELECT * FROM api.reverse(%8$s, %3$L::numeric, %4$L, %5$L, ''strict'', %6$L::jsonb, %7$L)'),
+    (7, 'api.authorize_hold', 'wallet_job', 'hold', true, true, false,
+     'SELECT * FROM api.authorize_hold(%1$L, %2$L, %3$L::numeric, %4$L, %5$L, ''1 hour'', %6$L::jsonb, %7$L)');
 
 -- (case, what, the argument it changes, its value, the SQLSTATE expected; NULL: accepted)
 CREATE TEMP TABLE tap_args_cases (case_no, label, field, value, sqlstate) AS
@@ -143,8 +146,8 @@ JOIN tap_args_cases AS c
  AND NOT (c.field = 'amount' AND c.value IS NULL AND f.null_amount_is_all);
 GRANT SELECT ON tap_args_calls TO PUBLIC;
 
-SELECT is((SELECT count(*) FROM tap_args_calls), 281::bigint,
-    'the 51 cases make 281 calls: 45 for each of the five functions of a user and an asset, 6 more for each of the three taking a description, 38 for api.reverse (no user or asset case, no NULL amount)');
+SELECT is((SELECT count(*) FROM tap_args_calls), 332::bigint,
+    'the 51 cases make 332 calls: 45 for each of the six functions of a user and an asset, 6 more for each of the four taking a description, 38 for api.reverse (no user or asset case, no NULL amount)');
 
 -- ---------------------------------------------------------------------------------------------
 -- Rejected: each with its SQLSTATE, and nothing moves
@@ -167,6 +170,8 @@ SELECT count(*) FROM api.open_balance('tap-args-x-spend', 'asset-gold-coin-001',
                                       'tap:args-fund') \gset
 SELECT count(*) FROM api.open_balance('tap-args-x-transfer', 'asset-gold-coin-001', 100, 'tap-args-fund-xt', '{}',
                                       'tap:args-fund') \gset
+SELECT count(*) FROM api.open_balance('tap-args-x-hold', 'asset-gold-coin-001', 100, 'tap-args-fund-xh', '{}',
+                                      'tap:args-fund') \gset
 SELECT tap.act_as('wallet_job');
 SELECT tap.snapshot();
 SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
@@ -184,6 +189,12 @@ SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
 FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.reverse' AND sqlstate IS NOT NULL ORDER BY case_no) AS c;
 SELECT * FROM tap.nothing_moved('the rejected api.reverse calls');
 
+-- the holds' user holds enough for every one of them, as the spends' does
+SELECT tap.snapshot();
+SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
+FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.authorize_hold' AND sqlstate IS NOT NULL ORDER BY case_no) AS c;
+SELECT * FROM tap.nothing_moved('the rejected api.authorize_hold calls');
+
 SELECT tap.act_as('wallet_owner');
 SELECT tap.snapshot();
 SELECT throws_ok(c.call, c.sqlstate, NULL, c.description)
@@ -191,7 +202,7 @@ FROM (SELECT * FROM tap_args_calls WHERE fn = 'api.open_balance' AND sqlstate IS
 SELECT * FROM tap.nothing_moved('the rejected api.open_balance calls');
 SELECT tap.act_as_superuser();
 
-SELECT is_empty($$ SELECT * FROM ledger.wallets WHERE (owner_id LIKE 'tap-args-x-%' AND owner_id NOT IN ('tap-args-x-spend', 'tap-args-x-transfer', 'tap-args-x-reversal'))
+SELECT is_empty($$ SELECT * FROM ledger.wallets WHERE (owner_id LIKE 'tap-args-x-%' AND owner_id NOT IN ('tap-args-x-spend', 'tap-args-x-transfer', 'tap-args-x-reversal', 'tap-args-x-hold'))
                                                OR owner_id = 'tap-args-to' $$,
     'the users of the rejected top-ups, bonuses and opening balances, and the rejected transfers'' recipient, still have no wallet');
 
@@ -199,7 +210,7 @@ SELECT is_empty($$ SELECT * FROM ledger.wallets WHERE (owner_id LIKE 'tap-args-x
 -- Accepted at the edges: each call writes one transaction, and moves exactly its amount
 -- ---------------------------------------------------------------------------------------------
 -- the spends need funds: the user of the accepted spends, and the users that are the cases
-SELECT count(*) FROM (VALUES ('tap-args-ok-spend'), ('tap-args-ok-transfer'), (repeat('u', 128)), ('tap.Args_4:x@y-Z9')) AS u (user_id),
+SELECT count(*) FROM (VALUES ('tap-args-ok-spend'), ('tap-args-ok-transfer'), ('tap-args-ok-hold'), (repeat('u', 128)), ('tap.Args_4:x@y-Z9')) AS u (user_id),
     generate_series(1, 2) AS i,
     api.open_balance(u.user_id, 'asset-gold-coin-001', 1000000000, 'tap-args-fund-' || md5(u.user_id) || '-' || i,
                      '{}', 'tap:args-fund') \gset
@@ -224,8 +235,8 @@ FROM (SELECT * FROM tap_args_functions ORDER BY fn_no) AS f;
 SELECT is(
     (SELECT w.balance FROM ledger.wallets AS w
      WHERE w.owner_id = 'tap-args-ok-' || f.type AND w.asset_id = 'asset-gold-coin-001'),
-    CASE WHEN f.type IN ('spend', 'transfer') THEN 2000000000 WHEN f.type = 'reversal' THEN 1000000100 ELSE 0 END
-        + CASE WHEN f.type IN ('spend', 'transfer', 'reversal') THEN -1 ELSE 1 END
+    CASE WHEN f.type IN ('spend', 'transfer', 'hold') THEN 2000000000 WHEN f.type = 'reversal' THEN 1000000100 ELSE 0 END
+        + CASE WHEN f.type IN ('spend', 'transfer', 'reversal', 'hold') THEN -1 ELSE 1 END
           * (SELECT sum(CASE WHEN a.field = 'amount' THEN a.value::numeric ELSE 1 END)
              FROM tap_args_calls AS c JOIN tap_args_cases AS a USING (case_no)
              WHERE c.fn = f.fn AND c.sqlstate IS NULL AND a.field <> 'user'),
