@@ -8,7 +8,7 @@
 -- test_concurrency.py: one pgTAP file is one session.)
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(142);
+SELECT plan(143);
 
 -- An error's SQLSTATE and DETAIL (throws_ok does not look at the DETAIL), in a subtransaction that
 -- is rolled back whether the statement fails or not.
@@ -148,6 +148,20 @@ SELECT results_eq(
     'a capture is a transaction of type capture, a void one of type release, each with its metadata');
 SELECT tap.act_as('wallet_service');
 SELECT is(tap.gold('holds') - :holds_before, 2.00, 'the holds account keeps only the two open holds of 1.00');
+SELECT results_eq(
+    format($$ SELECT transaction_id, type::text, user_id, amount::text, balance::text, cardinality(entries),
+                     reversed_amount, reversals
+              FROM api.get_transaction(%s) UNION ALL
+              SELECT transaction_id, type::text, user_id, amount::text, balance::text, cardinality(entries),
+                     reversed_amount, reversals
+              FROM api.get_transaction(%s) UNION ALL
+              SELECT transaction_id, type::text, user_id, amount::text, balance::text, cardinality(entries),
+                     reversed_amount, reversals
+              FROM api.get_transaction(%s) $$, :h1_tx, :c1_tx, :c2_tx),
+    format($$ VALUES (%s::bigint, 'hold', 'tap-h-1', '30.00', '70.00', 2, NULL::numeric, NULL::bigint[]),
+                     (%s, 'capture', 'tap-h-1', '10.00', '20.00', 3, NULL, NULL),
+                     (%s, 'capture', 'tap-h-1', '20.00', NULL, 2, NULL, NULL) $$, :h1_tx, :c1_tx, :c2_tx),
+    'api.get_transaction: a hold by its user''s debit; a capture by what it captured, with the user''s balance after the rest came back, and a whole capture (no user leg) by its hold''s user, without a balance; none reversible');
 
 -- ---------------------------------------------------------------------------------------------
 -- Replays: the same answer, replayed, nothing moved

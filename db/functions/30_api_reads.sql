@@ -245,11 +245,28 @@ BEGIN
     ORDER BY e.amount > 0, e.id
     LIMIT 1;
     IF NOT FOUND THEN
+        -- a capture of a whole hold has no user leg: its user side is the hold's, with no balance
+        SELECT t.id, t.type, 'completed', h.user_id::text, h.asset_id, NULL::numeric, NULL::numeric,
+               h.wallet_id, t.description::text, t.metadata::jsonb, t.created_at,
+               t.reverses_transaction_id, a.scale
+        INTO transaction_id, type, status, user_id, asset_id, amount, balance, wallet_id,
+             description, metadata, created_at, reverses_transaction_id, v_scale
+        FROM ledger.transactions AS t
+        JOIN ledger.holds AS h ON h.resolve_transaction_id = t.id
+        JOIN ledger.assets AS a ON a.id = h.asset_id
+        WHERE t.id = p_transaction_id;
+    END IF;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'transaction % not found', coalesce(p_transaction_id::text, 'NULL')
             USING ERRCODE = 'WTXNF';
     END IF;
+    IF type = 'capture' THEN
+        -- a capture's amount is what it captured (its user leg, if any, is the rest given back)
+        SELECT round(h.captured, v_scale) INTO amount FROM ledger.holds AS h
+        WHERE h.resolve_transaction_id = p_transaction_id;
+    END IF;
     SELECT array_agg(l) INTO entries FROM api.transaction_entries(p_transaction_id) AS l;
-    IF type NOT IN ('opening_balance', 'reversal') THEN
+    IF type NOT IN ('opening_balance', 'reversal', 'hold', 'capture', 'release') THEN
         -- every reversal moves the original's user wallets; read on this one (wallet_id)
         SELECT round(coalesce(sum(abs(e.amount)), 0), v_scale),
                coalesce(array_agg(r.id ORDER BY e.wallet_version), '{}')
@@ -261,7 +278,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.get_transaction(bigint) IS
-    'One transaction with its user side (the debited user, else the credited one: a transfer''s sender) and all its entries; status is always completed (a failed call leaves nothing). A reversal names the transaction it reverses; a top-up, bonus, spend or transfer how much of it its reversals took back, and their ids (NULL for opening balances and reversals, which cannot be reversed).';
+    'One transaction with its user side (the debited user, else the credited one: a transfer''s sender) and all its entries; status is always completed (a failed call leaves nothing). A reversal names the transaction it reverses; a top-up, bonus, spend or transfer how much of it its reversals took back, and their ids (NULL for opening balances, reversals and a hold''s transactions, which cannot be reversed). A capture''s user side is its hold''s user, its amount what it captured, its balance the user''s after the rest came back (NULL for a capture of the whole hold, which has no user leg).';
 REVOKE ALL ON FUNCTION api.get_transaction(bigint)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.get_transaction(bigint) TO wallet_service, wallet_job, wallet_auditor;
