@@ -534,8 +534,8 @@ BEGIN
             RAISE WARNING 'hold % not expired: key expire:% of client ledger:expiry is taken', v_hold.id, v_hold.id;
             CONTINUE;
         END IF;
-        -- the slot: the one this backend locked above for the asset (its home slot, or the
-        -- next free one: _lock_system_slot finds the same row again, already ours)
+        -- the slot: _lock_system_slot, asked again, finds the one locked above for the asset
+        -- (ours, so never skipped) or a free one before it; it never waits
         PERFORM ledger._resolve_hold(v_hold, v_tx, 0, 'expired',
                                      (SELECT a.system_slots FROM ledger.assets AS a WHERE a.id = v_hold.asset_id));
         v_count := v_count + 1;
