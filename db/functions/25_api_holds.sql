@@ -134,7 +134,7 @@ BEGIN
        OR v_hold.asset_id IS DISTINCT FROM p_asset_id COLLATE "C"
        OR v_hold.amount IS DISTINCT FROM p_amount
        OR v_tx.description IS DISTINCT FROM p_description
-       OR v_hold.expires_at - v_hold.created_at IS DISTINCT FROM p_expires_in
+       OR extract(epoch FROM v_hold.expires_at - v_hold.created_at) IS DISTINCT FROM extract(epoch FROM p_expires_in)
        OR v_tx.metadata <> p_metadata THEN
         RAISE EXCEPTION 'idempotency key % was already used with different arguments',
                 quote_literal(p_idempotency_key)
@@ -344,7 +344,10 @@ BEGIN
            (v_tx, v_slot, v_amount, v_slot_balance, v_slot_version, v_posted);
     INSERT INTO ledger.holds AS h (user_id, asset_id, wallet_id, amount, expires_at, hold_transaction_id,
                                    client_id, idempotency_key, created_at)
-    VALUES (p_user_id, v_asset.id, v_wallet, v_amount, v_posted + p_expires_in, v_tx, v_client,
+    -- in seconds: '1 mon' or '1 day' added to a timestamptz would be a calendar month or day (31
+    -- days, or 23 hours across a change of daylight saving time in the session's time zone)
+    VALUES (p_user_id, v_asset.id, v_wallet, v_amount,
+            v_posted + make_interval(secs => extract(epoch FROM p_expires_in)), v_tx, v_client,
             p_idempotency_key, v_posted)
     RETURNING h.* INTO v_hold;
     RETURN ledger._hold_posting(v_hold, v_tx, v_balance, false);
