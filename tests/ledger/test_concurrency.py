@@ -476,3 +476,159 @@ async def test_an_allow_negative_reversal_racing_spends_goes_below_zero_only_by_
     else:
         assert mine == []
     assert await _reconcile_failures(job_conn) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Holds (issue 16): a hold is resolved exactly once, and no hold exceeds the balance
+# ----------------------------------------------------------------------------------------------
+AUTHORIZE = "SELECT * FROM api.authorize_hold($1, $2, $3::numeric, 'a match', $4)"
+
+
+async def test_six_holds_of_1000_against_5000_give_exactly_five(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """The balance test of a hold is a spend's, in the UPDATE under the wallet's lock."""
+    user = f"hold-{unique}"
+    await job_conn.fetchrow(
+        "SELECT * FROM api.topup($1, $2, 5000.00, $3)", user, GOLD, f"f-{unique}"
+    )
+    conns = await _connections(settings, 6)
+    try:
+        outcomes = await _race(
+            conns, [(AUTHORIZE, (user, GOLD, "1000.00", f"h-{unique}-{i}")) for i in range(6)]
+        )
+    finally:
+        await _close(conns)
+    assert sorted(outcomes) == ["WFUND", "ok", "ok", "ok", "ok", "ok"]
+    row = await job_conn.fetchrow("SELECT balance FROM api.balances($1, $2)", user, GOLD)
+    assert row["balance"] == Decimal("0.00")
+    assert await _reconcile_failures(job_conn) == []
+
+
+async def test_captures_and_voids_racing_on_one_hold_resolve_it_once(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Capture against void, and captures against each other: exactly one wins, the others are
+    hold_not_open (WHOPN), and the user's wallet moves once."""
+    user = f"hold-{unique}"
+    await job_conn.fetchrow(
+        "SELECT * FROM api.topup($1, $2, 100.00, $3)", user, GOLD, f"f-{unique}"
+    )
+    hold = await job_conn.fetchval(
+        "SELECT hold_id FROM api.authorize_hold($1, $2, 40.00, 'a match', $3)",
+        user,
+        GOLD,
+        f"h-{unique}",
+    )
+    capture = "SELECT * FROM api.capture_hold($1, 10.00, $2)"
+    void = "SELECT * FROM api.void_hold($1, $2)"
+    calls: list[tuple[str, tuple[object, ...]]] = [
+        (capture if i % 2 else void, (hold, f"r-{unique}-{i}")) for i in range(30)
+    ]
+    conns = await _connections(settings, 30)
+    try:
+        outcomes = await _race(conns, calls)
+    finally:
+        await _close(conns)
+    assert outcomes.count("ok") == 1
+    assert outcomes.count("WHOPN") == 29
+    state = await job_conn.fetchrow("SELECT * FROM api.get_hold($1)", hold)
+    balance = await job_conn.fetchval("SELECT balance FROM api.balances($1, $2)", user, GOLD)
+    if state["status"] == "captured":
+        assert (state["captured"], state["released"], balance) == (
+            Decimal("10.00"),
+            Decimal("30.00"),
+            Decimal("90.00"),
+        )
+    else:
+        assert (state["status"], state["released"], balance) == (
+            "voided",
+            Decimal("40.00"),
+            Decimal("100.00"),
+        )
+    assert await _reconcile_failures(job_conn) == []
+
+
+async def test_sweeps_racing_captures_of_due_holds_release_each_once(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Holds past their expiry: captures are refused (WHEXP before the sweep, WHOPN after it), and
+    ten concurrent sweeps release each hold exactly once (SKIP LOCKED), giving it all back."""
+    user = f"hold-{unique}"
+    await job_conn.fetchrow(
+        "SELECT * FROM api.topup($1, $2, 100.00, $3)", user, GOLD, f"f-{unique}"
+    )
+    holds = [
+        await job_conn.fetchval(
+            "SELECT hold_id FROM api.authorize_hold($1, $2, 1.00, 'a bid', $3, '1 second')",
+            user,
+            GOLD,
+            f"h-{unique}-{i}",
+        )
+        for i in range(20)
+    ]
+    await asyncio.sleep(1.1)
+    conns = await _connections(settings, 30)
+    start = asyncio.Event()
+
+    async def sweep(conn: asyncpg.Connection) -> int | str:
+        await start.wait()
+        try:
+            return int(await conn.fetchval("SELECT api.expire_holds(5)"))
+        except asyncpg.PostgresError as exc:
+            return str(exc.sqlstate)
+
+    async def capture(conn: asyncpg.Connection, hold: int, i: int) -> int | str:
+        await start.wait()
+        try:
+            await conn.fetchrow(
+                "SELECT * FROM api.capture_hold($1, NULL, $2)", hold, f"c-{unique}-{i}"
+            )
+        except asyncpg.PostgresError as exc:
+            return str(exc.sqlstate)
+        return "ok"
+
+    try:
+        tasks = [asyncio.create_task(sweep(c)) for c in conns[:10]]
+        tasks += [asyncio.create_task(capture(c, holds[i], i)) for i, c in enumerate(conns[10:])]
+        await asyncio.sleep(0.05)
+        start.set()
+        outcomes = list(await asyncio.wait_for(asyncio.gather(*tasks), timeout=60))
+    finally:
+        await _close(conns)
+    sweeps, captures = outcomes[:10], outcomes[10:]
+    assert all(isinstance(n, int) for n in sweeps), sweeps
+    assert set(captures) <= {"WHEXP", "WHOPN"}, captures
+    # whatever the ten sweeps of 5 did not reach, a last one does (other tests' due holds count too)
+    await job_conn.fetchval("SELECT api.expire_holds()")
+    states = [await job_conn.fetchrow("SELECT * FROM api.get_hold($1)", h) for h in holds]
+    assert {(s["status"], s["released"]) for s in states} == {("expired", Decimal("1.00"))}
+    row = await job_conn.fetchrow("SELECT balance, version FROM api.balances($1, $2)", user, GOLD)
+    # the top-up, 20 holds, 20 releases: each hold released exactly once
+    assert (row["balance"], row["version"]) == (Decimal("100.00"), 41)
+    assert await _reconcile_failures(job_conn) == []
+
+
+async def test_holds_racing_spends_never_exceed_the_balance_nor_deadlock(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """60 holds of 1.00 and 60 spends of 1.00 against 100.00: exactly 100 succeed."""
+    user = f"hold-{unique}"
+    await job_conn.fetchrow(
+        "SELECT * FROM api.topup($1, $2, 100.00, $3)", user, GOLD, f"f-{unique}"
+    )
+    spend = "SELECT * FROM api.spend($1, $2, 1.00, 'potion', $3)"
+    calls: list[tuple[str, tuple[object, ...]]] = []
+    for i in range(60):
+        calls.append((AUTHORIZE, (user, GOLD, "1.00", f"h-{unique}-{i}")))
+        calls.append((spend, (user, GOLD, f"s-{unique}-{i}")))
+    conns = await _connections(settings, len(calls))
+    try:
+        outcomes = await _race(conns, calls)
+    finally:
+        await _close(conns)
+    assert outcomes.count("ok") == 100
+    assert outcomes.count("WFUND") == 20
+    row = await job_conn.fetchrow("SELECT balance FROM api.balances($1, $2)", user, GOLD)
+    assert row["balance"] == Decimal("0.00")
+    assert await _reconcile_failures(job_conn) == []
