@@ -632,3 +632,41 @@ async def test_holds_racing_spends_never_exceed_the_balance_nor_deadlock(
     row = await job_conn.fetchrow("SELECT balance FROM api.balances($1, $2)", user, GOLD)
     assert row["balance"] == Decimal("0.00")
     assert await _reconcile_failures(job_conn) == []
+
+
+async def test_a_sweep_killed_mid_run_loses_and_doubles_nothing(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """A sweep's session terminated before it commits: everything it did is rolled back (its
+    holds stay open, nothing moved), and the next sweep releases each hold once."""
+    user = f"hold-{unique}"
+    await job_conn.fetchrow("SELECT * FROM api.topup($1, $2, 10.00, $3)", user, GOLD, f"f-{unique}")
+    holds = [
+        await job_conn.fetchval(
+            "SELECT hold_id FROM api.authorize_hold($1, $2, 1.00, 'a bid', $3, '1 second')",
+            user,
+            GOLD,
+            f"h-{unique}-{i}",
+        )
+        for i in range(5)
+    ]
+    await asyncio.sleep(1.1)
+    (victim,) = await _connections(settings, 1)
+    try:
+        pid = await victim.fetchval("SELECT pg_backend_pid()")
+        transaction = victim.transaction()
+        await transaction.start()
+        assert await victim.fetchval("SELECT api.expire_holds()") >= 5
+        assert await job_conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await victim.close(timeout=5)
+    states = [await job_conn.fetchrow("SELECT * FROM api.get_hold($1)", h) for h in holds]
+    assert {s["status"] for s in states} == {"open"}
+    row = await job_conn.fetchrow("SELECT balance FROM api.balances($1, $2)", user, GOLD)
+    assert row["balance"] == Decimal("5.00")
+    assert await job_conn.fetchval("SELECT api.expire_holds()") >= 5
+    states = [await job_conn.fetchrow("SELECT * FROM api.get_hold($1)", h) for h in holds]
+    assert {(s["status"], s["released"]) for s in states} == {("expired", Decimal("1.00"))}
+    row = await job_conn.fetchrow("SELECT balance, version FROM api.balances($1, $2)", user, GOLD)
+    assert (row["balance"], row["version"]) == (Decimal("10.00"), 11)
+    assert await _reconcile_failures(job_conn) == []
