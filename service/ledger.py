@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -94,6 +94,32 @@ class ReversalPosting(msgspec.Struct, frozen=True):
     created_at: datetime
 
 
+class HoldPosting(msgspec.Struct, frozen=True):
+    """A hold (ledger.hold_posting) as api.authorize_hold, capture_hold, void_hold and get_hold
+    answer it. `transaction_id` and `balance` are the call's transaction and the user's balance
+    right after it: None for get_hold, and `balance` None for a capture of the whole hold (no user
+    leg). An authorization's replay answers as first answered (status open)."""
+
+    hold_id: int
+    status: str  # open, captured, voided or expired
+    user_id: str
+    asset_id: str
+    wallet_id: int
+    amount: Decimal
+    captured: Decimal
+    released: Decimal
+    remaining: Decimal
+    description: str | None
+    expires_at: datetime
+    hold_transaction_id: int
+    resolve_transaction_id: int | None
+    transaction_id: int | None
+    balance: Decimal | None
+    replayed: bool | None
+    created_at: datetime
+    resolved_at: datetime | None
+
+
 class BalanceRow(msgspec.Struct, frozen=True):
     asset_id: str
     asset_code: str
@@ -145,7 +171,7 @@ class TransactionRecord(msgspec.Struct, frozen=True):
     user_id: str
     asset_id: str
     amount: Decimal
-    balance: Decimal
+    balance: Decimal | None  # None for a capture of a whole hold (it has no user leg)
     wallet_id: int
     description: str | None
     metadata: msgspec.Raw
@@ -415,6 +441,49 @@ class Ledger:
             "SELECT * FROM api.reverse($1, $2, $3, $4, $5, $6, $7)",
             transaction_id, amount, reason, key, mode, metadata, client,
         )  # fmt: skip
+
+    async def authorize_hold(
+        self,
+        user_id: str,
+        asset_id: str,
+        amount: Decimal,
+        description: str,
+        key: str,
+        expires_in: timedelta,
+        metadata: str,
+        client: str,
+    ) -> HoldPosting:
+        return await self._posting(
+            HoldPosting,
+            "SELECT * FROM api.authorize_hold($1, $2, $3, $4, $5, $6, $7, $8)",
+            user_id, asset_id, amount, description, key, expires_in, metadata, client,
+        )  # fmt: skip
+
+    async def capture_hold(
+        self, hold_id: int, amount: Decimal | None, key: str, metadata: str, client: str
+    ) -> HoldPosting:
+        """`amount` None: the whole hold."""
+        return await self._posting(
+            HoldPosting,
+            "SELECT * FROM api.capture_hold($1, $2, $3, $4, $5)",
+            hold_id, amount, key, metadata, client,
+        )  # fmt: skip
+
+    async def void_hold(self, hold_id: int, key: str, metadata: str, client: str) -> HoldPosting:
+        return await self._posting(
+            HoldPosting,
+            "SELECT * FROM api.void_hold($1, $2, $3, $4)",
+            hold_id, key, metadata, client,
+        )  # fmt: skip
+
+    async def get_hold(self, hold_id: int) -> HoldPosting:
+        return await self._posting(HoldPosting, "SELECT * FROM api.get_hold($1)", hold_id)
+
+    async def expire_holds(self, limit: int = 1000) -> int:
+        """Releases up to `limit` holds past their expiry; how many it released."""
+        async with self._connection() as conn:
+            released: int = await conn.fetchval("SELECT api.expire_holds($1)", limit)
+        return released
 
     async def balances(self, user_id: str, asset_id: str | None) -> list[BalanceRow]:
         async with self._connection() as conn:

@@ -191,7 +191,7 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
             user_id=t.user_id,
             asset_type_id=t.asset_id,
             amount=decimal_text(t.amount),
-            balance=decimal_text(t.balance),
+            balance=None if t.balance is None else decimal_text(t.balance),
             wallet_id=str(t.wallet_id),
             description=t.description,
             metadata=t.metadata,

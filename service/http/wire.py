@@ -54,7 +54,17 @@ Metadata = Annotated[
     ),
 ]
 # ledger.transaction_type's values
-TransactionType = Literal["topup", "bonus", "spend", "opening_balance", "transfer", "reversal"]
+TransactionType = Literal[
+    "topup",
+    "bonus",
+    "spend",
+    "opening_balance",
+    "transfer",
+    "reversal",
+    "hold",
+    "capture",
+    "release",
+]
 Direction = Literal["credit", "debit"]
 ReversalMode = Annotated[
     Literal["strict", "allow_negative"],
@@ -215,7 +225,13 @@ class TransactionDetail(Wire):
     user_id: str
     asset_type_id: str
     amount: str
-    balance: str
+    balance: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="the user's balance right after it; null for a capture of a whole hold, "
+            "which has no user leg"
+        ),
+    ]
     wallet_id: str
     description: str | None
     metadata: msgspec.Raw
