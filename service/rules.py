@@ -47,6 +47,13 @@ SCOPE_AUDIT = "wallet:audit"
 # right, so a key that may spend may not move a player's coins to someone else or undo a top-up
 SCOPE_TRANSFER = "wallet:transfer"
 SCOPE_REFUND = "wallet:refund"
+# reserving money (a hold), then capturing or voiding it: a game backend's right of its own
+SCOPE_HOLD = "wallet:hold"
+# A hold's expiry, in seconds after its authorization: the SQL API's bound (WHEXI,
+# api.authorize_hold) and default. The edge only keeps what it passes within an interval's range.
+HOLD_EXPIRY_MIN_SECONDS = 1
+HOLD_EXPIRY_MAX_SECONDS = 30 * 24 * 3600
+HOLD_EXPIRY_DEFAULT_SECONDS = 15 * 60
 SCOPES: tuple[str, ...] = (
     SCOPE_READ,
     SCOPE_TOPUP,
@@ -55,6 +62,7 @@ SCOPES: tuple[str, ...] = (
     SCOPE_AUDIT,
     SCOPE_TRANSFER,
     SCOPE_REFUND,
+    SCOPE_HOLD,
 )
 
 # An amount on the wire: a well-formed decimal string. Whether it is above zero, within the

@@ -112,7 +112,7 @@ COMMENT ON COLUMN ledger.api_keys.name IS
 COMMENT ON COLUMN ledger.api_keys.key_hash IS 'The SHA-256 digest of the key (32 bytes); unique.';
 COMMENT ON COLUMN ledger.api_keys.key_prefix IS 'The key''s first characters, so that people can tell keys apart in listings.';
 COMMENT ON COLUMN ledger.api_keys.scopes IS
-    'What the key may do: one or more of ledger._api_scopes() (wallet:audit, wallet:bonus, wallet:read, wallet:refund, wallet:spend, wallet:topup, wallet:transfer), de-duplicated and sorted.';
+    'What the key may do: one or more of ledger._api_scopes() (wallet:audit, wallet:bonus, wallet:hold, wallet:read, wallet:refund, wallet:spend, wallet:topup, wallet:transfer), de-duplicated and sorted.';
 COMMENT ON COLUMN ledger.api_keys.created_at IS 'When the key was created.';
 COMMENT ON COLUMN ledger.api_keys.revoked_at IS 'When the key was revoked (the first time); NULL while it is active. The only column that changes, once (WIMUT otherwise).';
 
