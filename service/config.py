@@ -49,6 +49,9 @@ DEFAULTS: Mapping[str, str] = {
     "WALLET_RATE_LIMIT_GENERAL": "100/15m",
     "WALLET_RATE_LIMIT_TRANSACTIONS": "10/1m",
     "WALLET_CORS_ORIGINS": "",
+    # seconds between the sweeps that release expired holds (service/sweeper.py): a hold is
+    # released at most about this long after it expires (0 = no sweeper in this service)
+    "WALLET_HOLD_SWEEP_SECONDS": "5",
     "WALLET_OTEL_ENDPOINT": "",
     "WALLET_OTEL_SERVICE_NAME": "wallet-service",
 }
@@ -125,6 +128,7 @@ _FIELDS: Mapping[str, tuple[str, Callable[[str, str], Any]]] = {
     "rate_limit_general": ("WALLET_RATE_LIMIT_GENERAL", RateLimit.parse),
     "rate_limit_transactions": ("WALLET_RATE_LIMIT_TRANSACTIONS", RateLimit.parse),
     "cors_origins": ("WALLET_CORS_ORIGINS", _origins),
+    "hold_sweep_seconds": ("WALLET_HOLD_SWEEP_SECONDS", _number(0, 3600)),
     "otel_endpoint": ("WALLET_OTEL_ENDPOINT", _endpoint),
     "otel_service_name": ("WALLET_OTEL_SERVICE_NAME", _text),
 }
@@ -154,6 +158,7 @@ class Settings:
     rate_limit_general: RateLimit | None = _DEFAULT["rate_limit_general"]
     rate_limit_transactions: RateLimit | None = _DEFAULT["rate_limit_transactions"]
     cors_origins: tuple[str, ...] = _DEFAULT["cors_origins"]
+    hold_sweep_seconds: int = _DEFAULT["hold_sweep_seconds"]
     otel_endpoint: str = _DEFAULT["otel_endpoint"]
     otel_service_name: str = _DEFAULT["otel_service_name"]
 

@@ -17,7 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from service.admission import Admissions
 from service.auth import KeyRing
 from service.config import Settings, load_settings
-from service.http import money, operations, reads, reversals
+from service.http import holds, money, operations, reads, reversals
 from service.http.codec import ExactJSONRequest
 from service.http.gate import Gate
 from service.http.guards import ApiKeyGuard
@@ -187,6 +187,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
         route_handlers=[
             *money.routes(ledger, gate),
             *reversals.routes(ledger, gate),
+            *holds.routes(ledger, gate),
             *reads.routes(ledger, gate),
         ],
         guards=[ApiKeyGuard(keyring)],

@@ -20,6 +20,13 @@ _CLIENT_NAME = "wallet.client"
 _CHALLENGE = 'Bearer realm="wallet"'
 
 AnyRequest = Request[Any, Any, Any]
+# A POST route's option: it may be sent without a body (a hold's void), then with no Content-Type
+BODY_OPTIONAL = "body_optional"
+
+
+def _no_body(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    headers = connection.headers
+    return "transfer-encoding" not in headers and headers.get("content-length", "0") == "0"
 
 
 class ApiKeyGuard:
@@ -67,7 +74,9 @@ class ApiKeyGuard:
             raise ProblemError("forbidden", f"this API key lacks the scope {scope}")
         connection.scope[_CLIENT_NAME] = client.name  # type: ignore[literal-required]
         connection.scope[_CLIENT] = client  # type: ignore[literal-required]
-        if connection.scope.get("method") == "POST":
+        if connection.scope.get("method") == "POST" and not (
+            handler.opt.get(BODY_OPTIONAL) and _no_body(connection)
+        ):
             media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
             if media_type != JSON and not media_type.endswith("+json"):
                 raise ProblemError(

@@ -127,6 +127,116 @@ class ReversalRequest(RequestBody):
     metadata: Metadata | None = None
 
 
+ExpiresInSeconds = Annotated[
+    int,
+    msgspec.Meta(
+        description=f"Seconds from its authorization until the hold expires: "
+        f"{rules.HOLD_EXPIRY_MIN_SECONDS} to {rules.HOLD_EXPIRY_MAX_SECONDS} (30 days); absent "
+        f"or null: {rules.HOLD_EXPIRY_DEFAULT_SECONDS} (15 minutes). Outside the bounds: 400 "
+        "invalid_hold_expiry.",
+        examples=[600],
+    ),
+]
+CaptureAmount = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=rules.AMOUNT_PATTERN,
+        description=f"{_AMOUNT_RULE} At most the hold's amount; absent or null: all of it.",
+        examples=["7.50"],
+    ),
+]
+HoldStatus = Literal["open", "captured", "voided", "expired"]
+
+
+class HoldRequest(RequestBody):
+    user_id: UserId
+    asset_type_id: AssetId
+    amount: Amount
+    description: Description
+    expires_in_seconds: ExpiresInSeconds | None = None
+    metadata: Metadata | None = None
+
+
+class CaptureRequest(RequestBody):
+    amount: CaptureAmount | None = None
+    metadata: Metadata | None = None
+
+
+class VoidRequest(RequestBody):
+    metadata: Metadata | None = None
+
+
+class HoldResponse(Wire):
+    """An authorization as its POST answers it (a repeat: the same, whatever the hold became)."""
+
+    hold_id: str
+    transaction_id: str
+    status: Literal["open"]
+    user_id: str
+    asset_type_id: str
+    amount: str
+    remaining: Annotated[str, msgspec.Meta(description="what is held: the whole amount")]
+    balance: Annotated[
+        str, msgspec.Meta(description="the user's balance right after it: what can be spent now")
+    ]
+    wallet_id: str
+    expires_at: datetime
+    created_at: datetime
+
+
+class HoldResolutionResponse(Wire):
+    """A capture or a void as its POST answers it."""
+
+    hold_id: str
+    transaction_id: str
+    status: Literal["captured", "voided"]
+    user_id: str
+    asset_type_id: str
+    amount: Annotated[str, msgspec.Meta(description="the hold's amount")]
+    captured_amount: Annotated[str, msgspec.Meta(description="what went to Revenue")]
+    released_amount: Annotated[str, msgspec.Meta(description="what went back to the user")]
+    balance: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="the user's balance right after it; null for a capture of the whole hold, "
+            "which gives nothing back"
+        ),
+    ]
+    wallet_id: str
+    expires_at: datetime
+    created_at: datetime
+    resolved_at: datetime
+
+
+class HoldDetail(Wire):
+    """A hold as GET /api/v1/holds/{holdId} reads it."""
+
+    hold_id: str
+    status: Annotated[
+        HoldStatus,
+        msgspec.Meta(
+            description="open until captured, voided or expired (released by the sweeper within "
+            "its bound after expiresAt); an open hold past expiresAt can no longer be captured"
+        ),
+    ]
+    user_id: str
+    asset_type_id: str
+    wallet_id: str
+    amount: str
+    captured_amount: str
+    released_amount: str
+    remaining: Annotated[str, msgspec.Meta(description="what is still held (0 once resolved)")]
+    description: str | None
+    expires_at: datetime
+    hold_transaction_id: str
+    resolve_transaction_id: Annotated[
+        str | None,
+        msgspec.Meta(description="the capture, void or expiry that resolved it; null while open"),
+    ]
+    created_at: datetime
+    resolved_at: datetime | None
+
+
 class TransactionResponse(Wire):
     """A money movement as the POST endpoints answer it: the user's side of the transaction."""
 

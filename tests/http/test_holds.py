@@ -3,10 +3,27 @@ transactions (hold, capture, release)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
 import asyncpg
 import httpx
+import pytest
+from redis.asyncio import Redis
 
-from tests.support import GOLD, topup
+from service.config import RateLimit, Settings
+from service.rules import SCOPE_HOLD, SCOPES
+from tests.support import (
+    GOLD,
+    assert_problem,
+    gold_balance,
+    money_headers,
+    repeat_verdict,
+    running_app,
+    topup,
+)
 
 Client = httpx.AsyncClient
 
@@ -68,3 +85,308 @@ async def test_reads_show_a_holds_hold_capture_and_release_transactions(
     released = await api.get(f"/api/v1/transactions/{void['transaction_id']}", headers=auth)
     assert released.status_code == 200, released.text
     assert (released.json()["type"], released.json()["amount"]) == ("release", "1.00")
+
+
+# ----------------------------------------------------------------------------------------------
+# The routes
+# ----------------------------------------------------------------------------------------------
+async def authorize(
+    api: Client, auth: dict[str, str], user: str, amount: str, key: str | None = None, **extra: Any
+) -> httpx.Response:
+    body = {"userId": user, "assetTypeId": GOLD, "amount": amount, "description": "Entry fee"}
+    return await api.post(
+        "/api/v1/wallet/holds", json={**body, **extra}, headers=money_headers(auth, key)
+    )
+
+
+async def capture(
+    api: Client, auth: dict[str, str], hold: str, key: str | None = None, **body: Any
+) -> httpx.Response:
+    return await api.post(
+        f"/api/v1/holds/{hold}/capture", json=body, headers=money_headers(auth, key)
+    )
+
+
+async def void(
+    api: Client, auth: dict[str, str], hold: str, key: str | None = None, **body: Any
+) -> httpx.Response:
+    headers = money_headers(auth, key)
+    if body:
+        return await api.post(f"/api/v1/holds/{hold}/void", json=body, headers=headers)
+    return await api.post(f"/api/v1/holds/{hold}/void", headers=headers)
+
+
+async def held(api: Client, auth: dict[str, str], user: str, amount: str, **extra: Any) -> str:
+    """The id of a new hold of `amount` gold coins of `user`."""
+    response = await authorize(api, auth, user, amount, **extra)
+    assert response.status_code == 201, response.text
+    hold_id: str = response.json()["holdId"]
+    return hold_id
+
+
+async def read_hold(api: Client, auth: dict[str, str], hold: str) -> dict[str, Any]:
+    response = await api.get(f"/api/v1/holds/{hold}", headers=auth)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_authorize_then_capture_a_part_gives_the_rest_back(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    user = f"u-{unique}"
+    assert (await topup(api, auth, user, "10.00")).status_code == 201
+    response = await authorize(api, auth, user, "4.00", expiresInSeconds=600, metadata={"m": 1})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert list(body) == [
+        "holdId",
+        "transactionId",
+        "status",
+        "userId",
+        "assetTypeId",
+        "amount",
+        "remaining",
+        "balance",
+        "walletId",
+        "expiresAt",
+        "createdAt",
+    ]
+    assert (body["status"], body["userId"], body["assetTypeId"]) == ("open", user, GOLD)
+    assert (body["amount"], body["remaining"], body["balance"]) == ("4.00", "4.00", "6.00")
+    created = datetime.fromisoformat(body["createdAt"])
+    assert datetime.fromisoformat(body["expiresAt"]) - created == timedelta(seconds=600)
+    assert await gold_balance(api, auth, user) == "6.00"
+    hold = body["holdId"]
+    opened = await read_hold(api, auth, hold)
+    assert (opened["status"], opened["remaining"], opened["resolveTransactionId"]) == (
+        "open",
+        "4.00",
+        None,
+    )
+    assert opened["holdTransactionId"] == body["transactionId"]
+    assert opened["description"] == "Entry fee"
+
+    captured = await capture(api, auth, hold, amount="1.50")
+    assert captured.status_code == 201, captured.text
+    c = captured.json()
+    assert (c["holdId"], c["status"], c["amount"], c["capturedAmount"], c["releasedAmount"]) == (
+        hold,
+        "captured",
+        "4.00",
+        "1.50",
+        "2.50",
+    )
+    assert c["balance"] == "8.50" and c["resolvedAt"]
+    assert await gold_balance(api, auth, user) == "8.50"
+    after = await read_hold(api, auth, hold)
+    assert (after["status"], after["capturedAmount"], after["releasedAmount"]) == (
+        "captured",
+        "1.50",
+        "2.50",
+    )
+    assert (after["remaining"], after["resolveTransactionId"]) == ("0.00", c["transactionId"])
+
+
+async def test_a_whole_capture_and_a_void(api: Client, auth: dict[str, str], unique: str) -> None:
+    """A capture without an amount takes all (no user leg: balance null); a void gives all back;
+    a hold without expiresInSeconds expires in 15 minutes."""
+    user = f"u-{unique}"
+    assert (await topup(api, auth, user, "10.00")).status_code == 201
+    first = await authorize(api, auth, user, "3.00")
+    assert first.status_code == 201, first.text
+    created = datetime.fromisoformat(first.json()["createdAt"])
+    expires = datetime.fromisoformat(first.json()["expiresAt"])
+    assert expires - created == timedelta(minutes=15)
+    whole = await capture(api, auth, first.json()["holdId"])
+    assert whole.status_code == 201, whole.text
+    assert (whole.json()["capturedAmount"], whole.json()["releasedAmount"]) == ("3.00", "0.00")
+    assert whole.json()["balance"] is None
+    second = await held(api, auth, user, "2.00")
+    voided = await void(api, auth, second, metadata={"why": "match cancelled"})
+    assert voided.status_code == 201, voided.text
+    v = voided.json()
+    assert (v["status"], v["capturedAmount"], v["releasedAmount"], v["balance"]) == (
+        "voided",
+        "0.00",
+        "2.00",
+        "7.00",
+    )
+    assert (await read_hold(api, auth, second))["status"] == "voided"
+    assert await gold_balance(api, auth, user) == "7.00"
+
+
+async def test_hold_problems_answer_their_codes_and_move_nothing(
+    settings: Settings, key: str, unique: str
+) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
+    user = f"u-{unique}"
+    # no sweeper during the test: an expired hold stays open, unswept
+    async with running_app(settings, hold_sweep_seconds=0) as api:
+        assert (await topup(api, auth, user, "10.00")).status_code == 201
+        assert_problem(await authorize(api, auth, user, "10.01"), 422, "insufficient_funds")
+        assert_problem(
+            await authorize(api, auth, f"nobody-{unique}", "1.00"), 422, "insufficient_funds"
+        )
+        assert_problem(
+            await authorize(api, auth, user, "1.00", assetTypeId="asset-nope"), 422, "unknown_asset"
+        )
+        for seconds in (0, -1, 2592001, 10**12):
+            response = await authorize(api, auth, user, "1.00", expiresInSeconds=seconds)
+            assert_problem(response, 400, "invalid_hold_expiry")
+        assert_problem(await authorize(api, auth, user, "0.00"), 422, "invalid_amount")
+        for missing in ("9999999999", "abc", "0", "01"):
+            assert_problem(await capture(api, auth, missing), 404, "hold_not_found")
+            assert_problem(await void(api, auth, missing), 404, "hold_not_found")
+            response = await api.get(f"/api/v1/holds/{missing}", headers=auth)
+            assert_problem(response, 404, "hold_not_found")
+
+        hold = await held(api, auth, user, "4.00")
+        problem = assert_problem(
+            await capture(api, auth, hold, amount="4.01"), 422, "capture_exceeds_hold"
+        )
+        assert "4.00" in problem["detail"], problem
+        assert (await void(api, auth, hold)).status_code == 201
+        for again in (capture(api, auth, hold), void(api, auth, hold)):
+            problem = assert_problem(await again, 409, "hold_not_open")
+            assert "voided" in problem["detail"], problem
+
+        due = await held(api, auth, user, "5.00", expiresInSeconds=1)
+        assert await gold_balance(api, auth, user) == "5.00"
+        await asyncio.sleep(1.2)
+        assert_problem(await capture(api, auth, due), 409, "hold_expired")
+        assert_problem(await void(api, auth, due), 409, "hold_expired")
+        assert (await read_hold(api, auth, due))["status"] == "open"  # not swept
+        assert await gold_balance(api, auth, user) == "5.00"
+
+        body = {"userId": user, "assetTypeId": GOLD, "amount": "1.00", "description": "x"}
+        for path, json in (
+            ("/api/v1/wallet/holds", body),
+            (f"/api/v1/holds/{hold}/capture", {}),
+            (f"/api/v1/holds/{hold}/void", None),
+        ):
+            response = await api.post(path, json=json, headers=auth)
+            assert_problem(response, 400, "idempotency_key_missing")
+        unknown = {**body, "expiresIn": 5}
+        response = await api.post("/api/v1/wallet/holds", json=unknown, headers=money_headers(auth))
+        assert_problem(response, 400, "validation_failed")
+        assert await gold_balance(api, auth, user) == "5.00"
+
+
+@pytest.mark.parametrize("flush", [False, True])
+async def test_repeats_answer_the_same_body_and_move_nothing_twice(
+    api: Client, auth: dict[str, str], unique: str, redis_client: Redis, flush: bool
+) -> None:
+    """Answered by Redis, then (after FLUSHDB) by the ledger's own keys."""
+    user = f"u-{unique}"
+    assert (await topup(api, auth, user, "10.00")).status_code == 201
+    key = f"hold-{unique}"
+    first = await authorize(api, auth, user, "4.00", key, metadata={"a": 1.5})
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    hold = first.json()["holdId"]
+    captured = await capture(api, auth, hold, f"cap-{unique}", amount="1.00")
+    assert captured.status_code == 201, captured.text
+    second = await held(api, auth, user, "2.00")
+    voided = await void(api, auth, second, f"void-{unique}")
+    assert voided.status_code == 201, voided.text
+    if flush:
+        await redis_client.flushdb()
+    # the authorization's repeat answers as first answered, though the hold is captured since
+    again = await authorize(api, auth, user, "4", key, metadata={"a": 1.50})
+    assert repeat_verdict(first, again) == "replayed"
+    with_default = await authorize(
+        api, auth, user, "4.00", key, expiresInSeconds=900, metadata={"a": 1.5}
+    )
+    assert repeat_verdict(first, with_default) == "replayed"
+    assert (
+        repeat_verdict(captured, await capture(api, auth, hold, f"cap-{unique}", amount="1"))
+        == "replayed"
+    )
+    assert repeat_verdict(voided, await void(api, auth, second, f"void-{unique}")) == "replayed"
+    for changed in (
+        {"amount": "4.01"},
+        {"description": "Other"},
+        {"expiresInSeconds": 60},
+        {"metadata": {}},
+    ):
+        extra = {"metadata": {"a": 1.5}, **changed}
+        amount = extra.pop("amount", "4.00")
+        response = await authorize(api, auth, user, amount, key, **extra)
+        assert repeat_verdict(first, response) == "idempotency_key_reused"
+    assert (
+        repeat_verdict(captured, await capture(api, auth, hold, f"cap-{unique}"))
+        == "idempotency_key_reused"
+    )
+    assert (
+        repeat_verdict(voided, await capture(api, auth, second, f"void-{unique}"))
+        == "idempotency_key_reused"
+    )
+    assert (
+        repeat_verdict(voided, await void(api, auth, hold, f"void-{unique}"))
+        == "idempotency_key_reused"
+    )
+    assert await gold_balance(api, auth, user) == "9.00"
+
+
+@pytest.mark.parametrize("flush", [False, True])
+async def test_a_whole_capture_and_its_amount_are_the_same_request(
+    api: Client, auth: dict[str, str], unique: str, redis_client: Redis, flush: bool
+) -> None:
+    user = f"u-{unique}"
+    assert (await topup(api, auth, user, "10.00")).status_code == 201
+    verdicts = []
+    for first, second in (
+        ({}, {"amount": "3.00"}),
+        ({"amount": "3"}, {}),
+        ({"amount": "2.00"}, {}),
+    ):
+        hold = await held(api, auth, user, "3.00")
+        key = f"same-{unique}-{len(verdicts)}"
+        answer = await capture(api, auth, hold, key, **first)
+        assert answer.status_code == 201, answer.text
+        if flush:
+            await redis_client.flushdb()
+        verdicts.append(repeat_verdict(answer, await capture(api, auth, hold, key, **second)))
+    assert verdicts == ["replayed", "replayed", "idempotency_key_reused"]
+
+
+async def test_holds_need_the_hold_scope_and_reading_one_the_read_scope(
+    settings: Settings, new_key: Callable[..., str], unique: str
+) -> None:
+    user = f"u-{unique}"
+    everything_else = {"Authorization": f"Bearer {new_key([s for s in SCOPES if s != SCOPE_HOLD])}"}
+    holds_only = {"Authorization": f"Bearer {new_key([SCOPE_HOLD])}"}
+    async with running_app(settings) as api:
+        assert (await topup(api, everything_else, user, "10.00")).status_code == 201
+        for refused in (
+            await authorize(api, everything_else, user, "1.00"),
+            await capture(api, everything_else, "1"),
+            await void(api, everything_else, "1"),
+        ):
+            problem = assert_problem(refused, 403, "forbidden")
+            assert "wallet:hold" in problem["detail"], problem
+        hold = await held(api, holds_only, user, "1.00")
+        response = await api.get(f"/api/v1/holds/{hold}", headers=holds_only)
+        assert "wallet:read" in assert_problem(response, 403, "forbidden")["detail"]
+        assert (await read_hold(api, everything_else, hold))["status"] == "open"
+        assert (await void(api, holds_only, hold)).status_code == 201
+        assert await gold_balance(api, everything_else, user) == "10.00"
+
+
+async def test_authorizations_count_against_the_users_transaction_limit(
+    settings: Settings, key: str, unique: str
+) -> None:
+    """An authorization moves the user's money: the user's transaction limit counts it (a
+    capture or void names no user, as a reversal does not)."""
+    auth = {"Authorization": f"Bearer {key}"}
+    user = f"u-{unique}"
+    limits = {"rate_limit_transactions": RateLimit(3, 3600), "rate_limit_general": None}
+    async with running_app(settings, **limits) as api:
+        assert (await topup(api, auth, user, "10.00")).status_code == 201
+        holds = [await held(api, auth, user, "1.00") for _ in range(2)]
+        assert_problem(await authorize(api, auth, user, "1.00"), 429, "rate_limited")
+        assert_problem(await topup(api, auth, user, "1.00"), 429, "rate_limited")
+        assert (await capture(api, auth, holds[0])).status_code == 201
+        assert (await void(api, auth, holds[1])).status_code == 201
+    async with running_app(settings) as api:
+        assert await gold_balance(api, auth, user) == "9.00"
