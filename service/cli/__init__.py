@@ -1,5 +1,5 @@
-"""The `wallet` command: migrate, seed, reconcile, API keys, reversals, and serve (the HTTP
-service)."""
+"""The `wallet` command: migrate, seed, reconcile, API keys, reversals, expired holds, and serve
+(the HTTP service)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 
+from service.cli.expire_holds import expire_holds
 from service.cli.keys import keys_command
 from service.cli.migrate import GaveUp, LockPolicy, migrate
 from service.cli.reconcile import reconcile
@@ -90,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         " (default: made from the arguments)",
     )
     commands.add_parser(
+        "expire-holds",
+        help="release the holds past their expiry, once (as wallet_job); the service's sweeper "
+        "does it every WALLET_HOLD_SWEEP_SECONDS",
+    )
+    commands.add_parser(
         "serve", help="serve the HTTP API (WALLET_HOST, WALLET_PORT, WALLET_WORKERS)"
     )
     return parser
@@ -123,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return reconcile(settings.admin_database_url)
         elif args.command == "keys":
             return keys_command(settings.admin_database_url, args)
+        elif args.command == "expire-holds":
+            return expire_holds(
+                job_database_url(settings), statement_timeout_ms=settings.statement_timeout_ms
+            )
         elif args.command == "reverse":
             return reverse_command(
                 job_database_url(settings),

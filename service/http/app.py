@@ -40,6 +40,7 @@ from service.problems import (
     unavailable,
     validation_failed,
 )
+from service.sweeper import HoldSweeper
 
 MAX_BODY_BYTES = 16 * 1024
 # Litestar's own HTTP errors (no route, wrong method, ...) by status
@@ -157,6 +158,7 @@ class Backends:
 def create_litestar(settings: Settings, backends: Backends | None = None) -> Litestar:
     backends = backends or Backends.from_settings(settings)
     ledger, admissions, keyring = backends.ledger, backends.admissions, backends.keyring
+    sweeper = HoldSweeper(settings)
     plugins: list[Any] = []
     tracer_provider: Any = None
     if settings.otel_endpoint:
@@ -167,10 +169,12 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await ledger.open()
         await keyring.start()
+        await sweeper.start()
         try:
             yield
         finally:
             # on SIGTERM the server stops accepting and lets requests in flight finish first
+            await sweeper.stop()
             await keyring.stop()
             await admissions.close()
             await ledger.close()

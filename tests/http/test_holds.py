@@ -1,11 +1,12 @@
-"""Holds (issue 16) over HTTP: a wallet's ledger and a transaction's detail that show a hold's
-transactions (hold, capture, release)."""
+"""Holds (issue 16) over HTTP: the routes (authorize, capture, void, read), their problems and
+repeats, the scope; reads of a hold's transactions (hold, capture, release); and the service's
+sweeper, which releases expired holds on its own."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,7 @@ from redis.asyncio import Redis
 
 from service.config import RateLimit, Settings
 from service.rules import SCOPE_HOLD, SCOPES
+from service.sweeper import SWEEP_LOCK
 from tests.support import (
     GOLD,
     assert_problem,
@@ -390,3 +392,96 @@ async def test_authorizations_count_against_the_users_transaction_limit(
         assert (await void(api, auth, holds[1])).status_code == 201
     async with running_app(settings) as api:
         assert await gold_balance(api, auth, user) == "9.00"
+
+
+# ----------------------------------------------------------------------------------------------
+# The sweeper (service/sweeper.py)
+# ----------------------------------------------------------------------------------------------
+async def status_of(conn: asyncpg.Connection, hold: str) -> str:
+    """The hold's status read in SQL: no HTTP call the service could act on."""
+    status: str = await conn.fetchval("SELECT status::text FROM api.get_hold($1)", int(hold))
+    return status
+
+
+async def test_the_running_service_releases_an_expired_hold_within_the_bound(
+    settings: Settings, key: str, unique: str, service_conn: asyncpg.Connection
+) -> None:
+    """With WALLET_HOLD_SWEEP_SECONDS=1, a hold of 1 second is released by the service on its
+    own within 1 s of its expiry (plus a sweep's run and the test's polling: 1.5 s allowed)."""
+    auth = {"Authorization": f"Bearer {key}"}
+    user = f"u-{unique}"
+    async with running_app(settings, hold_sweep_seconds=1) as api:
+        assert (await topup(api, auth, user, "10.00")).status_code == 201
+        response = await authorize(api, auth, user, "4.00", expiresInSeconds=1)
+        assert response.status_code == 201, response.text
+        hold, expires = response.json()["holdId"], response.json()["expiresAt"]
+        assert await gold_balance(api, auth, user) == "6.00"
+        while await status_of(service_conn, hold) == "open":
+            await asyncio.sleep(0.05)
+        released_at = datetime.now(UTC)
+        late = released_at - datetime.fromisoformat(expires)
+        assert late <= timedelta(seconds=2.5), late
+        detail = await read_hold(api, auth, hold)
+        assert (detail["status"], detail["releasedAmount"], detail["remaining"]) == (
+            "expired",
+            "4.00",
+            "0.00",
+        )
+        resolved = datetime.fromisoformat(detail["resolvedAt"])
+        assert timedelta(0) <= resolved - datetime.fromisoformat(expires) <= timedelta(seconds=2)
+        assert await gold_balance(api, auth, user) == "10.00"
+        release = await api.get(
+            f"/api/v1/transactions/{detail['resolveTransactionId']}", headers=auth
+        )
+        assert (release.json()["type"], release.json()["amount"]) == ("release", "4.00")
+        assert_problem(await capture(api, auth, hold), 409, "hold_not_open")
+
+
+async def test_one_sweeper_at_a_time_the_others_skip_their_turn(
+    settings: Settings, key: str, unique: str, service_conn: asyncpg.Connection
+) -> None:
+    """While another session holds the sweep's advisory lock (a sweep running elsewhere), the
+    service's sweeper skips its turns and never waits; once it is free, the next turn sweeps."""
+    auth = {"Authorization": f"Bearer {key}"}
+    user = f"u-{unique}"
+    locked = "SELECT pg_try_advisory_lock($1, $2)"
+    async with running_app(settings, hold_sweep_seconds=1) as api:
+        assert (await topup(api, auth, user, "10.00")).status_code == 201
+        assert await service_conn.fetchval(locked, *SWEEP_LOCK)
+        hold = await held(api, auth, user, "4.00", expiresInSeconds=1)
+        await asyncio.sleep(3)
+        assert await status_of(service_conn, hold) == "open"
+        assert await gold_balance(api, auth, user) == "6.00"
+        await service_conn.execute("SELECT pg_advisory_unlock($1, $2)", *SWEEP_LOCK)
+        for _ in range(60):
+            if await status_of(service_conn, hold) == "expired":
+                break
+            await asyncio.sleep(0.05)
+        assert await status_of(service_conn, hold) == "expired"
+        assert await gold_balance(api, auth, user) == "10.00"
+
+
+async def test_two_services_sweeping_release_each_hold_once(
+    settings: Settings, key: str, unique: str, service_conn: asyncpg.Connection
+) -> None:
+    """Two apps (as two workers or instances) with sweepers every second: 20 due holds are each
+    released once (the user's version: 1 top-up + 20 holds + 20 releases)."""
+    auth = {"Authorization": f"Bearer {key}"}
+    user = f"u-{unique}"
+    async with running_app(settings, hold_sweep_seconds=0) as api:
+        assert (await topup(api, auth, user, "20.00")).status_code == 201
+        holds = [await held(api, auth, user, "1.00", expiresInSeconds=1) for _ in range(20)]
+    async with (
+        running_app(settings, hold_sweep_seconds=1),
+        running_app(settings, hold_sweep_seconds=1),
+    ):
+        for _ in range(100):
+            statuses = {await status_of(service_conn, h) for h in holds}
+            if statuses == {"expired"}:
+                break
+            await asyncio.sleep(0.05)
+    assert statuses == {"expired"}
+    row = await service_conn.fetchrow(
+        "SELECT balance, version FROM api.balances($1, $2)", user, GOLD
+    )
+    assert (str(row["balance"]), row["version"]) == ("20.00", 41)

@@ -1,0 +1,111 @@
+"""The holds sweeper: releases expired holds (api.expire_holds) every WALLET_HOLD_SWEEP_SECONDS,
+without anyone calling anything.
+
+Every worker of every instance runs one, but one sweeps at a time: each sweep first takes a
+PostgreSQL advisory lock on its own connection with pg_try_advisory_lock, and a sweeper that
+does not get it skips that turn (it never waits). The lock is the sweeping session's: if the
+process or its connection dies mid-sweep, PostgreSQL releases the lock with the session, the
+sweep's uncommitted releases roll back, and the next sweeper's turn releases those holds once
+(api.expire_holds locks each due hold with SKIP LOCKED and resolves it exactly once whoever
+runs it).
+
+The bound: the sweepers try every N seconds (N = WALLET_HOLD_SWEEP_SECONDS), so a hold is
+released within about N seconds after its expiry, plus one sweep's run; until then it reads
+open and capturing or voiding it is already 409 hold_expired. `wallet expire-holds` runs the
+same sweep from a job (service/cli/expire_holds.py), for deployments that run the service with
+WALLET_HOLD_SWEEP_SECONDS=0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+
+from service.config import Settings
+
+log = logging.getLogger("wallet.sweeper")
+
+# The advisory lock of the sweep (pg_try_advisory_lock(int, int)): "wallet" holds sweep
+SWEEP_LOCK = (0x77616C6C, 16)
+# Holds released per call of api.expire_holds; a sweep calls it again while a call fills it
+SWEEP_BATCH = 1000
+
+
+async def sweep(conn: asyncpg.Connection, batch: int = SWEEP_BATCH) -> int | None:
+    """One sweep on `conn` under the sweep's advisory lock: how many holds it released, or None
+    when another session holds the lock (it is sweeping now)."""
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *SWEEP_LOCK):
+        return None
+    try:
+        released = 0
+        while True:
+            count: int = await conn.fetchval("SELECT api.expire_holds($1)", batch)
+            released += count
+            if count < batch:
+                return released
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1, $2)", *SWEEP_LOCK)
+
+
+class HoldSweeper:
+    """The service's sweeper task, started and stopped by the app's lifespan; its own connection
+    (as the service's login), made on first use and again after any failure."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.sweeps = 0  # sweeps run by this sweeper (not those skipped), for tests and logs
+
+    async def start(self) -> None:
+        if self._settings.hold_sweep_seconds > 0:
+            self._task = asyncio.create_task(self._run(), name="wallet-hold-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await self._task
+            self._task = None
+        await self._close()
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()  # never waits; PostgreSQL releases the lock with the session
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            s = self._settings
+            self._conn = await asyncpg.connect(
+                s.database_url,
+                timeout=5,
+                statement_cache_size=0,
+                server_settings={
+                    "statement_timeout": str(s.statement_timeout_ms),
+                    "lock_timeout": str(s.lock_timeout_ms),
+                    "application_name": "wallet-service-sweeper",
+                },
+            )
+        return self._conn
+
+    async def _run(self) -> None:
+        interval = self._settings.hold_sweep_seconds
+        while True:
+            try:
+                released = await sweep(await self._connection())
+                if released is not None:
+                    self.sweeps += 1
+                    if released:
+                        log.info("expired holds released: %d", released)
+            except asyncio.CancelledError:
+                raise
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # the next turn tries again on a fresh connection; the holds wait for it
+                log.warning("holds not swept: %s", exc)
+                await self._close()
+            await asyncio.sleep(interval)
