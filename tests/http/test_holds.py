@@ -23,6 +23,7 @@ from tests.support import (
     gold_balance,
     money_headers,
     repeat_verdict,
+    reverse,
     running_app,
     topup,
 )
@@ -485,3 +486,18 @@ async def test_two_services_sweeping_release_each_hold_once(
         "SELECT balance, version FROM api.balances($1, $2)", user, GOLD
     )
     assert (str(row["balance"]), row["version"]) == ("20.00", 41)
+
+
+async def test_a_holds_transactions_are_not_reversible(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    user = f"u-{unique}"
+    assert (await topup(api, auth, user, "10.00")).status_code == 201
+    response = await authorize(api, auth, user, "4.00")
+    assert response.status_code == 201, response.text
+    captured = await capture(api, auth, response.json()["holdId"], amount="1.00")
+    assert captured.status_code == 201, captured.text
+    for transaction in (response.json()["transactionId"], captured.json()["transactionId"]):
+        refused = await reverse(api, auth, transaction)
+        assert_problem(refused, 422, "not_reversible")
+    assert await gold_balance(api, auth, user) == "9.00"
