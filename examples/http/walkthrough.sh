@@ -83,6 +83,24 @@ curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/transactions/$TRANSACTION"
 step "the top-up now: reversedAmount, all of it, and its two reversals"
 curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/transactions/$TOPUP_ID"
 
+step "a hold: 20.00 of user-new-002's coins reserved for 10 minutes (balance: what is left to spend)"
+HOLD=$(curl -s -X POST "$API/wallet/holds" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: match-77-entry' \
+  -d '{"userId": "user-new-002", "assetTypeId": "asset-gold-coin-001", "amount": "20.00",
+       "description": "Tournament entry, match 77", "expiresInSeconds": 600}')
+echo "$HOLD"
+HOLD_ID=$(field '["holdId"]' <<<"$HOLD")
+
+step "capture 15.00 of it (to Revenue); the other 5.00 go back; a second capture is 409 hold_not_open"
+curl -s -w '\n' -X POST "$API/holds/$HOLD_ID/capture" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: match-77-result' \
+  -d '{"amount": "15.00", "metadata": {"matchId": 77}}'
+curl -s -w '\n' -X POST "$API/holds/$HOLD_ID/capture" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: match-77-again' -d '{}'
+
+step "the hold now (a hold not captured nor voided is released by the service after expiresAt)"
+curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/holds/$HOLD_ID"
+
 step "the service's health and metrics (no key needed: expose them to your monitoring only)"
 curl -s -w '\n' "${API%/api/v1}/health"
 curl -s "${API%/api/v1}/metrics" | grep -E '^wallet_(transactions|idempotent_replays)_total' | sort

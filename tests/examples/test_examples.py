@@ -46,7 +46,9 @@ SQL_EXAMPLE = ROOT / "examples" / "sql" / "walkthrough.sql"
 HTTP_EXAMPLE = ROOT / "examples" / "http" / "walkthrough.sh"
 UPDATE = os.environ.get("UPDATE_EXAMPLES") == "1"
 REDIS_DB = 9
-ALL_SCOPES = "wallet:read,wallet:topup,wallet:bonus,wallet:spend,wallet:transfer,wallet:refund"
+ALL_SCOPES = (
+    "wallet:read,wallet:topup,wallet:bonus,wallet:spend,wallet:transfer,wallet:refund,wallet:hold"
+)
 LIMITS = ("WALLET_RATE_LIMIT_GENERAL", "WALLET_RATE_LIMIT_TRANSACTIONS")
 
 # ----------------------------------------------------------------------------------------------
@@ -167,6 +169,9 @@ HTTP_ID_KINDS = {
     "fromWalletId": "wallet",
     "toWalletId": "wallet",
     "entryId": "entry",
+    "holdId": "hold",
+    "holdTransactionId": "tx",
+    "resolveTransactionId": "tx",
 }
 HTTP_IDS = re.compile(rf'"({"|".join(HTTP_ID_KINDS)})":"(\d+)"')
 HTTP_ID_LISTS = re.compile(r'"reversals":\[[^\]]*\]')  # transaction ids
