@@ -81,8 +81,10 @@ class HoldSweeper:
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
             s = self._settings
+            # a session's lock: straight to PostgreSQL where a pooler stands in front of it
+            # (WALLET_LISTEN_DATABASE_URL, docs/operations.md), as the key ring's LISTEN
             self._conn = await asyncpg.connect(
-                s.database_url,
+                s.listen_database_url or s.database_url,
                 timeout=5,
                 statement_cache_size=0,
                 server_settings={
