@@ -7,6 +7,7 @@ stops it; whatever happens, the fixture kills the server's process group at the 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gzip
 import json
 import os
@@ -368,3 +369,50 @@ def test_without_an_otel_endpoint_the_app_loads_no_tracing_stack(
     assert "opentelemetry.sdk.trace" in on and any(
         m.startswith("opentelemetry.exporter") for m in on
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. The holds sweeper in every worker, one sweeping at a time
+# ----------------------------------------------------------------------------------------------
+async def test_both_workers_sweepers_release_expired_holds_once_within_the_bound(
+    start_server: StartServer, service_conn: asyncpg.Connection, unique: str
+) -> None:
+    """WALLET_HOLD_SWEEP_SECONDS=1: each worker has its sweeper (its own connection), and ten
+    holds of 1 second are each released once (the user's version: 1 + 10 + 10), within 1 s of
+    their expiry plus a sweep's run (2.5 s allowed), with no request to the service."""
+    server = start_server(WALLET_HOLD_SWEEP_SECONDS="1")
+    async with fresh_client(server) as client:
+        assert (await client.get("/health")).status_code == 200
+    user = f"u-{unique}"
+    await service_conn.execute("SELECT api.topup($1, $2, 10, $3)", user, GOLD, f"t-{unique}")
+    holds = [
+        await service_conn.fetchval(
+            "SELECT hold_id FROM api.authorize_hold($1, $2, 1, 'Entry', $3, '1 second')",
+            user,
+            GOLD,
+            f"h{n}-{unique}",
+        )
+        for n in range(10)
+    ]
+    last_expiry = await service_conn.fetchval(
+        "SELECT max(expires_at) FROM unnest($1::bigint[]) AS h(id), api.get_hold(h.id)", holds
+    )
+    sweepers = await service_conn.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'wallet-service-sweeper'"
+    )
+    assert sweepers >= 2, "one sweeper per worker"
+    while True:
+        statuses = await service_conn.fetchval(
+            "SELECT array_agg(DISTINCT g.status::text) FROM unnest($1::bigint[]) AS h(id),"
+            " api.get_hold(h.id) AS g",
+            holds,
+        )
+        now = await service_conn.fetchval("SELECT clock_timestamp()")
+        if statuses == ["expired"]:
+            break
+        assert now - last_expiry < datetime.timedelta(seconds=2.5), statuses
+        await asyncio.sleep(0.05)
+    row = await service_conn.fetchrow(
+        "SELECT balance, version FROM api.balances($1, $2)", user, GOLD
+    )
+    assert (str(row["balance"]), row["version"]) == ("10.00", 21)
