@@ -501,3 +501,27 @@ async def test_a_holds_transactions_are_not_reversible(
         refused = await reverse(api, auth, transaction)
         assert_problem(refused, 422, "not_reversible")
     assert await gold_balance(api, auth, user) == "9.00"
+
+
+async def test_captures_and_voids_racing_on_one_hold_resolve_it_once(
+    settings: Settings, key: str, unique: str
+) -> None:
+    """20 captures and 20 voids of one hold at once, each with its own key: one 201, 39
+    409 hold_not_open, and the balance agrees with whichever won."""
+    auth = {"Authorization": f"Bearer {key}"}
+    user = f"u-{unique}"
+    async with running_app(settings, rate_limit_general=None) as api:
+        assert (await topup(api, auth, user, "10.00")).status_code == 201
+        hold = await held(api, auth, user, "4.00")
+        answers = await asyncio.gather(
+            *(capture(api, auth, hold, amount="1.00") for _ in range(20)),
+            *(void(api, auth, hold) for _ in range(20)),
+        )
+        won = [a for a in answers if a.status_code == 201]
+        assert len(won) == 1, [a.status_code for a in answers]
+        for lost in answers:
+            if lost.status_code != 201:
+                assert_problem(lost, 409, "hold_not_open")
+        expected = "9.00" if won[0].json()["status"] == "captured" else "10.00"
+        assert won[0].json()["balance"] == expected
+        assert await gold_balance(api, auth, user) == expected
