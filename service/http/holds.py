@@ -6,12 +6,14 @@ service/sweeper.py). Each POST goes through the same edge checks and gate as eve
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
 from litestar import Response, get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import Operation, RequestBody
 from litestar.params import JSONBody, PathParameter
 
 from service import rules
@@ -42,6 +44,16 @@ RESOLVE_CODES = (*POSTING_CODES, "hold_not_found", "hold_not_open", "hold_expire
 CAPTURE_PROBLEMS = problem_responses(*RESOLVE_CODES, "capture_exceeds_hold")
 VOID_PROBLEMS = problem_responses(*RESOLVE_CODES)
 READ_PROBLEMS = problem_responses("hold_not_found", *API_PROBLEMS)
+
+
+@dataclass
+class _BodyOptional(Operation):
+    """A route's OpenAPI operation whose body may be left out (Litestar marks every body
+    required)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.request_body, RequestBody):
+            self.request_body = replace(self.request_body, required=False)
 
 
 def hold_in_path(hold_id: str) -> int:
@@ -203,6 +215,7 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
         "/holds/{holdId:str}/void",
         opt={"scope": rules.SCOPE_HOLD, BODY_OPTIONAL: True},
         responses=VOID_PROBLEMS,
+        operation_class=_BodyOptional,
         summary="Void a hold: all of it back to the user; once (a capture, a second void or an "
         "expiry is 409)",
         tags=["holds"],

@@ -525,3 +525,19 @@ async def test_captures_and_voids_racing_on_one_hold_resolve_it_once(
         expected = "9.00" if won[0].json()["status"] == "captured" else "10.00"
         assert won[0].json()["balance"] == expected
         assert await gold_balance(api, auth, user) == expected
+
+
+async def test_the_openapi_document_has_the_hold_routes(api: Client) -> None:
+    response = await api.get("/schema/openapi.json")
+    assert response.status_code == 200, response.text
+    paths = response.json()["paths"]
+    assert {"/api/v1/wallet/holds", "/api/v1/holds/{holdId}"} <= set(paths)
+    assert paths["/api/v1/holds/{holdId}/capture"]["post"]["requestBody"]["required"] is True
+    assert paths["/api/v1/holds/{holdId}/void"]["post"]["requestBody"]["required"] is False
+    authorize = paths["/api/v1/wallet/holds"]["post"]
+    assert {"201", "400", "403", "422"} <= set(authorize["responses"])
+    assert "invalid_hold_expiry" in authorize["responses"]["400"]["description"]
+    assert (
+        "hold_expired"
+        in paths["/api/v1/holds/{holdId}/void"]["post"]["responses"]["409"]["description"]
+    )
