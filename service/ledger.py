@@ -128,6 +128,7 @@ class BalanceRow(msgspec.Struct, frozen=True):
     balance: Decimal
     version: int
     updated_at: datetime | None
+    held: Decimal  # the wallet's open holds
 
 
 class LedgerLine(msgspec.Struct, frozen=True):

@@ -8,7 +8,7 @@
 -- test_concurrency.py: one pgTAP file is one session.)
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(143);
+SELECT plan(145);
 
 -- An error's SQLSTATE and DETAIL (throws_ok does not look at the DETAIL), in a subtransaction that
 -- is rolled back whether the statement fails or not.
@@ -116,6 +116,14 @@ SELECT is(
     'an expiry of exactly 30 days is accepted, and ''1 mon'' is 30 days of seconds, never a calendar month');
 SELECT hold_id AS h_all FROM api.authorize_hold('tap-h-1', 'asset-gold-coin-001', 48, 'all the rest', 'tap-h-k5', '1 hour', '{}', 'api:tap') \gset
 SELECT is(tap.wallet('tap-h-1'), '0.00 v6', 'holds may take the whole balance: 100 - 30 - 20 - 1 - 1 - 48 = 0.00');
+SELECT results_eq(
+    $$ SELECT balance::text, held::text FROM api.balances('tap-h-1', 'asset-gold-coin-001') $$,
+    $$ VALUES ('0.00', '100.00') $$,
+    'api.balances: balance 0.00 (what can be spent now), held 100.00 (the five open holds)');
+SELECT results_eq(
+    $$ SELECT held::text FROM api.balances('tap-h-nobody') ORDER BY asset_id $$,
+    $$ VALUES ('0.00'), ('0.00'), ('0.00') $$,
+    'api.balances: held is 0.00 for a user without wallets');
 
 -- ---------------------------------------------------------------------------------------------
 -- Capture in part, capture whole, void

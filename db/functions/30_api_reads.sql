@@ -3,9 +3,21 @@
 
 -- A user's balance in every asset (or one): a user without a wallet in an asset holds 0 there
 -- (wallet_id NULL), which is not an error. An unknown p_asset_id is unknown_asset (WASST).
+-- Issue 16 added the last column, held. CREATE OR REPLACE cannot change a function's columns, so
+-- the older one is dropped first, in the same transaction as its replacement (as
+-- api.get_transaction's below; once every database has the new one, this block does nothing).
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_proc
+               WHERE oid = to_regprocedure('api.balances(text,text)')
+                 AND NOT 'held' = ANY (proargnames)) THEN
+        DROP FUNCTION api.balances(text, text);
+    END IF;
+END
+$$;
 CREATE OR REPLACE FUNCTION api.balances(p_user_id text, p_asset_id text DEFAULT NULL)
 RETURNS TABLE (asset_id text, asset_code text, asset_name text, wallet_id bigint,
-               balance numeric, version bigint, updated_at timestamptz)
+               balance numeric, version bigint, updated_at timestamptz, held numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -16,7 +28,11 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT a.id, a.code, a.name, w.id, round(coalesce(w.balance, 0), a.scale),
-           coalesce(w.version::bigint, 0), w.updated_at
+           coalesce(w.version::bigint, 0), w.updated_at,
+           -- the wallet's open holds (holds_by_wallet), expired ones not yet swept included:
+           -- their money is in the holds account until the sweep gives it back
+           round(coalesce((SELECT sum(h.amount) FROM ledger.holds AS h
+                           WHERE h.wallet_id = w.id AND h.status = 'open'), 0), a.scale)
     FROM ledger.assets AS a
     LEFT JOIN ledger.wallets AS w ON w.owner_id = p_user_id AND w.asset_id = a.id
     WHERE p_asset_id IS NULL OR a.id = p_asset_id
@@ -27,7 +43,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.balances(text, text) IS
-    'A user''s balances: every asset, or only p_asset_id. No wallet means a balance of 0.';
+    'A user''s balances: every asset, or only p_asset_id. No wallet means a balance of 0. balance is what the user can spend now; held is the sum of the wallet''s open holds (until the sweep releases an expired one).';
 REVOKE ALL ON FUNCTION api.balances(text, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.balances(text, text) TO wallet_service, wallet_job, wallet_auditor;

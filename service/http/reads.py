@@ -100,6 +100,8 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
                     balance=decimal_text(r.balance),
                     version=r.version,
                     updated_at=r.updated_at,
+                    held=decimal_text(r.held),
+                    total=decimal_text(r.balance + r.held),
                 )
                 for r in rows
             ],

@@ -284,9 +284,17 @@ class Balance(Wire):
     asset_code: str
     asset_name: str
     wallet_id: str | None
-    balance: str
+    balance: Annotated[str, msgspec.Meta(description="what the user can spend now")]
     version: int
     updated_at: datetime | None
+    held: Annotated[
+        str,
+        msgspec.Meta(
+            description="the sum of the user's open holds in the asset (an expired one until "
+            "the sweeper releases it)"
+        ),
+    ]
+    total: Annotated[str, msgspec.Meta(description="balance + held")]
 
 
 class BalancesResponse(Wire):

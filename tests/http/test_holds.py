@@ -541,3 +541,29 @@ async def test_the_openapi_document_has_the_hold_routes(api: Client) -> None:
         "hold_expired"
         in paths["/api/v1/holds/{holdId}/void"]["post"]["responses"]["409"]["description"]
     )
+
+
+async def test_the_balance_answer_shows_held_and_total(
+    api: Client, auth: dict[str, str], unique: str
+) -> None:
+    """balance is what the user can spend now; held the open holds; total their sum."""
+    user = f"u-{unique}"
+    assert (await topup(api, auth, user, "10.00")).status_code == 201
+    first = await held(api, auth, user, "4.00")
+    await held(api, auth, user, "1.50")
+
+    async def gold() -> tuple[str, str, str]:
+        response = await api.get(
+            f"/api/v1/wallet/{user}/balance", params={"assetTypeId": GOLD}, headers=auth
+        )
+        assert response.status_code == 200, response.text
+        row = response.json()["balances"][0]
+        return row["balance"], row["held"], row["total"]
+
+    assert await gold() == ("4.50", "5.50", "10.00")
+    assert (await capture(api, auth, first, amount="1.00")).status_code == 201
+    assert await gold() == ("7.50", "1.50", "9.00")
+    response = await api.get(f"/api/v1/wallet/nobody-{unique}/balance", headers=auth)
+    assert {(b["balance"], b["held"], b["total"]) for b in response.json()["balances"]} == {
+        ("0.00", "0.00", "0.00")
+    }
