@@ -1,16 +1,17 @@
-"""The cost of limits on ledger._post (issue 16), in one session: this branch's _post against the
-_post of a base commit (default main) loaded as costs_limits._post, alternating rounds so drift falls
-on all alike; top-ups and spends on an asset without limits, and this branch's _post with limits
-on (generous ones, so every call is counted and none refused). Like posting_costs.py's time_call:
-a DO loop of N calls, one COMMIT each.
+"""The cost of limits on ledger._post (issue 16), in one session: this branch's _post against
+the _post of a base commit (default main) loaded as costs_limits._post, alternating rounds so
+drift falls on all alike; top-ups and spends on an asset without limits, and this branch's _post
+with limits on (generous ones, so every call is counted and none refused). Like
+posting_costs.py's time_call: a DO loop of N calls, one COMMIT each, synchronous_commit off.
 
 Usage: python3 bench/sql/limits_cost.py ROUNDS CALLS [BASE]   (with the PG* variables of a stack
-whose database you may write to: it tops up bench users and sets, then removes, limits on the
-gold asset; run it on a throwaway stack only).
+whose database you may write to: it tops up 10,000 bench users and sets, then removes, limits on
+the gold asset; run it on a throwaway stack only).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
@@ -20,18 +21,20 @@ GOLD = "asset-gold-coin-001"
 
 
 def psql(sql: str) -> str:
-    done = subprocess.run(
-        ["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+    out = subprocess.run(  # noqa: S603 - our psql, running SQL this script writes
+        [os.environ.get("PSQL", "psql"), "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
         capture_output=True,
         text=True,
-        check=True,
+        env={**os.environ, "PGOPTIONS": "-c synchronous_commit=off -c client_min_messages=warning"},
     )
-    return done.stdout + done.stderr
+    if out.returncode != 0:
+        raise SystemExit(f"limits_cost.py: psql failed:\n{out.stderr.strip()}")
+    return out.stdout + out.stderr
 
 
 def base_post(base: str) -> str:
-    text = subprocess.run(
-        ["git", "show", f"{base}:db/functions/10_ledger_private.sql"],
+    text = subprocess.run(  # noqa: S603 - git show of a commit the caller names
+        ["git", "show", f"{base}:db/functions/10_ledger_private.sql"],  # noqa: S607
         capture_output=True,
         text=True,
         check=True,
