@@ -520,3 +520,50 @@ async def test_100_concurrent_bonuses_of_10_under_a_daily_earn_limit_of_500_give
     assert not RETRY_STATES & set(outcomes)
     assert row["balance"] == Decimal("500.00")
     assert await _reconcile_failures(job_conn) == []
+
+
+async def test_60_concurrent_transfers_of_10_to_one_user_under_an_earn_limit_of_300_give_30(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Transfers received count as earned, under the recipient's lock at its place in the lock
+    order: 60 senders racing to one recipient with a daily earn limit of 300.00 (its override)
+    give exactly 30 successes, and no deadlock although half the senders sort before it."""
+    recipient = f"limit-{unique}-m"  # between the senders a.. and z..
+    senders = [f"limit-{unique}-{c}{i:02d}" for i in range(30) for c in "az"]
+    for s in senders:
+        await job_conn.fetchrow("SELECT * FROM api.topup($1, $2, 10.00, $3)", s, GOLD, f"f-{s}")
+    await job_conn.fetchrow(
+        "SELECT * FROM api.set_user_limits($1, $2, NULL, 300.00, NULL)", recipient, GOLD
+    )
+    conns = await _connections(settings, len(senders))
+    start = asyncio.Event()
+
+    async def transfer(conn: asyncpg.Connection, sender: str) -> str:
+        await start.wait()
+        try:
+            await conn.fetchrow(
+                "SELECT * FROM api.transfer($1, $2, $3, 10.00, 'gift', $4)",
+                sender,
+                recipient,
+                GOLD,
+                f"t-{sender}",
+            )
+        except asyncpg.PostgresError as exc:
+            return str(exc.sqlstate)
+        return "ok"
+
+    try:
+        tasks = [asyncio.create_task(transfer(c, s)) for c, s in zip(conns, senders, strict=True)]
+        await asyncio.sleep(0.05)
+        start.set()
+        outcomes = await asyncio.gather(*tasks)
+        row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", recipient, GOLD)
+    finally:
+        await _close(conns)
+        await job_conn.fetchval("SELECT api.clear_user_limits($1, $2)", recipient, GOLD)
+
+    assert outcomes.count("ok") == 30
+    assert outcomes.count("WVLIM") == 30
+    assert not RETRY_STATES & set(outcomes)
+    assert row["balance"] == Decimal("300.00")
+    assert await _reconcile_failures(job_conn) == []
