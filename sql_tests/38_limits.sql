@@ -135,8 +135,8 @@ SELECT is((SELECT (usage_day = (now() AT TIME ZONE 'UTC')::date)
 SELECT tap.act_as('wallet_service');
 SELECT tap.snapshot();
 SELECT is(tap.error_detail($$ SELECT api.topup('tap-lim-c', 'asset-diamond-001', 100.01, 'tap-lim-c3') $$),
-    'WBLIM: limit: 1000.00, balance: 900.00, requested: 100.01',
-    'a top-up that would take the balance above the maximum is WBLIM, its DETAIL the limit, the balance and the request');
+    'WBLIM: limit: 1000.00, used: 900.00, requested: 100.01',
+    'a top-up that would take the balance above the maximum is WBLIM, its DETAIL the limit, what is used (the balance) and the request');
 SELECT throws_ok($$ SELECT api.grant_bonus('tap-lim-c', 'asset-diamond-001', 100.01, 'vip', 'tap-lim-c4') $$,
     'WBLIM', NULL, 'a bonus above the maximum balance is rejected with WBLIM');
 SELECT throws_ok($$ SELECT api.transfer('tap-lim-d', 'tap-lim-c', 'asset-diamond-001', 100.01, 'gift', 'tap-lim-c5') $$,

@@ -228,7 +228,7 @@ BEGIN
         RAISE EXCEPTION 'balance limit exceeded: % would hold % %, the most it may hold is %', p_user_id,
                 round(p_balance, p_asset.scale), p_asset.code, round(v_max, p_asset.scale)
             USING ERRCODE = 'WBLIM',
-                  DETAIL = format('limit: %s, balance: %s, requested: %s',
+                  DETAIL = format('limit: %s, used: %s, requested: %s',
                                   round(v_max, p_asset.scale), round(p_balance - p_amount, p_asset.scale),
                                   round(p_amount, p_asset.scale));
     END IF;
