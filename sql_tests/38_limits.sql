@@ -7,7 +7,7 @@
 -- tests/ledger/test_concurrency.py (-k limit).
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(108);
+SELECT plan(115);
 
 -- An error's SQLSTATE and DETAIL (as in 36_reverse.sql), run as the caller in a subtransaction
 -- that is rolled back either way.
@@ -199,6 +199,35 @@ SELECT is(tap.error_detail($$ SELECT api.topup('tap-lim-a', 'asset-diamond-001',
     'and its own limit applies (WVLIM at 600.00)');
 SELECT is((SELECT balance::text FROM api.spend('tap-lim-a', 'asset-diamond-001', 50, 'hat', 'tap-lim-o3')), '400.00',
     'a NULL in the override is no limit: the user may spend past the asset''s daily spend limit');
+SELECT results_eq(
+    $$ SELECT source, max_balance::text, daily_earn_limit::text, daily_spend_limit::text, day_time_zone,
+              earned_today::text, spent_today::text, resets_at
+       FROM api.limits('tap-lim-a', 'asset-diamond-001') $$,
+    format($$ VALUES ('user', NULL::text, '600.00', NULL::text, 'UTC', '600.00', '350.00', %L::timestamptz) $$,
+           :'resets'),
+    'api.limits shows the user''s override, today''s usage and when the day resets');
+SELECT results_eq(
+    $$ SELECT source, max_balance::text, daily_earn_limit::text, daily_spend_limit::text,
+              earned_today::text, spent_today::text
+       FROM api.limits('tap-lim-d', 'asset-diamond-001') $$,
+    $$ VALUES ('asset', '1000.00', '500.00', '300.00', '250.00', '0.00') $$,
+    'api.limits shows the asset''s limits for a user without an override (the reversal not counted)');
+SELECT tap.act_as_superuser();
+UPDATE ledger.wallets SET usage_day = usage_day - 1 WHERE owner_id = 'tap-lim-d' AND asset_id = 'asset-diamond-001';
+SELECT tap.act_as('wallet_service');
+SELECT results_eq(
+    $$ SELECT earned_today::text, spent_today::text FROM api.limits('tap-lim-d', 'asset-diamond-001') $$,
+    $$ VALUES ('0.00', '0.00') $$, 'api.limits reads an earlier day''s usage as 0, as postings count it');
+SELECT results_eq(
+    $$ SELECT asset_id COLLATE "default", source FROM api.limits('tap-lim-d') $$,
+    $$ VALUES ('asset-diamond-001', 'asset'), ('asset-gold-coin-001', 'none'), ('asset-loyalty-001', 'none') $$,
+    'api.limits without an asset: one row per asset');
+SELECT throws_ok($$ SELECT * FROM api.limits('bad user') $$, 'WUSER', NULL,
+    'api.limits of an invalid user id is rejected with WUSER');
+SELECT throws_ok($$ SELECT * FROM api.limits('tap-lim-d', 'asset-nope') $$, 'WASST', NULL,
+    'api.limits of an unknown asset is rejected with WASST');
+SELECT tap.act_as('wallet_auditor');
+SELECT lives_ok($$ SELECT * FROM api.limits('tap-lim-d') $$, 'wallet_auditor may read api.limits');
 SELECT tap.act_as('wallet_job');
 SELECT lives_ok($$ SELECT api.set_user_limits('tap-lim-e', 'asset-diamond-001', 100, 50, 10) $$,
     'an override can be stricter than the asset');

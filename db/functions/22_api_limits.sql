@@ -138,3 +138,46 @@ COMMENT ON FUNCTION api.clear_user_limits(text, text) IS
 REVOKE ALL ON FUNCTION api.clear_user_limits(text, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.clear_user_limits(text, text) TO wallet_job;
+
+-- A user's limits as the posting path applies them (the override, else the asset's) and what the
+-- day has used of them so far, per asset: for the HTTP layer and the coming `wallet limits show`.
+-- A read, so granted like api.balances. Usage of an earlier day reads as 0, as the posting path
+-- counts it; it is counted only while the asset has limits.
+CREATE OR REPLACE FUNCTION api.limits(p_user_id text, p_asset_id text DEFAULT NULL)
+RETURNS TABLE (asset_id text, source text, max_balance numeric, daily_earn_limit numeric,
+               daily_spend_limit numeric, day_time_zone text, earned_today numeric,
+               spent_today numeric, resets_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT ledger._valid_user_id(p_user_id) THEN
+        RAISE EXCEPTION 'invalid user id' USING ERRCODE = 'WUSER',
+            HINT = 'a user id is 1 to 128 characters of letters, digits and ._:@-';
+    END IF;
+    RETURN QUERY
+    SELECT a.id,
+           CASE WHEN u.user_id IS NOT NULL THEN 'user' WHEN a.has_limits THEN 'asset' ELSE 'none' END,
+           round(CASE WHEN u.user_id IS NOT NULL THEN u.max_balance ELSE a.max_balance END, a.scale),
+           round(CASE WHEN u.user_id IS NOT NULL THEN u.daily_earn_limit ELSE a.daily_earn_limit END, a.scale),
+           round(CASE WHEN u.user_id IS NOT NULL THEN u.daily_spend_limit ELSE a.daily_spend_limit END, a.scale),
+           a.day_time_zone,
+           round(CASE WHEN w.usage_day = d.today THEN coalesce(w.earned_today, 0) ELSE 0 END, a.scale),
+           round(CASE WHEN w.usage_day = d.today THEN coalesce(w.spent_today, 0) ELSE 0 END, a.scale),
+           (d.today + 1)::timestamp AT TIME ZONE a.day_time_zone
+    FROM ledger.assets AS a
+    CROSS JOIN LATERAL (SELECT (now() AT TIME ZONE a.day_time_zone)::date AS today) AS d
+    LEFT JOIN ledger.user_limits AS u ON u.user_id = p_user_id AND u.asset_id = a.id
+    LEFT JOIN ledger.wallets AS w ON w.owner_id = p_user_id AND w.asset_id = a.id
+    WHERE p_asset_id IS NULL OR a.id = p_asset_id
+    ORDER BY a.id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown asset %', quote_literal(p_asset_id) USING ERRCODE = 'WASST';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION api.limits(text, text) IS
+    'A user''s limits per asset (every asset, or only p_asset_id) as postings apply them: source ''user'' (the override), ''asset'' or ''none''; the three limits (NULL: none), the day''s time zone, what today has earned and spent under limits, and when the day resets. Raises WUSER, WASST.';
+REVOKE ALL ON FUNCTION api.limits(text, text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.limits(text, text) TO wallet_service, wallet_job, wallet_auditor;
