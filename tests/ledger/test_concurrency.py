@@ -567,3 +567,60 @@ async def test_60_concurrent_transfers_of_10_to_one_user_under_an_earn_limit_of_
     assert not RETRY_STATES & set(outcomes)
     assert row["balance"] == Decimal("300.00")
     assert await _reconcile_failures(job_conn) == []
+
+
+async def test_spends_and_transfers_sent_racing_under_a_daily_spend_limit_of_200_give_20(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Spends and transfers sent share one daily spend counter on the sender's wallet row: 20
+    spends and 20 transfers of 10.00 racing from one user with a daily spend limit of 200.00
+    (its override) give exactly 20 successes in all."""
+    user = f"limit-spender-{unique}-m"
+    await job_conn.fetchrow(
+        "SELECT * FROM api.topup($1, $2, 1000.00, $3)", user, GOLD, f"f-{unique}"
+    )
+    await job_conn.fetchrow(
+        "SELECT * FROM api.set_user_limits($1, $2, NULL, NULL, 200.00)", user, GOLD
+    )
+    conns = await _connections(settings, 40)
+    start = asyncio.Event()
+
+    async def move(conn: asyncpg.Connection, i: int) -> str:
+        await start.wait()
+        try:
+            if i % 2:
+                await conn.fetchrow(
+                    "SELECT * FROM api.spend($1, $2, 10.00, 'potion', $3)",
+                    user,
+                    GOLD,
+                    f"s-{unique}-{i}",
+                )
+            else:
+                # recipients sorting before and after the sender
+                to = f"limit-spender-{unique}-{'a' if i % 4 else 'z'}{i:02d}"
+                await conn.fetchrow(
+                    "SELECT * FROM api.transfer($1, $2, $3, 10.00, 'gift', $4)",
+                    user,
+                    to,
+                    GOLD,
+                    f"t-{unique}-{i}",
+                )
+        except asyncpg.PostgresError as exc:
+            return str(exc.sqlstate)
+        return "ok"
+
+    try:
+        tasks = [asyncio.create_task(move(c, i)) for i, c in enumerate(conns)]
+        await asyncio.sleep(0.05)
+        start.set()
+        outcomes = await asyncio.gather(*tasks)
+        row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", user, GOLD)
+    finally:
+        await _close(conns)
+        await job_conn.fetchval("SELECT api.clear_user_limits($1, $2)", user, GOLD)
+
+    assert outcomes.count("ok") == 20
+    assert outcomes.count("WVLIM") == 20
+    assert not RETRY_STATES & set(outcomes)
+    assert row["balance"] == Decimal("800.00")
+    assert await _reconcile_failures(job_conn) == []
