@@ -10,8 +10,9 @@ SELECT plan(175);
 -- ---------------------------------------------------------------------------------------------
 SELECT has_schema('ledger', 'schema ledger exists');
 SELECT has_schema('api', 'schema api exists');
-SELECT tables_are('ledger', ARRAY['assets', 'wallets', 'transactions', 'entries', 'holds', 'api_keys'],
-    'schema ledger holds exactly the four ledger tables, the holds and the API keys');
+SELECT tables_are('ledger', ARRAY['assets', 'wallets', 'transactions', 'entries', 'holds', 'api_keys',
+                                  'user_limits'],
+    'schema ledger holds exactly the four ledger tables, the holds, the API keys and the users'' limits');
 SELECT tables_are('api', ARRAY[]::name[], 'schema api holds no tables');
 SELECT views_are('api',
     ARRAY['trial_balance', 'wallet_drift', 'negative_user_balances', 'unbalanced_transactions',
@@ -22,14 +23,15 @@ SELECT functions_are('api',
           'authorize_hold', 'capture_hold', 'void_hold', 'get_hold', 'expire_holds',
           'balances', 'wallet', 'wallet_entries',
           'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile',
-          'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys'],
+          'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys',
+          'set_asset_limits', 'set_user_limits', 'clear_user_limits', 'limits'],
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
     ARRAY['_post', '_replay', '_replay_transfer', '_replay_reversal', '_reversal_posting',
           '_reversed_amount', '_lock_system_slot', '_check_negative_balance', '_checked_amount',
           '_check_call', '_reject_change', '_check_transaction_balances',
           '_check_entry_transaction_is_new', '_check_wallet_identity', '_check_api_key_change',
-          '_check_page', '_wallet_lines',
+          '_check_page', '_wallet_lines', '_check_limits', '_check_limit_value',
           '_hold_posting', '_lock_open_hold', '_find_hold', '_replay_hold', '_replay_hold_resolution',
           '_resolve_hold', '_check_hold_change', '_add_holds_slots',
           '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_client_namespace',
@@ -108,7 +110,7 @@ SELECT results_eq(
               ('holds', 'user_id', 'user_id'),
               ('transactions', 'client_id', 'client_id'), ('transactions', 'description', 'description'),
               ('transactions', 'idempotency_key', 'idempotency_key'),
-              ('transactions', 'metadata', 'json_object'),
+              ('transactions', 'metadata', 'json_object'), ('user_limits', 'user_id', 'user_id'),
               ('wallets', 'owner_id', 'user_id'), ('wallets', 'slot', 'slot_number'),
               ('wallets', 'version', 'wallet_version') $$,
     'the ledger columns with rules are typed by their domains');
@@ -356,6 +358,7 @@ SELECT set_eq(
        ('function', 'api.balances(text,text)', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.balances(text,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.balances(text,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.clear_user_limits(text,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.get_transaction(bigint)', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.get_transaction(bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.get_transaction(bigint)', 'wallet_service', 'EXECUTE'),
@@ -364,6 +367,9 @@ SELECT set_eq(
        ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.limits(text,text)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.limits(text,text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.limits(text,text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.list_api_keys()', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.negative_balances(text)', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.negative_balances(text)', 'wallet_job', 'EXECUTE'),
@@ -373,6 +379,8 @@ SELECT set_eq(
        ('function', 'api.reconcile()', 'wallet_service', 'EXECUTE'),
        ('function', 'api.reverse(bigint,numeric,text,text,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.reverse(bigint,numeric,text,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.set_asset_limits(text,numeric,numeric,numeric,text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.set_user_limits(text,text,numeric,numeric,numeric)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.spend(text,text,numeric,text,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.spend(text,text,numeric,text,text,jsonb,text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.topup(text,text,numeric,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
@@ -398,6 +406,7 @@ SELECT set_eq(
        ('table', 'ledger.entries', 'wallet_auditor', 'SELECT'),
        ('table', 'ledger.holds', 'wallet_auditor', 'SELECT'),
        ('table', 'ledger.transactions', 'wallet_auditor', 'SELECT'),
+       ('table', 'ledger.user_limits', 'wallet_auditor', 'SELECT'),
        ('table', 'ledger.wallets', 'wallet_auditor', 'SELECT'),
        ('view', 'api.negative_user_balances', 'wallet_auditor', 'SELECT'),
        ('view', 'api.system_accounts', 'wallet_auditor', 'SELECT'),
@@ -457,9 +466,12 @@ SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
        WHERE p.pronamespace = 'api'::regnamespace
          AND pg_catalog.has_function_privilege('wallet_job', p.oid, 'EXECUTE')
-             <> (pg_catalog.has_function_privilege('wallet_service', p.oid, 'EXECUTE')
-                 AND p.oid <> 'api.active_api_keys()'::regprocedure) $$,
-    'wallet_job may execute exactly the api functions wallet_service may, but api.active_api_keys');
+             <> ((pg_catalog.has_function_privilege('wallet_service', p.oid, 'EXECUTE')
+                  AND p.oid <> 'api.active_api_keys()'::regprocedure)
+                 OR p.oid IN ('api.set_asset_limits(text,numeric,numeric,numeric,text)'::regprocedure,
+                              'api.set_user_limits(text,text,numeric,numeric,numeric)'::regprocedure,
+                              'api.clear_user_limits(text,text)'::regprocedure)) $$,
+    'wallet_job may execute exactly the api functions wallet_service may, but api.active_api_keys, and the limits'' setters (the service may not)');
 SELECT function_privs_are('api', 'active_api_keys', ARRAY[]::name[],
     'wallet_job', ARRAY[]::name[], 'wallet_job may NOT execute api.active_api_keys (the key digests are the service''s)');
 SELECT function_privs_are('api', 'open_balance',

@@ -33,6 +33,10 @@ REVOKE ALL ON TABLE ledger.entries FROM PUBLIC, wallet_service, wallet_job, wall
 GRANT SELECT ON TABLE ledger.entries TO wallet_auditor;
 REVOKE ALL ON TABLE ledger.holds FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE ledger.holds TO wallet_auditor;
+-- The limits' overrides (migration 0013): configuration an auditor may read; written only through
+-- api.set_user_limits and api.clear_user_limits
+REVOKE ALL ON TABLE ledger.user_limits FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT SELECT ON TABLE ledger.user_limits TO wallet_auditor;
 
 -- API key digests are not the books: the owner only. The service learns the active keys through
 -- api.active_api_keys(), auditors list them (without digests) through api.list_api_keys().

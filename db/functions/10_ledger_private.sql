@@ -137,6 +137,12 @@ BEGIN
                                       round(coalesce(v_balance, 0), v_asset.scale), v_amount);
         END IF;
     END IF;
+    -- Limits (migration 0013): an asset without any costs this one boolean test. Checked and
+    -- counted under the user wallet's row lock, which the UPDATE above holds. Opening balances
+    -- (imports) are exempt.
+    IF v_asset.has_limits AND p_type <> 'opening_balance' THEN
+        PERFORM ledger._check_limits(v_asset, v_wallet, p_user_id, v_credit, v_amount, v_balance);
+    END IF;
 
     -- The system side. "kind <> 'user'" repeats the partial index's predicate so that a generic
     -- plan can use that index.
@@ -182,8 +188,74 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text) IS
-    'The one posting routine behind the single-user-leg money functions (top-up, bonus, opening balance, spend): validates (rules of 05_rules.sql), claims the idempotency key or replays it (ledger._replay), moves the money user wallet first, system slot last, writes both entries with one posted_at read after the locks. Raises WASST, WAMNT, WUSER, WIKEY, WCLNT, WCLNS, WMETA, WDESC, WFUND, WIDEM.';
+    'The one posting routine behind the single-user-leg money functions (top-up, bonus, opening balance, spend): validates (rules of 05_rules.sql), claims the idempotency key or replays it (ledger._replay), moves the money user wallet first, system slot last, writes both entries with one posted_at read after the locks. An asset with limits (has_limits) has them checked and counted under the user wallet''s lock (ledger._check_limits), but for an opening balance. Raises WASST, WAMNT, WUSER, WIKEY, WCLNT, WCLNS, WMETA, WDESC, WFUND, WBLIM, WVLIM, WIDEM.';
 REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text)
+    FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
+-- The limits of one posting on a user wallet (migration 0013), called by ledger._post and
+-- api.transfer only when the asset has limits (ledger.assets.has_limits), right after the
+-- UPDATE of the wallet, so under its row lock: two postings to one wallet run one after the
+-- other here, and the second sees the first's usage. The user's override (ledger.user_limits)
+-- replaces the asset's three limits; NULL is no limit. A credit (p_earn) may not take the
+-- balance above the maximum balance (WBLIM); the day's earned or spent amount, this posting
+-- included, may not exceed the daily limit (WVLIM). The day is the calendar day in the asset's
+-- day_time_zone, read from clock_timestamp() under the lock; usage of an earlier day counts as
+-- zero. Both counters are kept whenever the asset has limits, so a daily limit set during the
+-- day counts what was posted since the asset got limits. Raising rolls back the whole posting.
+CREATE OR REPLACE FUNCTION ledger._check_limits(
+    p_asset ledger.assets, p_wallet_id bigint, p_user_id text, p_earn boolean, p_amount numeric,
+    p_balance numeric)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_max   numeric := p_asset.max_balance;
+    v_earn  numeric := p_asset.daily_earn_limit;
+    v_spend numeric := p_asset.daily_spend_limit;
+    v_limit numeric;
+    v_day   date := (clock_timestamp() AT TIME ZONE p_asset.day_time_zone)::date;
+    v_used  numeric;
+BEGIN
+    SELECT u.max_balance, u.daily_earn_limit, u.daily_spend_limit INTO v_max, v_earn, v_spend
+    FROM ledger.user_limits AS u
+    WHERE u.user_id = p_user_id AND u.asset_id = p_asset.id;
+    IF NOT FOUND THEN
+        v_max := p_asset.max_balance;
+        v_earn := p_asset.daily_earn_limit;
+        v_spend := p_asset.daily_spend_limit;
+    END IF;
+    IF p_earn AND p_balance > v_max THEN
+        RAISE EXCEPTION 'balance limit exceeded: % would hold % %, the most it may hold is %', p_user_id,
+                round(p_balance, p_asset.scale), p_asset.code, round(v_max, p_asset.scale)
+            USING ERRCODE = 'WBLIM',
+                  DETAIL = format('limit: %s, used: %s, requested: %s',
+                                  round(v_max, p_asset.scale), round(p_balance - p_amount, p_asset.scale),
+                                  round(p_amount, p_asset.scale));
+    END IF;
+    UPDATE ledger.wallets AS w
+    SET usage_day = v_day,
+        earned_today = CASE WHEN w.usage_day = v_day THEN coalesce(w.earned_today, 0) ELSE 0 END
+                       + CASE WHEN p_earn THEN p_amount ELSE 0 END,
+        spent_today = CASE WHEN w.usage_day = v_day THEN coalesce(w.spent_today, 0) ELSE 0 END
+                      + CASE WHEN p_earn THEN 0 ELSE p_amount END
+    WHERE w.id = p_wallet_id
+    RETURNING CASE WHEN p_earn THEN w.earned_today ELSE w.spent_today END INTO STRICT v_used;
+    v_limit := CASE WHEN p_earn THEN v_earn ELSE v_spend END;
+    IF v_used > v_limit THEN
+        RAISE EXCEPTION 'velocity limit exceeded: % may % at most % % a day', p_user_id,
+                CASE WHEN p_earn THEN 'earn' ELSE 'spend' END, round(v_limit, p_asset.scale), p_asset.code
+            USING ERRCODE = 'WVLIM',
+                  DETAIL = format('limit: %s, used: %s, requested: %s, resets_at: %s',
+                                  round(v_limit, p_asset.scale), round(v_used - p_amount, p_asset.scale),
+                                  round(p_amount, p_asset.scale),
+                                  to_char(((v_day + 1)::timestamp AT TIME ZONE p_asset.day_time_zone)
+                                          AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION ledger._check_limits(ledger.assets, bigint, text, boolean, numeric, numeric) IS
+    'The limits of one posting on a user wallet whose row the caller has just updated (so locked): the user''s override, else the asset''s; a credit above the maximum balance raises WBLIM, a day''s earned or spent amount above its daily limit raises WVLIM (DETAIL: limit, used, requested, resets_at in UTC); counts the posting in the wallet''s usage_day, earned_today, spent_today. Called by ledger._post and api.transfer only for an asset with has_limits.';
+REVOKE ALL ON FUNCTION ledger._check_limits(ledger.assets, bigint, text, boolean, numeric, numeric)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- The checks of every money function but ledger._post (which has them inline, on the hot path,

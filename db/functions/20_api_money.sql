@@ -168,6 +168,11 @@ BEGIN
                           DETAIL = format('balance: %s, requested: %s',
                                           round(coalesce(v_from_balance, 0), v_asset.scale), v_amount);
             END IF;
+            -- limits (migration 0013), under this wallet's lock: a transfer sent is spent
+            IF v_asset.has_limits THEN
+                PERFORM ledger._check_limits(v_asset, v_from_wallet, p_from_user_id, false, v_amount,
+                                             v_from_balance);
+            END IF;
         ELSE
             -- the recipient: its wallet, or its first credit creates it (ON CONFLICT covers a
             -- concurrent first credit of the same wallet, and locks the row either way)
@@ -181,6 +186,11 @@ BEGIN
                 ON CONFLICT (owner_id, asset_id) DO UPDATE
                     SET balance = w.balance + excluded.balance, version = w.version + 1, updated_at = now()
                 RETURNING w.id, w.balance, w.version INTO v_to_wallet, v_to_balance, v_to_version;
+            END IF;
+            -- limits, under this wallet's lock: a transfer received is earned
+            IF v_asset.has_limits THEN
+                PERFORM ledger._check_limits(v_asset, v_to_wallet, p_to_user_id, true, v_amount,
+                                             v_to_balance);
             END IF;
         END IF;
     END LOOP;
@@ -196,7 +206,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.transfer(text, text, text, numeric, text, text, jsonb, text) IS
-    'Moves an amount of one asset from one user''s wallet to another''s (created on its first credit); no system account. Idempotent per client and key. Raises WASST, WAMNT, WUSER, WSAME (to oneself), WIKEY, WCLNT, WCLNS, WMETA, WDESC (a description is required), WFUND (the sender''s balance does not cover it), WIDEM.';
+    'Moves an amount of one asset from one user''s wallet to another''s (created on its first credit); no system account. Idempotent per client and key. Raises WASST, WAMNT, WUSER, WSAME (to oneself), WIKEY, WCLNT, WCLNS, WMETA, WDESC (a description is required), WFUND (the sender''s balance does not cover it), WBLIM (the recipient''s maximum balance), WVLIM (the sender''s daily spend or the recipient''s daily earn limit), WIDEM.';
 REVOKE ALL ON FUNCTION api.transfer(text, text, text, numeric, text, text, jsonb, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.transfer(text, text, text, numeric, text, text, jsonb, text)

@@ -53,6 +53,26 @@ COMMENT ON COLUMN ledger.assets.max_amount IS
 COMMENT ON COLUMN ledger.assets.system_slots IS
     'How many wallet rows each system account (Treasury, Revenue) of this asset is split into (1 to 256, default 64), so that concurrent postings lock different rows instead of queueing on one.';
 COMMENT ON COLUMN ledger.assets.created_at IS 'When the asset was added.';
+COMMENT ON COLUMN ledger.assets.has_limits IS
+    'True when the asset has a limit or any user has an override for it (kept by api.set_asset_limits, api.set_user_limits, api.clear_user_limits): ledger._post and api.transfer check and count limits only then, so an asset without limits pays one boolean test.';
+COMMENT ON COLUMN ledger.assets.max_balance IS
+    'The most a user wallet of this asset may hold after a credit (top-up, bonus, transfer received); NULL: none. Above it is WBLIM. A user''s override (ledger.user_limits) replaces it.';
+COMMENT ON COLUMN ledger.assets.daily_earn_limit IS
+    'The most a user may earn in a day (top-ups, bonuses, transfers received); NULL: none. Above it is WVLIM. Opening balances and reversals are exempt.';
+COMMENT ON COLUMN ledger.assets.daily_spend_limit IS
+    'The most a user may spend in a day (spends, transfers sent); NULL: none. Above it is WVLIM. Reversals are exempt.';
+COMMENT ON COLUMN ledger.assets.day_time_zone IS
+    'The time zone (IANA name, default UTC) whose calendar day the daily limits count: usage resets at its midnight.';
+
+-- ledger.user_limits
+COMMENT ON TABLE ledger.user_limits IS
+    'One user''s limits for one asset (api.set_user_limits), which replace the asset''s three limits for that user; NULL is no limit. Read by ledger._check_limits only when the asset has_limits.';
+COMMENT ON COLUMN ledger.user_limits.user_id IS 'The user the override is for.';
+COMMENT ON COLUMN ledger.user_limits.asset_id IS 'The asset the override is for.';
+COMMENT ON COLUMN ledger.user_limits.max_balance IS 'The user''s maximum balance of the asset; NULL: none (WBLIM above it).';
+COMMENT ON COLUMN ledger.user_limits.daily_earn_limit IS 'The user''s daily earn limit; NULL: none (WVLIM above it).';
+COMMENT ON COLUMN ledger.user_limits.daily_spend_limit IS 'The user''s daily spend limit; NULL: none (WVLIM above it).';
+COMMENT ON COLUMN ledger.user_limits.updated_at IS 'When the override was last set.';
 
 -- ledger.wallets
 COMMENT ON TABLE ledger.wallets IS
@@ -69,6 +89,12 @@ COMMENT ON COLUMN ledger.wallets.version IS
     '+1 with every entry on this row: its number of entries, and the wallet_version of its latest.';
 COMMENT ON COLUMN ledger.wallets.created_at IS 'When the row was made (a user wallet: at its first credit).';
 COMMENT ON COLUMN ledger.wallets.updated_at IS 'When the balance last changed.';
+COMMENT ON COLUMN ledger.wallets.usage_day IS
+    'The day (in the asset''s day_time_zone) that earned_today and spent_today count; NULL until the wallet''s first posting under limits. Written only by ledger._check_limits, under the wallet''s row lock; a posting on another day starts both from zero.';
+COMMENT ON COLUMN ledger.wallets.earned_today IS
+    'What the user earned (top-ups, bonuses, transfers received) on usage_day while the asset had limits; NULL: nothing counted yet.';
+COMMENT ON COLUMN ledger.wallets.spent_today IS
+    'What the user spent (spends, transfers sent) on usage_day while the asset had limits; NULL: nothing counted yet.';
 
 -- ledger.transactions
 COMMENT ON TABLE ledger.transactions IS

@@ -583,6 +583,28 @@ async def test_sweeps_racing_captures_of_due_holds_release_each_once(
         try:
             await conn.fetchrow(
                 "SELECT * FROM api.capture_hold($1, NULL, $2)", hold, f"c-{unique}-{i}"
+async def test_100_concurrent_bonuses_of_10_under_a_daily_earn_limit_of_500_give_exactly_50(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Limits are checked and counted under the wallet's row lock (ledger._check_limits): no
+    interleaving lets a day's earnings pass the limit. The limit is the user's override (a unique
+    user, so no other test sees it); it is removed at the end, which sets the asset's has_limits
+    back as it was."""
+    user = f"limit-{unique}"
+    await job_conn.fetchrow(
+        "SELECT * FROM api.set_user_limits($1, $2, NULL, 500.00, NULL)", user, GOLD
+    )
+    conns = await _connections(settings, 100)
+    start = asyncio.Event()
+
+    async def bonus(conn: asyncpg.Connection, i: int) -> str:
+        await start.wait()
+        try:
+            await conn.fetchrow(
+                "SELECT * FROM api.grant_bonus($1, $2, 10.00, 'daily quest', $3)",
+                user,
+                GOLD,
+                f"b-{unique}-{i}",
             )
         except asyncpg.PostgresError as exc:
             return str(exc.sqlstate)
@@ -669,4 +691,121 @@ async def test_a_sweep_killed_mid_run_loses_and_doubles_nothing(
     assert {(s["status"], s["released"]) for s in states} == {("expired", Decimal("1.00"))}
     row = await job_conn.fetchrow("SELECT balance, version FROM api.balances($1, $2)", user, GOLD)
     assert (row["balance"], row["version"]) == (Decimal("10.00"), 11)
+        tasks = [asyncio.create_task(bonus(c, i)) for i, c in enumerate(conns)]
+        await asyncio.sleep(0.05)
+        start.set()
+        outcomes = await asyncio.gather(*tasks)
+        row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", user, GOLD)
+    finally:
+        await _close(conns)
+        await job_conn.fetchval("SELECT api.clear_user_limits($1, $2)", user, GOLD)
+
+    assert outcomes.count("ok") == 50
+    assert outcomes.count("WVLIM") == 50
+    assert not RETRY_STATES & set(outcomes)
+    assert row["balance"] == Decimal("500.00")
+    assert await _reconcile_failures(job_conn) == []
+
+
+async def test_60_concurrent_transfers_of_10_to_one_user_under_an_earn_limit_of_300_give_30(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Transfers received count as earned, under the recipient's lock at its place in the lock
+    order: 60 senders racing to one recipient with a daily earn limit of 300.00 (its override)
+    give exactly 30 successes, and no deadlock although half the senders sort before it."""
+    recipient = f"limit-{unique}-m"  # between the senders a.. and z..
+    senders = [f"limit-{unique}-{c}{i:02d}" for i in range(30) for c in "az"]
+    for s in senders:
+        await job_conn.fetchrow("SELECT * FROM api.topup($1, $2, 10.00, $3)", s, GOLD, f"f-{s}")
+    await job_conn.fetchrow(
+        "SELECT * FROM api.set_user_limits($1, $2, NULL, 300.00, NULL)", recipient, GOLD
+    )
+    conns = await _connections(settings, len(senders))
+    start = asyncio.Event()
+
+    async def transfer(conn: asyncpg.Connection, sender: str) -> str:
+        await start.wait()
+        try:
+            await conn.fetchrow(
+                "SELECT * FROM api.transfer($1, $2, $3, 10.00, 'gift', $4)",
+                sender,
+                recipient,
+                GOLD,
+                f"t-{sender}",
+            )
+        except asyncpg.PostgresError as exc:
+            return str(exc.sqlstate)
+        return "ok"
+
+    try:
+        tasks = [asyncio.create_task(transfer(c, s)) for c, s in zip(conns, senders, strict=True)]
+        await asyncio.sleep(0.05)
+        start.set()
+        outcomes = await asyncio.gather(*tasks)
+        row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", recipient, GOLD)
+    finally:
+        await _close(conns)
+        await job_conn.fetchval("SELECT api.clear_user_limits($1, $2)", recipient, GOLD)
+
+    assert outcomes.count("ok") == 30
+    assert outcomes.count("WVLIM") == 30
+    assert not RETRY_STATES & set(outcomes)
+    assert row["balance"] == Decimal("300.00")
+    assert await _reconcile_failures(job_conn) == []
+
+
+async def test_spends_and_transfers_sent_racing_under_a_daily_spend_limit_of_200_give_20(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Spends and transfers sent share one daily spend counter on the sender's wallet row: 20
+    spends and 20 transfers of 10.00 racing from one user with a daily spend limit of 200.00
+    (its override) give exactly 20 successes in all."""
+    user = f"limit-spender-{unique}-m"
+    await job_conn.fetchrow(
+        "SELECT * FROM api.topup($1, $2, 1000.00, $3)", user, GOLD, f"f-{unique}"
+    )
+    await job_conn.fetchrow(
+        "SELECT * FROM api.set_user_limits($1, $2, NULL, NULL, 200.00)", user, GOLD
+    )
+    conns = await _connections(settings, 40)
+    start = asyncio.Event()
+
+    async def move(conn: asyncpg.Connection, i: int) -> str:
+        await start.wait()
+        try:
+            if i % 2:
+                await conn.fetchrow(
+                    "SELECT * FROM api.spend($1, $2, 10.00, 'potion', $3)",
+                    user,
+                    GOLD,
+                    f"s-{unique}-{i}",
+                )
+            else:
+                # recipients sorting before and after the sender
+                to = f"limit-spender-{unique}-{'a' if i % 4 else 'z'}{i:02d}"
+                await conn.fetchrow(
+                    "SELECT * FROM api.transfer($1, $2, $3, 10.00, 'gift', $4)",
+                    user,
+                    to,
+                    GOLD,
+                    f"t-{unique}-{i}",
+                )
+        except asyncpg.PostgresError as exc:
+            return str(exc.sqlstate)
+        return "ok"
+
+    try:
+        tasks = [asyncio.create_task(move(c, i)) for i, c in enumerate(conns)]
+        await asyncio.sleep(0.05)
+        start.set()
+        outcomes = await asyncio.gather(*tasks)
+        row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", user, GOLD)
+    finally:
+        await _close(conns)
+        await job_conn.fetchval("SELECT api.clear_user_limits($1, $2)", user, GOLD)
+
+    assert outcomes.count("ok") == 20
+    assert outcomes.count("WVLIM") == 20
+    assert not RETRY_STATES & set(outcomes)
+    assert row["balance"] == Decimal("800.00")
     assert await _reconcile_failures(job_conn) == []
