@@ -122,10 +122,17 @@ REVOKE ALL ON FUNCTION api.negative_balances(text) FROM PUBLIC, wallet_service, 
 GRANT EXECUTE ON FUNCTION api.negative_balances(text) TO wallet_service, wallet_job, wallet_auditor;
 
 -- A balance below zero that no reversal explains: trigger wallets_negative_only_by_reversal
--- forbids these; the view proves it from the data.
-CREATE OR REPLACE VIEW api.negative_user_balances AS
-SELECT n.wallet_id, n.user_id, n.asset_id, n.balance
+-- forbids these; the view proves it from the data. Its columns keep the types and collations
+-- they had before issue 15 (user and asset ids COLLATE "C", the balance as stored). Dropped
+-- and made again rather than replaced: CREATE OR REPLACE VIEW cannot change a column's type or
+-- collation, which a database migrated by a development version of issue 15 had different.
+-- Nothing depends on the view (api.reconcile reads it at run time), and this file is applied in
+-- one transaction, so no reader ever finds it missing.
+DROP VIEW IF EXISTS api.negative_user_balances;
+CREATE VIEW api.negative_user_balances AS
+SELECT w.id AS wallet_id, w.owner_id::text AS user_id, w.asset_id, w.balance
 FROM api.negative_balances() AS n
+JOIN ledger.wallets AS w ON w.id = n.wallet_id
 WHERE cardinality(n.reversals) = 0;
 COMMENT ON VIEW api.negative_user_balances IS
     'User wallets below zero that no allow_negative reversal took there (api.negative_balances lists the explained ones). Always empty.';

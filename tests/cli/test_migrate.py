@@ -10,16 +10,19 @@ an auditor's psql, `wallet reconcile` or pg_dump would be.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -346,6 +349,59 @@ def test_a_fresh_database_gets_every_file_then_nothing_until_a_migration_comes(
     assert "migrations: 1 applied" in after
     assert files_applied(after) == every_file, after
     assert "functions: unchanged" in migrate_now(db, env=env)
+
+
+# The last landed version's db/: a database it migrated, with money in it, must upgrade to the
+# checkout's db/ (a fresh database proves nothing about views and functions that already exist:
+# CREATE OR REPLACE cannot change a view's column types or collations, nor a function's result).
+# Move it forward when a version lands whose schema this one must upgrade from.
+UPGRADE_FROM = "58194c8"  # issue 14 (hardening), the version before transfers and reversals
+
+
+def test_a_database_of_the_last_landed_version_with_money_in_it_upgrades(
+    fresh_database: dict[str, str], tmp_path: Path
+) -> None:
+    env = fresh_database
+    git = shutil.which("git")
+    assert git is not None, "git is needed to read the last landed version's db/"
+    archive = subprocess.run(
+        [git, "archive", UPGRADE_FROM, "db"], cwd=ROOT, capture_output=True, check=False
+    )
+    assert archive.returncode == 0, (
+        f"git archive {UPGRADE_FROM} failed (a clone without history?): {archive.stderr!r}"
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        for member in tar.getmembers():  # our own files: plain files and their folders
+            source = tar.extractfile(member) if member.isfile() else None
+            if source is not None:
+                target = tmp_path / member.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(source.read())
+    migrate_now(tmp_path / "db", env=env)
+    admin = env["WALLET_ADMIN_DATABASE_URL"]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("SET ROLE wallet_owner")
+        before = conn.execute(
+            "SELECT (api.topup('up-1', %s, 10.00, 'up-topup')).transaction_id", (GOLD,)
+        ).fetchone()
+        conn.execute("SELECT api.spend('up-1', %s, 4.00, 'sword', 'up-spend')", (GOLD,))
+    assert before is not None
+
+    after = migrate_now(env=env)
+    assert "migrations: 2 applied" in after, after
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("SET ROLE wallet_owner")
+        # an entry from before the upgrade (posted_at NULL) is reversed like any other
+        row = conn.execute(
+            "SELECT balance, remaining FROM api.reverse(%s, NULL, 'store refund', 'up-rev', "
+            "'allow_negative')",
+            before,
+        ).fetchone()
+        assert row == (Decimal("-4.00"), Decimal("0.00"))
+        failed = conn.execute("SELECT check_name FROM api.reconcile() WHERE NOT ok").fetchall()
+        assert failed == []
+    assert "functions: unchanged" in migrate_now(env=env)
 
 
 async def test_a_migration_waits_for_no_lock_longer_than_the_lock_timeout_either(
