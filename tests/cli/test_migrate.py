@@ -388,7 +388,10 @@ def test_a_database_of_the_last_landed_version_with_money_in_it_upgrades(
     assert before is not None
 
     after = migrate_now(env=env)
-    assert "migrations: 2 applied" in after, after
+    pending = {p.name for p in (ROOT / "db" / "migrations").glob("*.sql")} - {
+        p.name for p in (tmp_path / "db" / "migrations").glob("*.sql")
+    }
+    assert f"migrations: {len(pending)} applied" in after, after
 
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("SET ROLE wallet_owner")
