@@ -583,28 +583,6 @@ async def test_sweeps_racing_captures_of_due_holds_release_each_once(
         try:
             await conn.fetchrow(
                 "SELECT * FROM api.capture_hold($1, NULL, $2)", hold, f"c-{unique}-{i}"
-async def test_100_concurrent_bonuses_of_10_under_a_daily_earn_limit_of_500_give_exactly_50(
-    settings: Settings, job_conn: asyncpg.Connection, unique: str
-) -> None:
-    """Limits are checked and counted under the wallet's row lock (ledger._check_limits): no
-    interleaving lets a day's earnings pass the limit. The limit is the user's override (a unique
-    user, so no other test sees it); it is removed at the end, which sets the asset's has_limits
-    back as it was."""
-    user = f"limit-{unique}"
-    await job_conn.fetchrow(
-        "SELECT * FROM api.set_user_limits($1, $2, NULL, 500.00, NULL)", user, GOLD
-    )
-    conns = await _connections(settings, 100)
-    start = asyncio.Event()
-
-    async def bonus(conn: asyncpg.Connection, i: int) -> str:
-        await start.wait()
-        try:
-            await conn.fetchrow(
-                "SELECT * FROM api.grant_bonus($1, $2, 10.00, 'daily quest', $3)",
-                user,
-                GOLD,
-                f"b-{unique}-{i}",
             )
         except asyncpg.PostgresError as exc:
             return str(exc.sqlstate)
@@ -691,6 +669,40 @@ async def test_a_sweep_killed_mid_run_loses_and_doubles_nothing(
     assert {(s["status"], s["released"]) for s in states} == {("expired", Decimal("1.00"))}
     row = await job_conn.fetchrow("SELECT balance, version FROM api.balances($1, $2)", user, GOLD)
     assert (row["balance"], row["version"]) == (Decimal("10.00"), 11)
+    assert await _reconcile_failures(job_conn) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Limits (issue 16): checked and counted under the wallet's lock
+# ----------------------------------------------------------------------------------------------
+async def test_100_concurrent_bonuses_of_10_under_a_daily_earn_limit_of_500_give_exactly_50(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Limits are checked and counted under the wallet's row lock (ledger._check_limits): no
+    interleaving lets a day's earnings pass the limit. The limit is the user's override (a unique
+    user, so no other test sees it); it is removed at the end, which sets the asset's has_limits
+    back as it was."""
+    user = f"limit-{unique}"
+    await job_conn.fetchrow(
+        "SELECT * FROM api.set_user_limits($1, $2, NULL, 500.00, NULL)", user, GOLD
+    )
+    conns = await _connections(settings, 100)
+    start = asyncio.Event()
+
+    async def bonus(conn: asyncpg.Connection, i: int) -> str:
+        await start.wait()
+        try:
+            await conn.fetchrow(
+                "SELECT * FROM api.grant_bonus($1, $2, 10.00, 'daily quest', $3)",
+                user,
+                GOLD,
+                f"b-{unique}-{i}",
+            )
+        except asyncpg.PostgresError as exc:
+            return str(exc.sqlstate)
+        return "ok"
+
+    try:
         tasks = [asyncio.create_task(bonus(c, i)) for i, c in enumerate(conns)]
         await asyncio.sleep(0.05)
         start.set()
