@@ -7,7 +7,7 @@
 -- tests/ledger/test_concurrency.py (-k limit).
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(115);
+SELECT plan(148);
 
 -- An error's SQLSTATE and DETAIL (as in 36_reverse.sql), run as the caller in a subtransaction
 -- that is rolled back either way.
@@ -326,6 +326,97 @@ SELECT results_eq(
     'the refused calls changed nothing on the asset');
 SELECT is_empty($$ SELECT 1 FROM ledger.user_limits WHERE user_id = 'tap-lim-x' $$,
     'nor wrote an override');
+
+-- ---------------------------------------------------------------------------------------------
+-- Holds: an authorization is spending (checked and counted like a spend); what a void, an expiry
+-- or a capture's rest releases on the day of the authorization is given back; releases are exempt
+-- ---------------------------------------------------------------------------------------------
+SELECT tap.act_as_superuser();
+SET LOCAL ROLE wallet_owner;
+SELECT is((SELECT balance::text FROM api.open_balance('tap-lim-h', 'asset-diamond-001', 1000, 'tap-lim-h0')),
+    '1000.00', 'user H starts with 1000.00 (an opening balance: not counted)');
+RESET ROLE;
+SELECT tap.act_as('wallet_job');
+SELECT lives_ok($$ SELECT api.set_user_limits('tap-lim-h', 'asset-diamond-001', 1000, NULL, 300) $$,
+    'H may hold at most 1000.00 and spend 300.00 a day');
+SELECT tap.act_as('wallet_service');
+SELECT hold_id AS h1 FROM api.authorize_hold('tap-lim-h', 'asset-diamond-001', 200, 'entry fee', 'tap-lim-h1') \gset
+SELECT is(tap.usage('tap-lim-h'), 'earned 0.00, spent 200.00', 'an authorization of 200.00 is counted as spent today');
+SELECT tap.snapshot();
+SELECT is(tap.error_detail($$ SELECT api.authorize_hold('tap-lim-h', 'asset-diamond-001', 150, 'pull', 'tap-lim-h2') $$),
+    'WVLIM: limit: 300.00, used: 200.00, requested: 150.00, resets_at: ' || :'resets',
+    'an authorization past the daily spend limit is WVLIM, its DETAIL the limit, what is used, the request and the reset');
+SELECT * FROM tap.nothing_moved('an authorization past the daily spend limit');
+SELECT tap.act_as_superuser();
+SELECT is_empty($$ SELECT 1 FROM ledger.holds WHERE idempotency_key = 'tap-lim-h2' $$, 'and no hold was written');
+SELECT tap.act_as('wallet_service');
+SELECT is((SELECT replayed FROM api.authorize_hold('tap-lim-h', 'asset-diamond-001', 200, 'entry fee', 'tap-lim-h1')),
+    true, 'a replay of the authorization answers it again');
+SELECT is(tap.usage('tap-lim-h'), 'earned 0.00, spent 200.00', 'and is not counted twice');
+SELECT is(tap.error_detail($$ SELECT api.authorize_hold('tap-lim-h', 'asset-diamond-001', 5000, 'castle', 'tap-lim-h3') $$),
+    'WFUND: balance: 800.00, requested: 5000.00',
+    'an authorization the balance does not cover is WFUND, whatever the limits');
+SELECT is((SELECT balance::text FROM api.spend('tap-lim-h', 'asset-diamond-001', 100, 'sword', 'tap-lim-h4')), '700.00',
+    'a spend up to the limit with the hold passes');
+SELECT is(tap.error_detail($$ SELECT api.authorize_hold('tap-lim-h', 'asset-diamond-001', 0.01, 'pull', 'tap-lim-h5') $$),
+    'WVLIM: limit: 300.00, used: 300.00, requested: 0.01, resets_at: ' || :'resets',
+    'holds and spends share the daily spend limit');
+
+SELECT is((SELECT balance::text FROM api.void_hold(:h1, 'tap-lim-h6')), '900.00', 'the hold is voided');
+SELECT is(tap.usage('tap-lim-h'), 'earned 0.00, spent 100.00',
+    'a void on the day of the authorization gives the day''s spending back: only the spend stays counted');
+
+SELECT hold_id AS h2 FROM api.authorize_hold('tap-lim-h', 'asset-diamond-001', 200, 'trade', 'tap-lim-h7') \gset
+SELECT is(tap.usage('tap-lim-h'), 'earned 0.00, spent 300.00', 'a new hold of 200.00 fits the given-back room');
+SELECT is((SELECT balance::text FROM api.capture_hold(:h2, 50, 'tap-lim-h8')), '850.00',
+    'capturing 50.00 of it returns the other 150.00');
+SELECT is(tap.usage('tap-lim-h'), 'earned 0.00, spent 150.00',
+    'the captured 50.00 stays spent, the 150.00 released is given back');
+
+SELECT hold_id AS h3 FROM api.authorize_hold('tap-lim-h', 'asset-diamond-001', 100, 'pull', 'tap-lim-h9') \gset
+SELECT is((SELECT balance::text FROM api.topup('tap-lim-h', 'asset-diamond-001', 250, 'tap-lim-h10')), '1000.00',
+    'a top-up to the maximum balance exactly, 100.00 held');
+SELECT is((SELECT balance::text FROM api.void_hold(:h3, 'tap-lim-h11')), '1100.00',
+    'a release above the maximum balance passes: releases are exempt, like reversals');
+SELECT is(tap.usage('tap-lim-h'), 'earned 250.00, spent 150.00', 'and the release is not earning');
+
+SELECT hold_id AS h4 FROM api.authorize_hold('tap-lim-h', 'asset-diamond-001', 50, 'pull', 'tap-lim-h12') \gset
+SELECT is(tap.usage('tap-lim-h'), 'earned 250.00, spent 200.00', 'a hold of 50.00 is spent today');
+-- a hold authorized yesterday: its spend_day set back a day (the guard trigger off for it)
+SELECT tap.act_as_superuser();
+ALTER TABLE ledger.holds DISABLE TRIGGER holds_change_only_by_resolution;
+UPDATE ledger.holds SET spend_day = spend_day - 1 WHERE id = :h4;
+ALTER TABLE ledger.holds ENABLE TRIGGER holds_change_only_by_resolution;
+SELECT tap.act_as('wallet_service');
+SELECT is((SELECT balance::text FROM api.void_hold(:h4, 'tap-lim-h13')), '1100.00', 'the day-old hold is voided');
+SELECT is(tap.usage('tap-lim-h'), 'earned 250.00, spent 200.00',
+    'a release on a later day gives nothing back to today''s spending');
+
+SELECT hold_id AS h5 FROM api.authorize_hold('tap-lim-h', 'asset-diamond-001', 20, 'pull', 'tap-lim-h14', '1 second') \gset
+SELECT is(tap.usage('tap-lim-h'), 'earned 250.00, spent 220.00', 'a hold of one second is spent today');
+SELECT pg_sleep(1.1);
+SELECT tap.act_as('wallet_job');
+SELECT cmp_ok(api.expire_holds(), '>=', 1, 'the sweep releases the expired hold');
+SELECT tap.act_as('wallet_service');
+SELECT is((SELECT status::text FROM api.get_hold(:h5)) || ' ' || (SELECT balance::text FROM api.balances('tap-lim-h', 'asset-diamond-001')),
+    'expired 1100.00', 'it expired, its 20.00 back');
+SELECT is(tap.usage('tap-lim-h'), 'earned 250.00, spent 200.00',
+    'an expiry on the day of the authorization gives the day''s spending back');
+
+SELECT tap.act_as_superuser();
+SET LOCAL ROLE wallet_owner;
+SELECT lives_ok($$ SELECT api.open_balance('tap-lim-h', 'asset-gold-coin-001', 10, 'tap-lim-h15') $$,
+    'H has gold, an asset without limits');
+RESET ROLE;
+SELECT tap.act_as('wallet_service');
+SELECT hold_id AS h6 FROM api.authorize_hold('tap-lim-h', 'asset-gold-coin-001', 5, 'pull', 'tap-lim-h16') \gset
+SELECT tap.act_as_superuser();
+SELECT is((SELECT spend_day FROM ledger.holds WHERE id = :h6), NULL,
+    'a hold of an asset without limits is not counted (no spend_day)');
+SELECT is(tap.usage('tap-lim-h', 'asset-gold-coin-001'), 'earned NULL, spent NULL', 'nor is its wallet''s usage');
+SELECT tap.act_as('wallet_job');
+SELECT ok(api.clear_user_limits('tap-lim-h', 'asset-diamond-001'), 'H''s override is cleared');
+SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------
 -- Who may set limits: the owner and wallet_job; not the service, not the auditor (tried for real)

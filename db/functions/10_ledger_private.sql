@@ -192,8 +192,8 @@ COMMENT ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, t
 REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric, text, text, jsonb, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
--- The limits of one posting on a user wallet (migration 0013), called by ledger._post and
--- api.transfer only when the asset has limits (ledger.assets.has_limits), right after the
+-- The limits of one posting on a user wallet (migration 0013), called by ledger._post,
+-- api.transfer and api.authorize_hold only when the asset has limits (ledger.assets.has_limits), right after the
 -- UPDATE of the wallet, so under its row lock: two postings to one wallet run one after the
 -- other here, and the second sees the first's usage. The user's override (ledger.user_limits)
 -- replaces the asset's three limits; NULL is no limit. A credit (p_earn) may not take the
@@ -202,10 +202,11 @@ REVOKE ALL ON FUNCTION ledger._post(ledger.transaction_type, text, text, numeric
 -- day_time_zone, read from clock_timestamp() under the lock; usage of an earlier day counts as
 -- zero. Both counters are kept whenever the asset has limits, so a daily limit set during the
 -- day counts what was posted since the asset got limits. Raising rolls back the whole posting.
+-- Returns the day counted (a hold keeps it, to give back on that day what it releases).
 CREATE OR REPLACE FUNCTION ledger._check_limits(
     p_asset ledger.assets, p_wallet_id bigint, p_user_id text, p_earn boolean, p_amount numeric,
     p_balance numeric)
-RETURNS void
+RETURNS date
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -251,10 +252,11 @@ BEGIN
                                   to_char(((v_day + 1)::timestamp AT TIME ZONE p_asset.day_time_zone)
                                           AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
     END IF;
+    RETURN v_day;
 END
 $$;
 COMMENT ON FUNCTION ledger._check_limits(ledger.assets, bigint, text, boolean, numeric, numeric) IS
-    'The limits of one posting on a user wallet whose row the caller has just updated (so locked): the user''s override, else the asset''s; a credit above the maximum balance raises WBLIM, a day''s earned or spent amount above its daily limit raises WVLIM (DETAIL: limit, used, requested, resets_at in UTC); counts the posting in the wallet''s usage_day, earned_today, spent_today. Called by ledger._post and api.transfer only for an asset with has_limits.';
+    'The limits of one posting on a user wallet whose row the caller has just updated (so locked): the user''s override, else the asset''s; a credit above the maximum balance raises WBLIM, a day''s earned or spent amount above its daily limit raises WVLIM (DETAIL: limit, used, requested, resets_at in UTC); counts the posting in the wallet''s usage_day, earned_today, spent_today, and returns that day. Called by ledger._post, api.transfer and api.authorize_hold only for an asset with has_limits.';
 REVOKE ALL ON FUNCTION ledger._check_limits(ledger.assets, bigint, text, boolean, numeric, numeric)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 

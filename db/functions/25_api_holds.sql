@@ -217,10 +217,15 @@ DECLARE
     v_rev_balance    numeric;
     v_rev_version    bigint;
 BEGIN
-    -- 2. the user wallet (a credit: pays a debt first, never goes below zero)
+    -- 2. the user wallet (a credit: pays a debt first, never goes below zero). A release is
+    -- exempt from the limits, as a reversal is; released on the day its authorization was counted
+    -- as spent (spend_day), the rest is no longer spent that day. (A NULL spend_day compares
+    -- NULL: nothing changes.)
     IF v_rest > 0 THEN
         UPDATE ledger.wallets AS w
-        SET balance = w.balance + v_rest, version = w.version + 1, updated_at = now()
+        SET balance = w.balance + v_rest, version = w.version + 1, updated_at = now(),
+            spent_today = CASE WHEN w.usage_day = p_hold.spend_day
+                               THEN greatest(w.spent_today - v_rest, 0) ELSE w.spent_today END
         WHERE w.id = p_hold.wallet_id
         RETURNING w.balance, w.version INTO STRICT balance, v_version;
     END IF;
@@ -255,7 +260,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION ledger._resolve_hold(ledger.holds, bigint, numeric, ledger.hold_status, smallint) IS
-    'Moves a locked hold out of its holds slot by transaction p_tx: p_captured to a Revenue slot, the rest to its user; writes the entries with one posted_at after the locks, and the hold''s status, amounts and resolution. For api.capture_hold, api.void_hold and api.expire_holds.';
+    'Moves a locked hold out of its holds slot by transaction p_tx: p_captured to a Revenue slot, the rest to its user (no longer counted as spent if released on the hold''s spend_day); writes the entries with one posted_at after the locks, and the hold''s status, amounts and resolution. For api.capture_hold, api.void_hold and api.expire_holds.';
 REVOKE ALL ON FUNCTION ledger._resolve_hold(ledger.holds, bigint, numeric, ledger.hold_status, smallint)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
@@ -283,6 +288,7 @@ DECLARE
     v_slot_balance numeric;
     v_slot_version bigint;
     v_posted       timestamptz;
+    v_spend_day    date;
     v_hold         ledger.holds;
 BEGIN
     SELECT * INTO v_asset FROM ledger.assets AS a WHERE a.id = p_asset_id;
@@ -328,6 +334,12 @@ BEGIN
                   DETAIL = format('balance: %s, requested: %s',
                                   round(coalesce(v_balance, 0), v_asset.scale), v_amount);
     END IF;
+    -- An authorization is spending: checked against and counted in the daily spend limit under
+    -- the wallet's lock, as a spend is (migration 0013). The hold keeps the day counted, so that
+    -- what it gives back on that day is no longer counted (ledger._resolve_hold).
+    IF v_asset.has_limits THEN
+        v_spend_day := ledger._check_limits(v_asset, v_wallet, p_user_id, false, v_amount, v_balance);
+    END IF;
 
     -- 3. A holds slot
     SELECT s.wallet_id INTO v_slot
@@ -343,18 +355,18 @@ BEGIN
     VALUES (v_tx, v_wallet, -v_amount, v_balance, v_version, v_posted),
            (v_tx, v_slot, v_amount, v_slot_balance, v_slot_version, v_posted);
     INSERT INTO ledger.holds AS h (user_id, asset_id, wallet_id, amount, expires_at, hold_transaction_id,
-                                   client_id, idempotency_key, created_at)
+                                   client_id, idempotency_key, created_at, spend_day)
     -- in seconds: '1 mon' or '1 day' added to a timestamptz would be a calendar month or day (31
     -- days, or 23 hours across a change of daylight saving time in the session's time zone)
     VALUES (p_user_id, v_asset.id, v_wallet, v_amount,
             v_posted + make_interval(secs => extract(epoch FROM p_expires_in)), v_tx, v_client,
-            p_idempotency_key, v_posted)
+            p_idempotency_key, v_posted, v_spend_day)
     RETURNING h.* INTO v_hold;
     RETURN ledger._hold_posting(v_hold, v_tx, v_balance, false);
 END
 $$;
 COMMENT ON FUNCTION api.authorize_hold(text, text, numeric, text, text, interval, jsonb, text) IS
-    'Reserves an amount of a user''s balance: moves it user -> a slot of the asset''s holds account until api.capture_hold, api.void_hold or the expiry (p_expires_in, 1 second to 30 days, default 15 minutes) resolves it. Idempotent per client and key. Raises WASST, WAMNT, WUSER, WHEXI, WIKEY, WCLNT, WCLNS, WMETA, WDESC (a description is required), WFUND (the balance does not cover it; a wallet in debt holds nothing), WIDEM.';
+    'Reserves an amount of a user''s balance: moves it user -> a slot of the asset''s holds account until api.capture_hold, api.void_hold or the expiry (p_expires_in, 1 second to 30 days, default 15 minutes) resolves it. Counts against the daily spend limit like a spend (what is released on the same day is given back). Idempotent per client and key. Raises WASST, WAMNT, WUSER, WHEXI, WIKEY, WCLNT, WCLNS, WMETA, WDESC (a description is required), WFUND (the balance does not cover it; a wallet in debt holds nothing), WVLIM (the daily spend limit), WIDEM.';
 REVOKE ALL ON FUNCTION api.authorize_hold(text, text, numeric, text, text, interval, jsonb, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.authorize_hold(text, text, numeric, text, text, interval, jsonb, text)

@@ -162,6 +162,7 @@ COMMENT ON COLUMN ledger.holds.client_id IS 'The client of the authorization''s 
 COMMENT ON COLUMN ledger.holds.idempotency_key IS 'The authorization''s idempotency key (as its transaction''s).';
 COMMENT ON COLUMN ledger.holds.created_at IS 'When the hold was authorized: the posted_at of its entries.';
 COMMENT ON COLUMN ledger.holds.resolved_at IS 'When it was captured, voided or expired: the posted_at of the resolving entries; NULL while open.';
+COMMENT ON COLUMN ledger.holds.spend_day IS 'The day (in the asset''s day_time_zone) the authorization was counted in the wallet''s spent_today, the asset having limits then (migration 0013); NULL if it was not counted. What the resolution releases on that day is taken off spent_today again.';
 
 -- ledger.hold_posting: what the hold functions return
 COMMENT ON TYPE ledger.hold_posting IS

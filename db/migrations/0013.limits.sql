@@ -1,7 +1,7 @@
 -- depends: 0012.hold-scope
 -- Issue 16, limits: per asset, with per-user overrides, a maximum balance, a daily earn limit
--- (top-ups, bonuses, transfers received) and a daily spend limit (spends, transfers sent; holds
--- later). Opening balances (imports) and reversals (a refund is never blocked by a cap) are
+-- (top-ups, bonuses, transfers received) and a daily spend limit (spends, transfers sent, hold
+-- authorizations). Opening balances (imports) and reversals (a refund is never blocked by a cap) are
 -- exempt: they neither are refused nor count.
 --
 -- Where the cost goes (docs/performance.md: on ledger._post's path every extra statement costs
@@ -54,3 +54,10 @@ ALTER TABLE ledger.wallets
     ADD COLUMN usage_day    date,
     ADD COLUMN earned_today numeric,
     ADD COLUMN spent_today  numeric;
+
+-- The day a hold's authorization was counted as spent (NULL: its asset had no limits then). A
+-- release of the hold on that same day gives the released amount back to the day's spending, so
+-- that money reserved and then returned (a void, an expiry, the rest of a partial capture) does
+-- not use up the daily spend limit; only what is captured stays spent.
+ALTER TABLE ledger.holds
+    ADD COLUMN spend_day date;

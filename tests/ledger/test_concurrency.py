@@ -821,3 +821,65 @@ async def test_spends_and_transfers_sent_racing_under_a_daily_spend_limit_of_200
     assert not RETRY_STATES & set(outcomes)
     assert row["balance"] == Decimal("800.00")
     assert await _reconcile_failures(job_conn) == []
+
+
+async def test_holds_and_spends_racing_under_a_daily_spend_limit_share_it_and_voids_give_back(
+    settings: Settings, job_conn: asyncpg.Connection, unique: str
+) -> None:
+    """An authorization counts against the daily spend limit like a spend, under the same lock:
+    20 holds and 20 spends of 10.00 racing under a limit of 200.00 give exactly 20 successes.
+    Then the held ones are voided while 20 more spends race them: each void gives its 10.00 of
+    the day back, so whatever the interleaving, the day's spending ends as exactly the spends
+    that passed, never above the limit."""
+    user = f"limit-holder-{unique}"
+    await job_conn.fetchrow(
+        "SELECT * FROM api.topup($1, $2, 1000.00, $3)", user, GOLD, f"f-{unique}"
+    )
+    await job_conn.fetchrow(
+        "SELECT * FROM api.set_user_limits($1, $2, NULL, NULL, 200.00)", user, GOLD
+    )
+    spend = "SELECT * FROM api.spend($1, $2, $3::numeric, 'potion', $4)"
+    conns = await _connections(settings, 40)
+    try:
+        first = await _race(
+            conns,
+            [
+                (AUTHORIZE, (user, GOLD, "10.00", f"h-{unique}-{i}"))
+                if i % 2
+                else (spend, (user, GOLD, "10.00", f"s-{unique}-{i}"))
+                for i in range(40)
+            ],
+        )
+        # the held ones' ids: a replay of an authorization answers its hold
+        holds = [
+            await job_conn.fetchval(
+                "SELECT hold_id FROM api.authorize_hold($1, $2, 10.00, 'a match', $3)",
+                user,
+                GOLD,
+                f"h-{unique}-{i}",
+            )
+            for i in range(1, 40, 2)
+            if first[i] == "ok"
+        ]
+        void = "SELECT * FROM api.void_hold($1::bigint, $2)"
+        second = await _race(
+            conns[: len(holds) + 20],
+            [(void, (h, f"v-{unique}-{h}")) for h in holds]
+            + [(spend, (user, GOLD, "10.00", f"s2-{unique}-{i}")) for i in range(20)],
+        )
+        usage = await job_conn.fetchrow("SELECT spent_today FROM api.limits($1, $2)", user, GOLD)
+        row = await job_conn.fetchrow("SELECT balance FROM api.balances($1, $2)", user, GOLD)
+    finally:
+        await _close(conns)
+        await job_conn.fetchval("SELECT api.clear_user_limits($1, $2)", user, GOLD)
+
+    assert first.count("ok") == 20
+    assert first.count("WVLIM") == 20
+    assert not RETRY_STATES & (set(first) | set(second))
+    assert second[: len(holds)] == ["ok"] * len(holds)
+    spends_ok = first[0::2].count("ok") + second[len(holds) :].count("ok")
+    # at least the room left after the first race, at most the room every void could give back
+    assert 20 - len(holds) <= spends_ok <= 20
+    assert usage["spent_today"] == Decimal("10.00") * spends_ok
+    assert row["balance"] == Decimal("1000.00") - Decimal("10.00") * spends_ok
+    assert await _reconcile_failures(job_conn) == []
