@@ -4,7 +4,8 @@
 # (../shared/bench/baseline.sql, when present), the yardstick's with 64 Treasury slots
 # (bench/sql/slotted_yardstick.py: the plain design's cost per call once nothing queues) and our
 # spends, so that noise on the machine falls on all alike; then our transfers and reversals
-# (issue 15's movements, no yardstick to compare with). Prints the machine, progress
+# (issue 15's movements) and holds (issue 16: authorizations, and authorize-then-capture pairs),
+# which have no yardstick to compare with. Prints the machine, progress
 # (stderr), a table and the targets, then proves the books with `wallet reconcile`. See
 # docs/performance.md.
 #
@@ -64,7 +65,7 @@ ALTER TABLE public.bench_originals ADD PRIMARY KEY (n);
 GRANT SELECT ON public.bench_originals TO wallet_service;
 SQL
 
-runs_per=$((have_baseline ? 6 : 4))
+runs_per=$((have_baseline ? 8 : 6))
 total=$((${#clients[@]} * runs_per))
 step=0
 errors=0
@@ -105,6 +106,8 @@ for c in "${clients[@]}"; do
   bench spend-ours "$c" bench/sql/spend.sql wallet_service
   bench transfer-ours "$c" bench/sql/transfer.sql wallet_service
   bench reversal-ours "$c" bench/sql/reversal.sql wallet_service
+  bench hold-ours "$c" bench/sql/hold.sql wallet_service
+  bench capture-ours "$c" bench/sql/capture.sql wallet_service
 done
 
 number() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
@@ -134,10 +137,12 @@ for c in "${clients[@]}"; do
     "$ratio" "$(whole "$slotted")" "$of_slotted" "$(whole "$spend")"
 done
 echo
-printf '%7s | %18s | %18s\n' clients "ours transfer tx/s" "ours reversal tx/s"
+printf '%7s | %18s | %18s | %20s | %26s\n' clients "ours transfer tx/s" "ours reversal tx/s" \
+  "holds authorized/s" "holds authorized+captured/s"
 for c in "${clients[@]}"; do
-  printf '%7s | %18s | %18s\n' "$c" "$(whole "${tps[transfer-ours,$c]}")" \
-    "$(whole "${tps[reversal-ours,$c]}")"
+  printf '%7s | %18s | %18s | %20s | %26s\n' "$c" "$(whole "${tps[transfer-ours,$c]}")" \
+    "$(whole "${tps[reversal-ours,$c]}")" "$(whole "${tps[hold-ours,$c]}")" \
+    "$(whole "${tps[capture-ours,$c]}")"
 done
 echo
 

@@ -17,15 +17,19 @@ def reconcile(database_url: str) -> int:
         conn.read_only = True
         checks = conn.execute("SELECT * FROM api.reconcile()").fetchall()
         report = conn.execute(
-            "SELECT asset_code, treasury_balance, revenue_balance, user_balances, user_wallets"
-            " FROM api.trial_balance"
+            "SELECT asset_code, treasury_balance, revenue_balance, holds_balance, user_balances,"
+            " user_wallets FROM api.trial_balance"
         ).fetchall()
         debts = conn.execute(
             "SELECT user_id, asset_code, balance, since, reversals FROM api.negative_balances()"
         ).fetchall()
-    print(f"{'asset':<14} {'treasury':>18} {'revenue':>16} {'users':>16} {'wallets':>8}")
-    for code, treasury, revenue, users, wallets in report:
-        print(f"{code:<14} {treasury:>18} {revenue:>16} {users:>16} {wallets:>8}")
+    # Each row sums to zero: what the Treasury issued is in Revenue, in the holds account (the
+    # open holds) or with the users.
+    print(
+        f"{'asset':<14} {'treasury':>18} {'revenue':>16} {'held':>16} {'users':>16} {'wallets':>8}"
+    )
+    for code, treasury, revenue, held, users, wallets in report:
+        print(f"{code:<14} {treasury:>18} {revenue:>16} {held:>16} {users:>16} {wallets:>8}")
     failed = 0
     for name, ok, problems, detail in checks:
         failed += not ok

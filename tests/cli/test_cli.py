@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -156,6 +157,41 @@ async def test_reconcile_exits_1_when_a_balance_was_tampered_with(
     assert "FAIL wallet balances and versions match their entries" in result.stdout
     assert "FAIL entries and balances sum to zero per asset" in result.stdout
     assert wallet("reconcile").returncode == 0
+
+
+async def test_reconcile_shows_what_is_held_and_each_assets_row_sums_to_zero(
+    service_conn: asyncpg.Connection, unique: str
+) -> None:
+    """The trial balance's row: what the Treasury issued is in Revenue, in the holds account or
+    with the users, so the four columns sum to zero; an open hold shows in "held"."""
+    user = f"held-{unique}"
+    await service_conn.fetchrow(
+        "SELECT * FROM api.topup($1, 'asset-diamond-001', 7.00, $2)", user, f"t-{unique}"
+    )
+    before = _trial_row(wallet("reconcile").stdout, "DIAMOND")
+    hold = await service_conn.fetchrow(
+        "SELECT * FROM api.authorize_hold($1, 'asset-diamond-001', 3.00, 'match', $2)",
+        user,
+        f"h-{unique}",
+    )
+    result = wallet("reconcile")
+    after = _trial_row(result.stdout, "DIAMOND")
+    await service_conn.fetchrow(
+        "SELECT * FROM api.void_hold($1, $2)", hold["hold_id"], f"v-{unique}"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok   each holds account equals its open holds" in result.stdout
+    assert sum(after) == 0
+    assert after[2] - before[2] == Decimal("3.00")  # the hold, from the users to "held"
+    assert after[3] - before[3] == Decimal("-3.00")
+
+
+def _trial_row(report: str, code: str) -> list[Decimal]:
+    """treasury, revenue, held and users of the asset's row of `wallet reconcile`."""
+    header = report.splitlines()[0].split()
+    assert header == ["asset", "treasury", "revenue", "held", "users", "wallets"]
+    row = next(line.split() for line in report.splitlines() if line.startswith(code + " "))
+    return [Decimal(v) for v in row[1:5]]
 
 
 def test_unreachable_database_is_a_clear_error_with_exit_status_2() -> None:
