@@ -82,8 +82,9 @@ def variants() -> list[str]:
         if posted not in no_posted_at:
             raise SystemExit(f"posting_costs.py: ledger._post no longer has {posted!r}")
         no_posted_at = no_posted_at.replace(posted, unposted)
+    no_limits = cut(no_posted_at, "    -- Limits (migration 0013)", "    -- The system side", "")
     no_validation = cut(
-        no_posted_at, "    -- NaN compares", "    -- Claims the key", "    v_amount := p_amount;\n"
+        no_limits, "    -- NaN compares", "    -- Claims the key", "    v_amount := p_amount;\n"
     )
     no_skip_locked = cut(
         no_validation,
@@ -103,6 +104,7 @@ def variants() -> list[str]:
     no_on_conflict = no_skip_locked.replace(conflict, "")
     posts = {
         "no_posted_at": no_posted_at,
+        "no_limits": no_limits,
         "no_validation": no_validation,
         "no_skip_locked": no_skip_locked,
         "no_on_conflict": no_on_conflict,
@@ -131,14 +133,43 @@ END $$;""")
     return float(match.group(1))
 
 
-def phase(steps: list[tuple[str, str]], rounds: int, calls: int) -> dict[str, float]:
-    """Median µs per call of each (label, call), rounds interleaved so drift falls on all alike."""
+def phase(
+    steps: list[tuple[str, str]], rounds: int, calls: int, before: dict[str, str] | None = None
+) -> dict[str, float]:
+    """Median µs per call of each (label, call), rounds interleaved so drift falls on all alike;
+    `before` maps a label to SQL run before each of its timings."""
     samples: dict[str, list[float]] = {label: [] for label, _ in steps}
     for _ in range(rounds):
         for label, call in steps:
+            if before and label in before:
+                psql(before[label])
             samples[label].append(time_call(call, calls))
             print(".", end="", file=sys.stderr, flush=True)
     return {label: statistics.median(values) for label, values in samples.items()}
+
+
+def limits_phase(rounds: int, calls: int) -> dict[str, float]:
+    """Top-ups and spends with the asset's limits off, and on: limits of 10^15, so that every call
+    is checked and counted (the override probe, the counters' UPDATE) and none refused. Run
+    before the ladder, which changes the tables; the asset is left without limits."""
+    off = f"SELECT api.set_asset_limits('{ASSET}', NULL, NULL, NULL)"
+    on = f"SELECT api.set_asset_limits('{ASSET}', 1e15, 1e15, 1e15)"
+    spend = "api.spend(U, '" + ASSET + "', 0.01, 'bench', K)"
+    steps = [
+        ("top-up, the asset without limits", f"api.topup({ARGS})"),
+        ("top-up, the asset with limits (checked, counted)", f"api.topup({ARGS})"),
+        ("spend, the asset without limits", spend),
+        ("spend, the asset with limits (checked, counted)", spend),
+    ]
+    try:
+        return phase(
+            steps,
+            rounds,
+            calls,
+            {label: on if "with limits" in label else off for label, _ in steps},
+        )
+    finally:
+        psql(off)
 
 
 def main() -> int:
@@ -167,6 +198,11 @@ def main() -> int:
             f"costs.no_posted_at({POST_ARGS})",
             None,
         ),
+        (
+            "minus the limits switch (has_limits, one boolean test)",
+            f"costs.no_limits({POST_ARGS})",
+            None,
+        ),
         ("minus argument validation", f"costs.no_validation({POST_ARGS})", None),
         ("minus the SKIP LOCKED slot search", f"costs.no_skip_locked({POST_ARGS})", None),
         ("minus ON CONFLICT on the key", f"costs.no_on_conflict({POST_ARGS})", None),
@@ -187,6 +223,7 @@ def main() -> int:
             "DROP CONSTRAINT entries_wallet_id_fkey",
         ),
     ]
+    limits = limits_phase(rounds, calls)
     rows = []  # (label, µs[, µs of the slotted yardstick, µs of the yardstick, same phase])
     pending: list[tuple[str, str]] = []
 
@@ -219,6 +256,10 @@ def main() -> int:
         line = f"{label:<56} | {micros:6.0f} | {saved:>6}"
         print(line + (f" | {micros / reference[0]:18.2f}x" if reference else ""))
         previous = micros
+    print()
+    print("# limits (issue 16): µs per call, the asset's limits off and on, one phase")
+    for label, micros in limits.items():
+        print(f"{label:<56} | {micros:6.0f} |")
     if yardsticks:
         slotted = statistics.median(r[2] for r in rows)
         plain = statistics.median(r[3] for r in rows)
