@@ -135,10 +135,12 @@ SELECT is_empty(
            ('API:x', 'wallet_job', true), ('ap', 'wallet_job', true), ('a', 'wallet_job', true),
            ('api:x', 'postgres', false), ('sql:postgres', 'postgres', true), ('seed', 'wallet_owner', true),
            (NULL, 'wallet_job', false), (NULL, 'wallet_service', false), ('x', NULL, false),
-           ('api:x', NULL, false)) AS t (c, l, accepted)
+           ('api:x', NULL, false), ('ledger:expiry', 'wallet_job', false), ('ledger:', 'postgres', false),
+           ('ledger:x', 'wallet_service', false), ('ledger', 'wallet_job', true),
+           ('LEDGER:x', 'wallet_job', true)) AS t (c, l, accepted)
        WHERE ledger._valid_client_namespace(c, l) IS DISTINCT FROM accepted $$,
     'ledger._valid_client_namespace: api:* for the login wallet_service only, sql:<login> for that login only, '
-    'anything else for any login but wallet_service; never NULL');
+    'ledger:* for no login (the ledger''s own), anything else for any login but wallet_service; never NULL');
 SELECT is(
     (SELECT count(DISTINCT rule) FROM tap_rule_cases WHERE accepted)
         + (SELECT count(DISTINCT rule) FROM tap_rule_cases WHERE NOT accepted), 8::bigint,

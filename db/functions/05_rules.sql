@@ -52,9 +52,12 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN left(p_client_id, 4) = 'api:' THEN p_login = 'wallet_service'
             WHEN left(p_client_id, 4) = 'sql:' THEN p_client_id = 'sql:' || p_login
+            -- the ledger's own (api.expire_holds writes client ledger:expiry): a caller taking
+            -- one of its keys first would leave that hold unexpirable
+            WHEN left(p_client_id, 7) = 'ledger:' THEN false
             ELSE p_client_id IS NOT NULL AND p_login <> 'wallet_service' END IS TRUE;
 COMMENT ON FUNCTION ledger._valid_client_namespace(text, text) IS
-    'Whether a login may use a client id: api:<key name> only the HTTP service''s login wallet_service, sql:<login> only that login, any other client id any login but wallet_service. False for NULL. Raised as WCLNS.';
+    'Whether a login may use a client id: api:<key name> only the HTTP service''s login wallet_service, sql:<login> only that login, ledger:* no caller (the ledger''s own, as api.expire_holds''s ledger:expiry), any other client id any login but wallet_service. False for NULL. Raised as WCLNS.';
 REVOKE ALL ON FUNCTION ledger._valid_client_namespace(text, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
