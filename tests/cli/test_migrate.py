@@ -355,7 +355,7 @@ def test_a_fresh_database_gets_every_file_then_nothing_until_a_migration_comes(
 # checkout's db/ (a fresh database proves nothing about views and functions that already exist:
 # CREATE OR REPLACE cannot change a view's column types or collations, nor a function's result).
 # Move it forward when a version lands whose schema this one must upgrade from.
-UPGRADE_FROM = "58194c8"  # issue 14 (hardening), the version before transfers and reversals
+UPGRADE_FROM = "17b3e5c"  # issue 15 (transfers and reversals), the version before holds and limits
 
 
 def test_a_database_of_the_last_landed_version_with_money_in_it_upgrades(
@@ -402,6 +402,20 @@ def test_a_database_of_the_last_landed_version_with_money_in_it_upgrades(
             before,
         ).fetchone()
         assert row == (Decimal("-4.00"), Decimal("0.00"))
+        # a wallet from before the upgrade holds, and is held to limits set after it
+        conn.execute("SELECT api.topup('up-1', %s, 10.00, 'up-topup-2')", (GOLD,))
+        conn.execute("SELECT api.set_user_limits('up-1', %s, NULL, NULL, 5.00)", (GOLD,))
+        hold = conn.execute(
+            "SELECT hold_id, balance FROM api.authorize_hold('up-1', %s, 5.00, 'match', 'up-hold')",
+            (GOLD,),
+        ).fetchone()
+        assert hold is not None and hold[1] == Decimal("1.00")
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute("SELECT api.spend('up-1', %s, 0.50, 'potion', 'up-spend-2')", (GOLD,))
+        assert refused.value.sqlstate == "WVLIM"
+        assert conn.execute(
+            "SELECT balance, held FROM api.balances('up-1', %s)", (GOLD,)
+        ).fetchone() == (Decimal("1.00"), Decimal("5.00"))
         failed = conn.execute("SELECT check_name FROM api.reconcile() WHERE NOT ok").fetchall()
         assert failed == []
     assert "functions: unchanged" in migrate_now(env=env)
