@@ -19,8 +19,7 @@ from decimal import Decimal
 import psycopg
 from psycopg.rows import class_row
 
-from service.catalogue import BY_SQLSTATE
-from service.cli.text import when
+from service.cli.text import refusal, when
 
 CLIENT_ID = "cli:wallet-reverse"
 MODES = ("strict", "allow_negative")
@@ -131,29 +130,14 @@ def reverse_command(
                     file=sys.stderr,
                 )
                 return 2
-            print(f"wallet reverse: {_refusal(exc)}", file=sys.stderr)
+            print(
+                f"wallet reverse: {refusal(exc, advice=_ADVICE, outcome='nothing moved')}",
+                file=sys.stderr,
+            )
             return 1
     assert reversal is not None  # api.reverse returns one row or raises
     _print_reversal(reversal)
     return 0
-
-
-def _refusal(exc: psycopg.Error) -> str:
-    """One line: the error's code (the catalogue's, else PostgreSQL's condition and SQLSTATE),
-    its message, detail and hint."""
-    sqlstate = exc.sqlstate or ""
-    entry = BY_SQLSTATE.get(sqlstate)
-    if entry is not None:
-        code = entry.code
-    else:
-        condition = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
-        code = f"{condition} ({sqlstate})"
-    diag = exc.diag
-    parts = [diag.message_primary or str(exc), diag.message_detail, _ADVICE.get(sqlstate)]
-    if diag.message_hint:
-        parts.append(f"hint: {diag.message_hint}")
-    parts.append("nothing moved")
-    return f"{code}: " + "; ".join(" ".join(part.split()) for part in parts if part)
 
 
 def _print_reversal(reversal: Reversal) -> None:
