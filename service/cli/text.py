@@ -29,7 +29,7 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def refusal(exc: psycopg.Error, *, advice: Mapping[str, str], outcome: str) -> str:
     """One line: the error's code (the catalogue's, else PostgreSQL's condition and SQLSTATE),
     its message, detail, the command's `advice` for its SQLSTATE, its hint, and the `outcome`
-    (what the refusal left as it was)."""
+    (what the refusal left as it was; "" for none)."""
     sqlstate = exc.sqlstate or ""
     entry = BY_SQLSTATE.get(sqlstate)
     if entry is not None:
