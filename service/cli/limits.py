@@ -17,7 +17,6 @@ asset's own are read as those of a user id that nobody has (`_nobody`), who has 
 from __future__ import annotations
 
 import argparse
-import sys
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from psycopg import IsolationLevel
 from psycopg.rows import class_row
 
 from service.cli.reverse import amount, utf8_text
-from service.cli.text import print_table, refusal, when
+from service.cli.text import failed, print_table, when
 
 NO_LIMIT = "none"
 # (option's attribute, label and option name, api.limits column)
@@ -187,18 +186,14 @@ def limits_command(
             )
             report = _COMMANDS[command](conn, args)
         except psycopg.Error as exc:
-            if exc.sqlstate is None:  # no answer: a setter may have committed or not
-                lost = " ".join(str(exc).split())
-                print(
-                    f"{name}: lost the connection to PostgreSQL during the call ({lost}):"
-                    " a change may or may not have been made; `wallet limits show` or `list`"
-                    " tells, and running the same command again is harmless",
-                    file=sys.stderr,
-                )
-                return 2
-            outcome = "" if command in _READS else "nothing changed"
-            print(f"{name}: {refusal(exc, advice=_ADVICE, outcome=outcome)}", file=sys.stderr)
-            return 1
+            return failed(
+                name,
+                exc,
+                advice=_ADVICE,
+                outcome="" if command in _READS else "nothing changed",
+                lost="a change may or may not have been made; `wallet limits show` or `list`"
+                " tells, and running the same command again is harmless",
+            )
     for line in report.said:
         print(line)
     _print_limits(report.rows, of_user=report.of_user)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +18,7 @@ from decimal import Decimal
 import psycopg
 from psycopg.rows import class_row
 
-from service.cli.text import refusal, when
+from service.cli.text import failed, when
 
 CLIENT_ID = "cli:wallet-reverse"
 MODES = ("strict", "allow_negative")
@@ -121,20 +120,14 @@ def reverse_command(
                     (args.transaction_id, args.amount, args.reason, key, args.mode, CLIENT_ID),
                 ).fetchone()
         except psycopg.Error as exc:
-            if exc.sqlstate is None:  # no answer: the call may have been made or not
-                lost = " ".join(str(exc).split())
-                print(
-                    f"wallet reverse: lost the connection to PostgreSQL during the call ({lost}):"
-                    " the reversal may or may not have been made; run the same command again,"
-                    " which reverses once",
-                    file=sys.stderr,
-                )
-                return 2
-            print(
-                f"wallet reverse: {refusal(exc, advice=_ADVICE, outcome='nothing moved')}",
-                file=sys.stderr,
+            return failed(
+                "wallet reverse",
+                exc,
+                advice=_ADVICE,
+                outcome="nothing moved",
+                lost="the reversal may or may not have been made; run the same command again,"
+                " which reverses once",
             )
-            return 1
     assert reversal is not None  # api.reverse returns one row or raises
     _print_reversal(reversal)
     return 0

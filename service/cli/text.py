@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -43,3 +44,20 @@ def refusal(exc: psycopg.Error, *, advice: Mapping[str, str], outcome: str) -> s
         parts.append(f"hint: {diag.message_hint}")
     parts.append(outcome)
     return f"{code}: " + "; ".join(" ".join(part.split()) for part in parts if part)
+
+
+def failed(
+    command: str, exc: psycopg.Error, *, advice: Mapping[str, str], outcome: str, lost: str
+) -> int:
+    """Says on stderr, in one line, why `command` failed, and returns its exit status: 2 for a
+    connection lost during the call (no answer came, so `lost` says what may have happened and
+    what to do), else 1 for a refusal (see `refusal`)."""
+    if exc.sqlstate is None:
+        cause = " ".join(str(exc).split())
+        print(
+            f"{command}: lost the connection to PostgreSQL during the call ({cause}): {lost}",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"{command}: {refusal(exc, advice=advice, outcome=outcome)}", file=sys.stderr)
+    return 1
