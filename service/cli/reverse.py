@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,8 +18,7 @@ from decimal import Decimal
 import psycopg
 from psycopg.rows import class_row
 
-from service.catalogue import BY_SQLSTATE
-from service.cli.text import when
+from service.cli.text import failed, when
 
 CLIENT_ID = "cli:wallet-reverse"
 MODES = ("strict", "allow_negative")
@@ -122,38 +120,17 @@ def reverse_command(
                     (args.transaction_id, args.amount, args.reason, key, args.mode, CLIENT_ID),
                 ).fetchone()
         except psycopg.Error as exc:
-            if exc.sqlstate is None:  # no answer: the call may have been made or not
-                lost = " ".join(str(exc).split())
-                print(
-                    f"wallet reverse: lost the connection to PostgreSQL during the call ({lost}):"
-                    " the reversal may or may not have been made; run the same command again,"
-                    " which reverses once",
-                    file=sys.stderr,
-                )
-                return 2
-            print(f"wallet reverse: {_refusal(exc)}", file=sys.stderr)
-            return 1
+            return failed(
+                "wallet reverse",
+                exc,
+                advice=_ADVICE,
+                outcome="nothing moved",
+                lost="the reversal may or may not have been made; run the same command again,"
+                " which reverses once",
+            )
     assert reversal is not None  # api.reverse returns one row or raises
     _print_reversal(reversal)
     return 0
-
-
-def _refusal(exc: psycopg.Error) -> str:
-    """One line: the error's code (the catalogue's, else PostgreSQL's condition and SQLSTATE),
-    its message, detail and hint."""
-    sqlstate = exc.sqlstate or ""
-    entry = BY_SQLSTATE.get(sqlstate)
-    if entry is not None:
-        code = entry.code
-    else:
-        condition = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
-        code = f"{condition} ({sqlstate})"
-    diag = exc.diag
-    parts = [diag.message_primary or str(exc), diag.message_detail, _ADVICE.get(sqlstate)]
-    if diag.message_hint:
-        parts.append(f"hint: {diag.message_hint}")
-    parts.append("nothing moved")
-    return f"{code}: " + "; ".join(" ".join(part.split()) for part in parts if part)
 
 
 def _print_reversal(reversal: Reversal) -> None:

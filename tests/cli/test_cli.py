@@ -30,6 +30,15 @@ def wallet(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def assert_bad_usage(result: subprocess.CompletedProcess[str], says: str) -> None:
+    """Bad usage, or a database out of reach: exit status 2, `says` on stderr and nothing on
+    stdout, with no traceback."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def _with_password(url: str, password: str) -> str:
     parts = urlsplit(url)
     netloc = f"{parts.username}:{quote(password, safe='')}@{parts.netloc.rpartition('@')[2]}"

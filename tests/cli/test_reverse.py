@@ -18,7 +18,7 @@ import pytest
 
 from service.cli.reverse import CLIENT_ID, derived_key
 from service.config import Settings, job_database_url
-from tests.cli.test_cli import wallet
+from tests.cli.test_cli import assert_bad_usage, wallet
 from tests.support import GOLD, blocked_backend, wallet_locked
 
 BIGINT_MAX = "9223372036854775807"
@@ -350,11 +350,7 @@ def test_an_auditor_may_not_reverse(purchase: Purchase, settings: Settings) -> N
     ],
 )
 def test_bad_usage_exits_with_status_2_as_argparse_does(args: list[str], says: str) -> None:
-    result = reverse(*args)
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert says in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_bad_usage(reverse(*args), says)
 
 
 def test_postgresql_unreachable_exits_with_status_2() -> None:
