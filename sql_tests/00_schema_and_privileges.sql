@@ -24,7 +24,8 @@ SELECT functions_are('api',
           'balances', 'wallet', 'wallet_entries',
           'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile',
           'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys',
-          'set_asset_limits', 'set_user_limits', 'clear_user_limits', 'limits'],
+          'set_asset_limits', 'set_user_limits', 'clear_user_limits', 'limits', 'asset_limits',
+          'limit_overrides'],
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
     ARRAY['_post', '_replay', '_replay_transfer', '_replay_reversal', '_reversal_posting',
@@ -367,6 +368,10 @@ SELECT set_eq(
        ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.ledger_page(bigint,integer,integer,bigint)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.asset_limits(text)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.asset_limits(text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.limit_overrides(text)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.limit_overrides(text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.limits(text,text)', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.limits(text,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.limits(text,text)', 'wallet_service', 'EXECUTE'),
@@ -470,8 +475,10 @@ SELECT is_empty(
                   AND p.oid <> 'api.active_api_keys()'::regprocedure)
                  OR p.oid IN ('api.set_asset_limits(text,numeric,numeric,numeric,text)'::regprocedure,
                               'api.set_user_limits(text,text,numeric,numeric,numeric)'::regprocedure,
-                              'api.clear_user_limits(text,text)'::regprocedure)) $$,
-    'wallet_job may execute exactly the api functions wallet_service may, but api.active_api_keys, and the limits'' setters (the service may not)');
+                              'api.clear_user_limits(text,text)'::regprocedure,
+                              'api.asset_limits(text)'::regprocedure,
+                              'api.limit_overrides(text)'::regprocedure)) $$,
+    'wallet_job may execute exactly the api functions wallet_service may, but api.active_api_keys, and the limits'' setters and listings (the service may not)');
 SELECT function_privs_are('api', 'active_api_keys', ARRAY[]::name[],
     'wallet_job', ARRAY[]::name[], 'wallet_job may NOT execute api.active_api_keys (the key digests are the service''s)');
 SELECT function_privs_are('api', 'open_balance',

@@ -7,7 +7,7 @@
 -- tests/ledger/test_concurrency.py (-k limit).
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(148);
+SELECT plan(156);
 
 -- An error's SQLSTATE and DETAIL (as in 36_reverse.sql), run as the caller in a subtransaction
 -- that is rolled back either way.
@@ -228,6 +228,31 @@ SELECT throws_ok($$ SELECT * FROM api.limits('tap-lim-d', 'asset-nope') $$, 'WAS
     'api.limits of an unknown asset is rejected with WASST');
 SELECT tap.act_as('wallet_auditor');
 SELECT lives_ok($$ SELECT * FROM api.limits('tap-lim-d') $$, 'wallet_auditor may read api.limits');
+SELECT results_eq(
+    $$ SELECT asset_id COLLATE "default", has_limits, max_balance::text, daily_earn_limit::text,
+              daily_spend_limit::text, day_time_zone, overrides FROM api.asset_limits() $$,
+    $$ VALUES ('asset-diamond-001', true, '1000.00', '500.00', '300.00', 'UTC', 1::bigint),
+              ('asset-gold-coin-001', false, NULL, NULL, NULL, 'UTC', 0::bigint),
+              ('asset-loyalty-001', false, NULL, NULL, NULL, 'UTC', 0::bigint) $$,
+    'api.asset_limits: every asset''s own limits and how many overrides it has (the auditor may read it)');
+SELECT results_eq(
+    $$ SELECT user_id COLLATE "default", asset_id COLLATE "default", max_balance::text,
+              daily_earn_limit::text, daily_spend_limit::text FROM api.limit_overrides('asset-diamond-001') $$,
+    $$ VALUES ('tap-lim-a', 'asset-diamond-001', NULL::text, '600.00', NULL::text) $$,
+    'api.limit_overrides: the users'' overrides of an asset');
+SELECT is((SELECT count(*) FROM api.limit_overrides('asset-gold-coin-001')), 0::bigint,
+    'an asset without overrides lists none');
+SELECT throws_ok($$ SELECT * FROM api.asset_limits('asset-nope') $$, 'WASST', NULL,
+    'api.asset_limits of an unknown asset is rejected with WASST');
+SELECT throws_ok($$ SELECT * FROM api.limit_overrides('asset-nope') $$, 'WASST', NULL,
+    'api.limit_overrides of an unknown asset is rejected with WASST');
+SELECT tap.act_as('wallet_service');
+SELECT throws_ok($$ SELECT * FROM api.asset_limits() $$, '42501', NULL,
+    'wallet_service may NOT list the assets'' limits (configuration is the jobs'')');
+SELECT throws_ok($$ SELECT * FROM api.limit_overrides() $$, '42501', NULL,
+    'wallet_service may NOT list the overrides');
+SELECT tap.act_as('wallet_job');
+SELECT is((SELECT count(*) FROM api.asset_limits('asset-diamond-001')), 1::bigint, 'wallet_job may list an asset''s limits');
 SELECT tap.act_as('wallet_job');
 SELECT lives_ok($$ SELECT api.set_user_limits('tap-lim-e', 'asset-diamond-001', 100, 50, 10) $$,
     'an override can be stricter than the asset');

@@ -3,7 +3,7 @@
 -- keep ledger.assets.has_limits true exactly when the asset has a limit or any user override, so
 -- that an asset without limits costs the posting path one boolean test.
 --
--- Who: the owner and wallet_job (a trusted job, the future `wallet limits` CLI), not the HTTP
+-- Who: the owner and wallet_job (a trusted job, the `wallet limits` command), not the HTTP
 -- service: a limit is the economy's configuration, not a player's request. Not idempotent by key:
 -- each call states the whole configuration, so repeating it is harmless.
 --
@@ -152,8 +152,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NOT ledger._valid_user_id(p_user_id) THEN
-        RAISE EXCEPTION 'invalid user id' USING ERRCODE = 'WUSER',
-            HINT = 'a user id is 1 to 128 characters of letters, digits and ._:@-';
+        RAISE EXCEPTION 'invalid user id %', coalesce(quote_literal(left(p_user_id, 140)), 'NULL')
+            USING ERRCODE = 'WUSER',
+                  HINT = 'a user id is 1 to 128 characters of letters, digits and ._:@-';
     END IF;
     RETURN QUERY
     SELECT a.id,
@@ -181,3 +182,54 @@ COMMENT ON FUNCTION api.limits(text, text) IS
 REVOKE ALL ON FUNCTION api.limits(text, text)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.limits(text, text) TO wallet_service, wallet_job, wallet_auditor;
+
+-- The assets' own limits (those of every user without an override) and how many overrides each
+-- has: for operators and jobs, who may not read ledger.assets and ledger.user_limits themselves.
+CREATE OR REPLACE FUNCTION api.asset_limits(p_asset_id text DEFAULT NULL)
+RETURNS TABLE (asset_id text, has_limits boolean, max_balance numeric, daily_earn_limit numeric,
+               daily_spend_limit numeric, day_time_zone text, overrides bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT a.id, a.has_limits, round(a.max_balance, a.scale), round(a.daily_earn_limit, a.scale),
+           round(a.daily_spend_limit, a.scale), a.day_time_zone,
+           (SELECT count(*) FROM ledger.user_limits AS u WHERE u.asset_id = a.id)
+    FROM ledger.assets AS a
+    WHERE p_asset_id IS NULL OR a.id = p_asset_id
+    ORDER BY a.id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown asset %', quote_literal(p_asset_id) USING ERRCODE = 'WASST';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION api.asset_limits(text) IS
+    'Every asset''s (or only p_asset_id''s) own limits, which apply to users without an override (NULL: none), the time zone of its day, has_limits, and how many users have an override for it. Raises WASST.';
+REVOKE ALL ON FUNCTION api.asset_limits(text) FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.asset_limits(text) TO wallet_job, wallet_auditor;
+
+-- The users' overrides, of every asset or one, by asset then user.
+CREATE OR REPLACE FUNCTION api.limit_overrides(p_asset_id text DEFAULT NULL)
+RETURNS TABLE (user_id text, asset_id text, max_balance numeric, daily_earn_limit numeric,
+               daily_spend_limit numeric, updated_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_asset_id IS NOT NULL AND NOT EXISTS (SELECT FROM ledger.assets AS a WHERE a.id = p_asset_id) THEN
+        RAISE EXCEPTION 'unknown asset %', quote_literal(p_asset_id) USING ERRCODE = 'WASST';
+    END IF;
+    RETURN QUERY
+    SELECT u.user_id::text, u.asset_id::text, round(u.max_balance, a.scale), round(u.daily_earn_limit, a.scale),
+           round(u.daily_spend_limit, a.scale), u.updated_at
+    FROM ledger.user_limits AS u
+    JOIN ledger.assets AS a ON a.id = u.asset_id
+    WHERE p_asset_id IS NULL OR u.asset_id = p_asset_id
+    ORDER BY u.asset_id, u.user_id;
+END
+$$;
+COMMENT ON FUNCTION api.limit_overrides(text) IS
+    'The users'' overrides (api.set_user_limits) of every asset or only p_asset_id, by asset then user: each replaces the asset''s three limits for its user (NULL: no limit). Raises WASST.';
+REVOKE ALL ON FUNCTION api.limit_overrides(text) FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.limit_overrides(text) TO wallet_job, wallet_auditor;
