@@ -10,14 +10,13 @@ REPEATABLE READ transaction as the setter runs in, so a change that commits in b
 operator's) makes the setter fail with a serialization failure instead of being overwritten;
 the command then reads and sets again.
 
-wallet_job may read an asset's limits only through api.limits, which gives a user's: the
-asset's own are read as those of a user id that nobody has (`_nobody`), who has no override.
+wallet_job reads no table: a user's limits come from api.limits, the assets' own from
+api.asset_limits, the overrides from api.limit_overrides.
 """
 
 from __future__ import annotations
 
 import argparse
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,14 +81,38 @@ class Limits:
     resets_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class AssetLimits:
+    """A row of api.asset_limits: an asset's own limits (a user without an override's)."""
+
+    asset_id: str
+    has_limits: bool
+    max_balance: Decimal | None
+    daily_earn_limit: Decimal | None
+    daily_spend_limit: Decimal | None
+    day_time_zone: str
+    overrides: int
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A row of api.limit_overrides: one user's override for one asset."""
+
+    user_id: str
+    asset_id: str
+    max_balance: Decimal | None
+    daily_earn_limit: Decimal | None
+    daily_spend_limit: Decimal | None
+    updated_at: datetime
+
+
 @dataclass(slots=True)
 class Report:
-    """What a command prints: sentences, then the limits, as a user's (with the source and the
-    day's usage) or as the assets' own configuration."""
+    """What a command prints: sentences, then a table (its header and rows)."""
 
     said: list[str]
-    rows: list[Limits]
-    of_user: bool = True
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
 
 
 _USER = "the user's id, as the HTTP API and the ledger know it"
@@ -116,7 +139,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     show.add_argument("user_id", type=utf8_text, metavar="USER_ID", help=_USER)
     show.add_argument("--asset", type=utf8_text, metavar="ASSET", help="only this asset")
-    sub.add_parser("list", help="every asset's own limits (those of users without an override)")
+    sub.add_parser(
+        "list",
+        help="every asset's own limits (those of users without an override) and how many"
+        " overrides it has",
+    )
+    overrides = sub.add_parser("overrides", help="the users' overrides, by asset then user")
+    overrides.add_argument("--asset", type=utf8_text, metavar="ASSET", help="only this asset")
     set_asset = sub.add_parser(
         "set-asset",
         help="an asset's limits, for every user without an override",
@@ -196,7 +225,7 @@ def limits_command(
             )
     for line in report.said:
         print(line)
-    _print_limits(report.rows, of_user=report.of_user)
+    print_table(report.header, report.rows)
     return 0
 
 
@@ -211,24 +240,46 @@ def _limits(conn: psycopg.Connection[Any], user: str, asset: str | None) -> list
         return cursor.execute(_LIMITS, (user, asset)).fetchall()
 
 
-def _nobody() -> str:
-    """A user id nobody has (so without an override): api.limits gives the assets' own limits
-    for it. A fresh one each time, so that no override can ever be set on it beforehand."""
-    return f"wallet-limits:nobody-{uuid.uuid4().hex}"
-
-
-def _assets_own(conn: psycopg.Connection[Any], asset: str | None) -> list[Limits]:
-    rows = _limits(conn, _nobody(), asset)
-    assert all(row.source != "user" for row in rows), "a fresh user id has an override"
-    return rows
+def _assets_own(conn: psycopg.Connection[Any], asset: str | None) -> list[AssetLimits]:
+    with conn.cursor(row_factory=class_row(AssetLimits)) as cursor:
+        return cursor.execute(
+            "SELECT asset_id, has_limits, max_balance, daily_earn_limit, daily_spend_limit,"
+            " day_time_zone, overrides FROM api.asset_limits(%s)",
+            (asset,),
+        ).fetchall()
 
 
 def _show(conn: psycopg.Connection[Any], args: argparse.Namespace) -> Report:
-    return Report([], _limits(conn, args.user_id, args.asset))
+    return _user_report([], _limits(conn, args.user_id, args.asset))
 
 
 def _list(conn: psycopg.Connection[Any], args: argparse.Namespace) -> Report:
-    return Report([], _assets_own(conn, None), of_user=False)
+    return _asset_report([], _assets_own(conn, None))
+
+
+def _overrides(conn: psycopg.Connection[Any], args: argparse.Namespace) -> Report:
+    with conn.cursor(row_factory=class_row(Override)) as cursor:
+        rows = cursor.execute(
+            "SELECT user_id, asset_id, max_balance, daily_earn_limit, daily_spend_limit,"
+            " updated_at FROM api.limit_overrides(%s)",
+            (args.asset,),
+        ).fetchall()
+    names = [name for _, name, _ in LIMITS]
+    return Report(
+        [f"{len(rows)} override(s)"],
+        ("user", "asset", *names, "updated-at"),
+        [
+            (
+                row.user_id,
+                row.asset_id,
+                _text(row.max_balance),
+                _text(row.daily_earn_limit),
+                _text(row.daily_spend_limit),
+                when(row.updated_at),
+            )
+            for row in rows
+        ],
+    )
 
 
 def _read_and_set(conn: psycopg.Connection[Any], change: Callable[[], Report]) -> Report:
@@ -245,7 +296,9 @@ def _read_and_set(conn: psycopg.Connection[Any], change: Callable[[], Report]) -
     raise AssertionError("unreachable")
 
 
-def _chosen(args: argparse.Namespace, now: Limits) -> tuple[list[Decimal | None], list[str]]:
+def _chosen(
+    args: argparse.Namespace, now: Limits | AssetLimits
+) -> tuple[list[Decimal | None], list[str]]:
     """The three limits to set (an option given, else the value `now`) and the names kept."""
     values: list[Decimal | None] = []
     kept: list[str] = []
@@ -275,7 +328,7 @@ def _set_asset(conn: psycopg.Connection[Any], args: argparse.Namespace) -> Repor
         said = [f"limits of {asset} set: they apply to every user without an override"]
         if kept:
             said.append(f"kept as they were: {', '.join(kept)}")
-        return Report(said, _assets_own(conn, asset), of_user=False)
+        return _asset_report(said, _assets_own(conn, asset))
 
     return _read_and_set(conn, change)
 
@@ -298,7 +351,7 @@ def _set_user(conn: psycopg.Connection[Any], args: argparse.Namespace) -> Report
                 f"copied from the asset's limits: {', '.join(kept)} (an override holds all"
                 " three: later changes of the asset's limits no longer apply to this user)"
             )
-        return Report(said, _limits(conn, user, asset))
+        return _user_report(said, _limits(conn, user, asset))
 
     return _read_and_set(conn, change)
 
@@ -312,13 +365,14 @@ def _clear_user(conn: psycopg.Connection[Any], args: argparse.Namespace) -> Repo
         said = f"override of {user} for {asset} removed: the asset's limits apply to them"
     else:
         said = f"{user} had no override for {asset}: nothing changed"
-    return Report([said], rows)
+    return _user_report([said], rows)
 
 
-_READS = ("show", "list")
+_READS = ("show", "list", "overrides")
 _COMMANDS: dict[str, Callable[[psycopg.Connection[Any], argparse.Namespace], Report]] = {
     "show": _show,
     "list": _list,
+    "overrides": _overrides,
     "set-asset": _set_asset,
     "set-user": _set_user,
     "clear-user": _clear_user,
@@ -329,26 +383,31 @@ def _text(value: Decimal | None) -> str:
     return NO_LIMIT if value is None else str(value)
 
 
-def _print_limits(rows: Sequence[Limits], *, of_user: bool) -> None:
-    """One line per asset: a user's limits, where they come from and the day's usage; or the
-    asset's own configuration."""
+def _asset_report(said: list[str], rows: Sequence[AssetLimits]) -> Report:
+    """The assets' own configuration, one line per asset."""
     names = [name for _, name, _ in LIMITS]
-    if not of_user:
-        print_table(
-            ("asset", *names, "time-zone"),
-            [
-                (
-                    row.asset_id,
-                    _text(row.max_balance),
-                    _text(row.daily_earn_limit),
-                    _text(row.daily_spend_limit),
-                    row.day_time_zone,
-                )
-                for row in rows
-            ],
-        )
-        return
-    print_table(
+    return Report(
+        said,
+        ("asset", *names, "time-zone", "overrides"),
+        [
+            (
+                row.asset_id,
+                _text(row.max_balance),
+                _text(row.daily_earn_limit),
+                _text(row.daily_spend_limit),
+                row.day_time_zone,
+                str(row.overrides),
+            )
+            for row in rows
+        ],
+    )
+
+
+def _user_report(said: list[str], rows: Sequence[Limits]) -> Report:
+    """A user's limits, one line per asset: where they come from and the day's usage."""
+    names = [name for _, name, _ in LIMITS]
+    return Report(
+        said,
         ("asset", "source", *names, "time-zone", "earned-today", "spent-today", "resets-at"),
         [
             (

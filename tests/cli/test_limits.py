@@ -26,7 +26,7 @@ USER_HEADER = [
     "asset", "source", "max-balance", "daily-earn", "daily-spend", "time-zone", "earned-today",
     "spent-today", "resets-at",
 ]  # fmt: skip
-ASSET_HEADER = ["asset", "max-balance", "daily-earn", "daily-spend", "time-zone"]
+ASSET_HEADER = ["asset", "max-balance", "daily-earn", "daily-spend", "time-zone", "overrides"]
 ASSET_CONFIG = (
     "SELECT max_balance, daily_earn_limit, daily_spend_limit, day_time_zone, has_limits"
     " FROM ledger.assets WHERE id = $1"
@@ -143,8 +143,9 @@ async def test_list_prints_every_assets_own_limits_whatever_the_overrides(
     said, rows = printed(limits("list"), ASSET_HEADER)
     assert said == []
     assets = await admin_conn.fetch(
-        "SELECT id, max_balance, daily_earn_limit, daily_spend_limit, day_time_zone"
-        " FROM ledger.assets ORDER BY id"
+        "SELECT id, max_balance, daily_earn_limit, daily_spend_limit, day_time_zone,"
+        " (SELECT count(*) FROM ledger.user_limits AS u WHERE u.asset_id = a.id) AS overrides"
+        " FROM ledger.assets AS a ORDER BY id"
     )
     assert rows == [
         {
@@ -153,6 +154,7 @@ async def test_list_prints_every_assets_own_limits_whatever_the_overrides(
             "daily-earn": text(asset["daily_earn_limit"]),
             "daily-spend": text(asset["daily_spend_limit"]),
             "time-zone": asset["day_time_zone"],
+            "overrides": str(asset["overrides"]),
         }
         for asset in assets
     ]
@@ -162,7 +164,29 @@ async def test_list_prints_every_assets_own_limits_whatever_the_overrides(
         "daily-earn": "none",
         "daily-spend": "25.50",
         "time-zone": "Europe/Paris",
+        "overrides": "1",
     }
+
+
+async def test_overrides_lists_the_users_overrides_by_asset_then_user(
+    admin_conn: asyncpg.Connection, cleanup: str
+) -> None:
+    header = ["user", "asset", "max-balance", "daily-earn", "daily-spend", "updated-at"]
+    await admin_conn.execute(
+        "SELECT FROM api.set_user_limits($1, $2, NULL, 5, 7.5)", f"{cleanup}-b", LOYALTY
+    )
+    await admin_conn.execute(
+        "SELECT FROM api.set_user_limits($1, $2, 100, NULL, NULL)", f"{cleanup}-a", LOYALTY
+    )
+    said, rows = printed(limits("overrides", "--asset", LOYALTY), header)
+    mine = [r for r in rows if r["user"].startswith(cleanup)]
+    assert [(r["user"], r["max-balance"], r["daily-earn"], r["daily-spend"]) for r in mine] == [
+        (f"{cleanup}-a", "100.00", "none", "none"),
+        (f"{cleanup}-b", "none", "5.00", "7.50"),
+    ]
+    assert said == [f"{len(rows)} override(s)"]
+    assert all(r["asset"] == LOYALTY for r in rows)
+    refused(limits("overrides", "--asset", "asset-nope"), "overrides", "unknown_asset")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -186,6 +210,7 @@ async def test_set_asset_sets_the_asset_limits_and_an_option_left_out_keeps_its_
             "daily-earn": "500.00",
             "daily-spend": "299.99",
             "time-zone": "America/New_York",
+            "overrides": "0",
         }
     ]
     assert tuple(await admin_conn.fetchrow(ASSET_CONFIG, LOYALTY)) == (
@@ -394,15 +419,18 @@ async def test_a_refusal_is_one_line_naming_its_code_with_exit_status_1_and_noth
     ) == 0  # fmt: skip
 
 
-def test_the_services_login_may_read_limits_but_not_set_them(settings: Settings) -> None:
+def test_the_services_login_may_read_a_users_limits_but_not_list_or_set_them(settings: Settings) -> None:
     as_service = {"WALLET_JOB_DATABASE_URL": settings.database_url}
-    printed(limits("list", **as_service), ASSET_HEADER)
+    printed(limits("show", "anyone", **as_service), USER_HEADER)
+    # the configuration is the jobs' to read (api.asset_limits is not the service's)
+    refused(limits("list", **as_service), "list", "insufficient_privilege (42501)")
     line = refused(
         limits("set-asset", LOYALTY, "--max-balance", "5", **as_service),
         "set-asset",
         "insufficient_privilege (42501)",
     )
-    assert "permission denied for function set_asset_limits" in line
+    # refused at its first read of the configuration, before the setter
+    assert "permission denied for function asset_limits" in line
 
 
 @pytest.mark.parametrize(
