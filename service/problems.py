@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
@@ -25,6 +28,51 @@ class FieldError(msgspec.Struct):
     message: str
 
 
+# A limit's amounts as the ledger wrote them (its round() to the asset's scale): a decimal
+# string, never a JSON number, so that no client reads 0.1 as 0.1000000000000000055. No upper
+# bound on the digits, unlike a request's amount: a limit may be set as large as one likes.
+LIMIT_AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+LimitType = Literal["max_balance", "daily_earn", "daily_spend"]
+
+_LimitTypeField = Annotated[
+    LimitType,
+    msgspec.Meta(
+        description="balance_limit_exceeded and velocity_limit_exceeded: which limit refused the "
+        "request: max_balance (the most a wallet may hold), daily_earn (top-ups, bonuses and "
+        "transfers received in a day) or daily_spend (spends, transfers sent and holds in a "
+        "day). In a transfer, daily_spend is the sender's limit, the other two the recipient's."
+    ),
+]
+
+
+def _limit_amount(description: str, example: str) -> msgspec.Meta:
+    return msgspec.Meta(
+        pattern=LIMIT_AMOUNT_PATTERN,
+        description=f"balance_limit_exceeded and velocity_limit_exceeded: {description}",
+        examples=[example],
+    )
+
+
+_LimitAmount = Annotated[str, _limit_amount("the limit's amount", "200.00")]
+_UsedAmount = Annotated[
+    str,
+    _limit_amount(
+        "what was used of the limit before this request: the balance before the credit "
+        "(max_balance), or what the day has earned or spent so far (daily_earn, daily_spend); "
+        "used + requested > limit",
+        "195.00",
+    ),
+]
+_RequestedAmount = Annotated[str, _limit_amount("the refused amount", "10.00")]
+_ResetsAt = Annotated[
+    datetime,
+    msgspec.Meta(
+        description="velocity_limit_exceeded: when the day's usage starts again from zero (the "
+        "next midnight of the asset's day), in UTC"
+    ),
+]
+
+
 class Problem(msgspec.Struct, omit_defaults=True, rename="camel"):
     type: str
     title: str
@@ -32,7 +80,24 @@ class Problem(msgspec.Struct, omit_defaults=True, rename="camel"):
     code: str
     detail: str
     errors: list[FieldError] | None = None
+    limit_type: _LimitTypeField | None = None
+    limit: _LimitAmount | None = None
+    used: _UsedAmount | None = None
+    requested: _RequestedAmount | None = None
+    resets_at: _ResetsAt | None = None
     request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitFacts:
+    """What a limit's refusal tells a client to act on (the problem's limit fields): which limit,
+    its amount, what was used of it, what was asked, and for a daily limit when it resets."""
+
+    limit_type: LimitType | None  # None: the ledger's words named none we know
+    limit: str
+    used: str
+    requested: str
+    resets_at: datetime | None
 
 
 class ProblemError(Exception):
@@ -47,6 +112,7 @@ class ProblemError(Exception):
         errors: list[FieldError] | None = None,
         headers: Mapping[str, str] | None = None,
         status: int | None = None,
+        limit: LimitFacts | None = None,
     ) -> None:
         catalogued = CATALOGUE[code].status
         if (catalogued is None) == (status is None):
@@ -57,8 +123,10 @@ class ProblemError(Exception):
         self.detail = detail
         self.errors = errors
         self.headers: Mapping[str, str] = headers or {}
+        self.limit = limit
 
     def problem(self, request_id: str | None = None) -> Problem:
+        facts = self.limit
         return Problem(
             type=f"urn:wallet:problem:{self.code}",
             title=HTTPStatus(self.status).phrase,
@@ -66,6 +134,11 @@ class ProblemError(Exception):
             code=self.code,
             detail=self.detail,
             errors=self.errors,
+            limit_type=None if facts is None else facts.limit_type,
+            limit=None if facts is None else facts.limit,
+            used=None if facts is None else facts.used,
+            requested=None if facts is None else facts.requested,
+            resets_at=None if facts is None else facts.resets_at,
             request_id=request_id,
         )
 
@@ -95,6 +168,69 @@ def ledger_detail(error: LedgerError) -> str:
     return error.message if not error.detail else f"{error.message} ({error.detail})"
 
 
+# The limits' refusals (ledger._check_limits): WBLIM, the maximum balance, with the DETAIL
+# "limit: X, used: Y, requested: Z" (Y the balance before the credit); WVLIM, a daily limit, with
+# ", resets_at: T" after it (T in UTC) and the message "... may earn at most ..." or "... may spend
+# at most ...". Whichever route's ledger call raises them (top-up, bonus, spend, transfer, a
+# hold's authorization) gets the same fields.
+_LIMIT_SQLSTATES = frozenset({"WBLIM", "WVLIM"})
+_LIMIT_AMOUNT = re.compile(LIMIT_AMOUNT_PATTERN.removesuffix("$") + r"\Z", re.ASCII)
+_VELOCITY_DIRECTION = re.compile(r" may (earn|spend) at most ")
+_LIMIT_TYPES: dict[str | None, LimitType] = {name: name for name in get_args(LimitType)}
+
+
+def _detail_fields(detail: str | None) -> dict[str, str]:
+    """A DETAIL of "name: value, name: value" as {name: value}; {} where it is not of that form
+    (a name twice included)."""
+    fields: dict[str, str] = {}
+    for part in (detail or "").split(", "):
+        name, colon, value = part.partition(": ")
+        if not colon or name in fields:
+            return {}
+        fields[name] = value
+    return fields
+
+
+def _utc(text: str) -> datetime | None:
+    """An ISO 8601 time with its offset (the ledger writes Z) in UTC; None for anything else."""
+    try:
+        moment = datetime.fromisoformat(text)
+        return None if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time; out of datetime's years once in UTC
+        return None
+
+
+def _limit_type(error: LedgerError, named: str | None) -> LimitType | None:
+    if error.sqlstate == "WBLIM":
+        return "max_balance"  # the one limit WBLIM is raised for
+    if named in _LIMIT_TYPES:  # a DETAIL that names it (not written by the ledger yet)
+        return _LIMIT_TYPES[named]
+    # until then the daily limit is told by the ledger's message: "<user> may earn at most ..."
+    direction = _VELOCITY_DIRECTION.search(error.message)
+    if direction is None:
+        return None
+    return "daily_earn" if direction.group(1) == "earn" else "daily_spend"
+
+
+def limit_facts(error: LedgerError) -> LimitFacts | None:
+    """The limit fields of a WBLIM or WVLIM problem, from its DETAIL; None where the DETAIL is not
+    the ledger's form (the problem still answers, with its text only, never a 500). All of a
+    code's amounts or none, so a client never gets a limit without what was used of it."""
+    fields = _detail_fields(error.detail)
+    amounts = [fields.get(name, "") for name in ("limit", "used", "requested")]
+    if not all(_LIMIT_AMOUNT.match(amount) for amount in amounts):
+        return None
+    resets_at = None
+    if error.sqlstate == "WVLIM":
+        resets_at = _utc(fields.get("resets_at", ""))
+        if resets_at is None:
+            return None
+    limit, used, requested = amounts
+    return LimitFacts(
+        _limit_type(error, fields.get("limit_type")), limit, used, requested, resets_at
+    )
+
+
 # A route's option naming its body field that the ledger calls the description (a spend's
 # serviceDescription, a bonus's or a reversal's reason): WDESC names that field.
 DESCRIPTION_FIELD = "description_field"
@@ -112,6 +248,8 @@ def from_ledger(error: LedgerError, description_field: str = "description") -> P
             description_field if error.sqlstate == "WDESC" else _FIELD_OF_SQLSTATE[error.sqlstate]
         )
         return validation_failed(text, [FieldError(field, error.message)])
+    if error.sqlstate in _LIMIT_SQLSTATES:
+        return ProblemError(known.code, text, limit=limit_facts(error))
     return ProblemError(known.code, text)
 
 

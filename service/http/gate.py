@@ -72,14 +72,19 @@ def _refusal(admission: Admission, headers: dict[str, str]) -> ProblemError | No
     return None
 
 
+# Refusals of a valid request that the same request may pass later (once the user has the
+# money, once a limit resets or is raised): real attempts on the user's money
+_ATTEMPTS = frozenset({"insufficient_funds", "balance_limit_exceeded", "velocity_limit_exceeded"})
+
+
 def _not_an_attempt(exc: BaseException) -> bool:
     """Whether the ledger refused the request as invalid (an amount, asset or user id it does not
     accept, a key reused...): such a request gives the user's transaction limit its count back,
     so that nobody can use up another user's quota with requests that could never move money.
-    Insufficient funds is a real attempt on the user's money, and counts."""
+    Insufficient funds and a limit's refusal are real attempts on the user's money, and count."""
     if isinstance(exc, UnstorableTextError | RefusedArgumentError):
         return True
-    return isinstance(exc, LedgerError) and exc.code != "insufficient_funds"
+    return isinstance(exc, LedgerError) and exc.code not in _ATTEMPTS
 
 
 class Gate:

@@ -45,7 +45,15 @@ POSTING_CODES = (
     "idempotency_key_reused",
     *API_PROBLEMS,
 )
-MONEY_CODES = (*POSTING_CODES, "insufficient_funds", "unknown_asset")
+# A limit (ledger._check_limits) may refuse any of them and a hold's authorization: the problem
+# carries the limit's fields (service/problems.py, limit_facts)
+MONEY_CODES = (
+    *POSTING_CODES,
+    "insufficient_funds",
+    "unknown_asset",
+    "balance_limit_exceeded",
+    "velocity_limit_exceeded",
+)
 MONEY_PROBLEMS = problem_responses(*MONEY_CODES)
 
 IdempotencyKey = Annotated[
