@@ -180,6 +180,34 @@ async def test_a_spend_over_the_daily_spend_limit_is_refused(
         assert await transactions_of(admin_conn, user) == 2
 
 
+async def test_a_hold_counts_against_the_daily_spend_limit_and_its_void_gives_it_back(
+    api: Client, auth: dict[str, str], unique: str, admin_conn: asyncpg.Connection
+) -> None:
+    """An authorization is spending (checked and counted like a spend); what its void gives back
+    on the same day is no longer spent."""
+    user = f"u-{unique}"
+
+    async def authorize(amount: str) -> httpx.Response:
+        body = {"userId": user, "assetTypeId": GOLD, "amount": amount, "description": "a match"}
+        return await api.post("/api/v1/wallet/holds", json=body, headers=money_headers(auth))
+
+    async with limited(admin_conn, user, spend="50.00"):
+        assert (await post(api, auth, "topup", user, "100.00")).status_code == 201
+        held = await authorize("30.00")
+        assert held.status_code == 201, held.text
+        problem = limit_problem(await authorize("25.00"), "velocity_limit_exceeded")
+        _, spent, resets_at = await usage(admin_conn, user)
+        assert facts(problem) == ("daily_spend", "50.00", "30.00", "25.00", resets_at)
+        assert spent == "30.00"
+        assert await gold_balance(api, auth, user) == "70.00"
+        void = await api.post(
+            f"/api/v1/holds/{held.json()['holdId']}/void", headers=money_headers(auth)
+        )
+        assert void.status_code == 201, void.text
+        assert (await usage(admin_conn, user))[1] == "0.00"
+        assert (await authorize("50.00")).status_code == 201, "the whole limit is free again"
+
+
 async def test_a_transfer_over_the_senders_daily_spend_limit_is_refused(
     api: Client, auth: dict[str, str], unique: str, admin_conn: asyncpg.Connection
 ) -> None:
