@@ -48,6 +48,12 @@ RATE_LIMITED = Counter("wallet_rate_limited", "Requests refused by a rate limit"
 REDIS_FAILURES = Counter(
     "wallet_redis_failures", "Redis calls that failed (limits open, the ledger guards keys)"
 )
+HOLD_SWEEPS = Counter(
+    "wallet_hold_sweeps",
+    "Turns of the holds sweeper",
+    ["outcome"],  # swept (it ran), skipped (another session was sweeping) or failed
+)
+HOLDS_EXPIRED = Counter("wallet_holds_expired", "Expired holds the sweepers released")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")

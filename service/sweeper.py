@@ -25,6 +25,7 @@ import logging
 import asyncpg
 
 from service.config import Settings
+from service.observability import HOLD_SWEEPS, HOLDS_EXPIRED
 
 log = logging.getLogger("wallet.sweeper")
 
@@ -100,14 +101,19 @@ class HoldSweeper:
         while True:
             try:
                 released = await sweep(await self._connection())
-                if released is not None:
+                if released is None:
+                    HOLD_SWEEPS.labels("skipped").inc()
+                else:
                     self.sweeps += 1
+                    HOLD_SWEEPS.labels("swept").inc()
                     if released:
+                        HOLDS_EXPIRED.inc(released)
                         log.info("expired holds released: %d", released)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 (the task must outlive any failure)
                 # the next turn tries again on a fresh connection; the holds wait for it
+                HOLD_SWEEPS.labels("failed").inc()
                 log.warning("holds not swept: %s", exc)
                 await self._close()
             await asyncio.sleep(interval)

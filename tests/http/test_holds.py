@@ -449,10 +449,14 @@ async def test_one_sweeper_at_a_time_the_others_skip_their_turn(
     async with running_app(settings, hold_sweep_seconds=1) as api:
         assert (await topup(api, auth, user, "10.00")).status_code == 201
         assert await service_conn.fetchval(locked, *SWEEP_LOCK)
+        before = await sweep_metrics(api)
         hold = await held(api, auth, user, "4.00", expiresInSeconds=1)
         await asyncio.sleep(3)
         assert await status_of(service_conn, hold) == "open"
         assert await gold_balance(api, auth, user) == "6.00"
+        skipping = await sweep_metrics(api)
+        assert skipping["skipped"] - before["skipped"] >= 2, (before, skipping)
+        assert skipping["expired"] == before["expired"]
         await service_conn.execute("SELECT pg_advisory_unlock($1, $2)", *SWEEP_LOCK)
         for _ in range(60):
             if await status_of(service_conn, hold) == "expired":
@@ -460,6 +464,23 @@ async def test_one_sweeper_at_a_time_the_others_skip_their_turn(
             await asyncio.sleep(0.05)
         assert await status_of(service_conn, hold) == "expired"
         assert await gold_balance(api, auth, user) == "10.00"
+        swept = await sweep_metrics(api)
+        assert swept["swept"] > skipping["swept"], (skipping, swept)
+        assert swept["expired"] - skipping["expired"] >= 1, "the release counted in /metrics"
+        assert swept["failed"] == before["failed"]
+
+
+async def sweep_metrics(api: httpx.AsyncClient) -> dict[str, float]:
+    """The sweepers' series in /metrics: sweeps by outcome, and holds expired."""
+    text = (await api.get("/metrics")).text
+    values = {"swept": 0.0, "skipped": 0.0, "failed": 0.0, "expired": 0.0}
+    for line in text.splitlines():
+        for outcome in ("swept", "skipped", "failed"):
+            if line.startswith(f'wallet_hold_sweeps_total{{outcome="{outcome}"}}'):
+                values[outcome] = float(line.split()[-1])
+        if line.startswith("wallet_holds_expired_total "):
+            values["expired"] = float(line.split()[-1])
+    return values
 
 
 async def test_two_services_sweeping_release_each_hold_once(
