@@ -419,7 +419,9 @@ async def test_a_refusal_is_one_line_naming_its_code_with_exit_status_1_and_noth
     ) == 0  # fmt: skip
 
 
-def test_the_services_login_may_read_a_users_limits_but_not_list_or_set_them(settings: Settings) -> None:
+def test_the_services_login_may_read_a_users_limits_but_not_list_or_set_them(
+    settings: Settings,
+) -> None:
     as_service = {"WALLET_JOB_DATABASE_URL": settings.database_url}
     printed(limits("show", "anyone", **as_service), USER_HEADER)
     # the configuration is the jobs' to read (api.asset_limits is not the service's)
