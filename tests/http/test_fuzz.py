@@ -76,9 +76,10 @@ FUZZ = hypothesis_settings(
     ],
 )
 
-# The fuzzing found five bugs, all fixed: U+0000 reaching PostgreSQL, invalid UTF-8 inside a JSON
-# string, Unicode digits in paging, an amount with a trailing newline (Python's `$`), and OPTIONS
-# answers missing from the contract. Their reproductions are regression tests at the end.
+# The fuzzing found six bugs, all fixed: U+0000 reaching PostgreSQL, invalid UTF-8 inside a JSON
+# string, Unicode digits in paging, an amount with a trailing newline (Python's `$`), OPTIONS
+# answers missing from the contract, and a hold's expiresInSeconds taken from a string. Their
+# reproductions are regression tests at the end.
 
 PROBLEM = "application/problem+json"
 MONEY = ("topup", "bonus", "spend")
@@ -1249,3 +1250,30 @@ def test_a_path_with_empty_segments_may_answer_its_routes_404_or_the_routers() -
     assert template == "/api/v1/wallet/{walletId}/ledger"
     assert answers[404].codes == {"wallet_not_found", "not_found"}
     assert answers[405].codes == {"method_not_allowed"} and 200 in answers
+
+
+@pytest.mark.parametrize("seconds", ["1", "900", "1e3", "900.0"])
+async def test_bug_hold_expiry_in_a_string_is_validation_failed(
+    api: httpx.AsyncClient, auth: dict[str, str], unique: str, seconds: str
+) -> None:
+    """Found by the fuzzer: {"expiresInSeconds": "1"} authorized a hold that expired a second
+    later, as Litestar's conversion of a body takes a string for an integer ("1e3" for 1000);
+    the document says an integer."""
+    user = f"u-{unique}"
+    topped = await api.post(
+        "/api/v1/wallet/topup",
+        json={"userId": user, "assetTypeId": GOLD, "amount": "5.00"},
+        headers={**auth, "Idempotency-Key": f"t-{unique}"},
+    )
+    assert topped.status_code == 201, topped.text
+    body = {"userId": user, "assetTypeId": GOLD, "amount": "1.00", "description": "Entry fee"}
+    response = await api.post(
+        "/api/v1/wallet/holds",
+        json={**body, "expiresInSeconds": seconds},
+        headers={**auth, "Idempotency-Key": f"k-{unique}"},
+    )
+    problem = check(await contract_of(api), response)
+    assert response.status_code == 400, response.text
+    assert problem.code == "validation_failed" and [
+        (e.field, e.message) for e in problem.errors or []
+    ] == [("expiresInSeconds", "expiresInSeconds is a whole number of seconds, a JSON integer")]
