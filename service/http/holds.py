@@ -32,12 +32,13 @@ from service.http.wire import (
     VoidRequest,
 )
 from service.ledger import HoldPosting, Ledger
-from service.problems import ProblemError
+from service.problems import FieldError, ProblemError, validation_failed
 
 # re.ASCII and \Z: "²" is not a digit here, and "1\n" is not "1"
 _POSITIVE_ID = re.compile(r"[1-9][0-9]{0,17}\Z", re.ASCII)  # within bigint, no leading zeros
 # What the edge passes on as an interval: the ledger's own bound (WHEXI) is far inside it
 _EXPIRY_PASSED = 10**9
+_EXPIRY_TYPE_RULE = "expiresInSeconds is a whole number of seconds, a JSON integer"
 
 AUTHORIZE_PROBLEMS = problem_responses(*MONEY_CODES, "invalid_hold_expiry")
 RESOLVE_CODES = (*POSTING_CODES, "hold_not_found", "hold_not_open", "hold_expired")
@@ -63,11 +64,18 @@ def hold_in_path(hold_id: str) -> int:
     return int(hold_id)
 
 
-def expiry_seconds(value: int | None) -> int:
-    """The expiry asked for, the default for none; invalid_hold_expiry for one no interval of the
-    ledger's could take (the ledger refuses the rest outside its bound)."""
+def expiry_seconds(value: object) -> int:
+    """The expiry asked for, as the body sent it: the default for none; validation_failed for
+    anything but an integer (Litestar's conversion of a body would take "900" or "1e3" for one);
+    invalid_hold_expiry for one no interval of the ledger's could take (the ledger refuses the
+    rest outside its bound)."""
     if value is None:
         return rules.HOLD_EXPIRY_DEFAULT_SECONDS
+    if type(value) is not int:
+        raise validation_failed(
+            "the request is not valid",
+            [FieldError("expiresInSeconds", _EXPIRY_TYPE_RULE)],
+        )
     if not -_EXPIRY_PASSED <= value <= _EXPIRY_PASSED:
         raise ProblemError(
             "invalid_hold_expiry",
@@ -156,7 +164,10 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
     ) -> Response[HoldResponse]:
         client = guarded_client(request)
         edge = checked(data.amount, data.metadata, idempotency_key)
-        seconds = expiry_seconds(data.expires_in_seconds)
+        # as sent: the body converted to HoldRequest has "900" as 900 (request.json() is the
+        # body decoded once, kept by the request)
+        sent = await request.json()
+        seconds = expiry_seconds(sent.get("expiresInSeconds"))
         # the expiry as the ledger compares it: absent and the default are the same request
         values = [data.user_id, data.asset_type_id, edge.amount, data.description, seconds]
         fingerprint = request_fingerprint("hold", values, edge.same_metadata)
