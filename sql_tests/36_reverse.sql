@@ -8,30 +8,6 @@ BEGIN;
 \ir lib/helpers.psql
 SELECT plan(210);
 
--- An error's SQLSTATE and DETAIL, which throws_ok does not look at (WREVX and WFUND say in their
--- DETAIL what remains or what the user holds). Runs the statement as the caller, in a
--- subtransaction that is rolled back whether the statement fails or not: 'no error' moves nothing
--- either.
-CREATE FUNCTION tap.error_detail(p_sql text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_state   text;
-    v_message text;
-    v_detail  text;
-BEGIN
-    EXECUTE p_sql;
-    RAISE EXCEPTION 'tap.error_detail: no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
-    IF v_message = 'tap.error_detail: no error' THEN
-        RETURN 'no error';
-    END IF;
-    RETURN v_state || ': ' || v_detail;
-END
-$$;
-
 SELECT t.id AS opening FROM ledger.transactions AS t
 WHERE t.type = 'opening_balance' AND t.idempotency_key = 'opening-balance:user-rich-001:asset-gold-coin-001' \gset
 SELECT max(t.id) + 1000 AS no_such_tx FROM ledger.transactions AS t \gset

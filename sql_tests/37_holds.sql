@@ -10,28 +10,6 @@ BEGIN;
 \ir lib/helpers.psql
 SELECT plan(145);
 
--- An error's SQLSTATE and DETAIL (throws_ok does not look at the DETAIL), in a subtransaction that
--- is rolled back whether the statement fails or not.
-CREATE FUNCTION tap.error_detail(p_sql text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_state   text;
-    v_message text;
-    v_detail  text;
-BEGIN
-    EXECUTE p_sql;
-    RAISE EXCEPTION 'tap.error_detail: no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
-    IF v_message = 'tap.error_detail: no error' THEN
-        RETURN 'no error';
-    END IF;
-    RETURN v_state || ': ' || v_detail;
-END
-$$;
-
 -- A transaction's legs, read as the owner: 'kind amount' (and ' -> balance_after' for a user leg),
 -- in wallet kind order (user, revenue, holds), then amount.
 CREATE FUNCTION tap.legs(p_tx bigint)

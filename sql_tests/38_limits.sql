@@ -9,29 +9,6 @@ BEGIN;
 \ir lib/helpers.psql
 SELECT plan(156);
 
--- An error's SQLSTATE and DETAIL (as in 36_reverse.sql), run as the caller in a subtransaction
--- that is rolled back either way.
-CREATE FUNCTION tap.error_detail(p_sql text)
-RETURNS text
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_state   text;
-    v_message text;
-    v_detail  text;
-BEGIN
-    EXECUTE p_sql;
-    RAISE EXCEPTION 'tap.error_detail: no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
-    IF v_message = 'tap.error_detail: no error' THEN
-        RETURN 'no error';
-    END IF;
-    RETURN v_state || ': ' || v_detail;
-END
-$$;
-GRANT EXECUTE ON FUNCTION tap.error_detail(text) TO PUBLIC;
-
 -- A wallet's usage counters, read by the superuser's rights for any role
 CREATE FUNCTION tap.usage(p_user text, p_asset text DEFAULT 'asset-diamond-001')
 RETURNS text
