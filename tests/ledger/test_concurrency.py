@@ -686,27 +686,12 @@ async def test_100_concurrent_bonuses_of_10_under_a_daily_earn_limit_of_500_give
     await job_conn.fetchrow(
         "SELECT * FROM api.set_user_limits($1, $2, NULL, 500.00, NULL)", user, GOLD
     )
+    bonus = "SELECT * FROM api.grant_bonus($1, $2, 10.00, 'daily quest', $3)"
     conns = await _connections(settings, 100)
-    start = asyncio.Event()
-
-    async def bonus(conn: asyncpg.Connection, i: int) -> str:
-        await start.wait()
-        try:
-            await conn.fetchrow(
-                "SELECT * FROM api.grant_bonus($1, $2, 10.00, 'daily quest', $3)",
-                user,
-                GOLD,
-                f"b-{unique}-{i}",
-            )
-        except asyncpg.PostgresError as exc:
-            return str(exc.sqlstate)
-        return "ok"
-
     try:
-        tasks = [asyncio.create_task(bonus(c, i)) for i, c in enumerate(conns)]
-        await asyncio.sleep(0.05)
-        start.set()
-        outcomes = await asyncio.gather(*tasks)
+        outcomes = await _race(
+            conns, [(bonus, (user, GOLD, f"b-{unique}-{i}")) for i in range(100)]
+        )
         row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", user, GOLD)
     finally:
         await _close(conns)
@@ -732,28 +717,10 @@ async def test_60_concurrent_transfers_of_10_to_one_user_under_an_earn_limit_of_
     await job_conn.fetchrow(
         "SELECT * FROM api.set_user_limits($1, $2, NULL, 300.00, NULL)", recipient, GOLD
     )
+    transfer = "SELECT * FROM api.transfer($1, $2, $3, 10.00, 'gift', $4)"
     conns = await _connections(settings, len(senders))
-    start = asyncio.Event()
-
-    async def transfer(conn: asyncpg.Connection, sender: str) -> str:
-        await start.wait()
-        try:
-            await conn.fetchrow(
-                "SELECT * FROM api.transfer($1, $2, $3, 10.00, 'gift', $4)",
-                sender,
-                recipient,
-                GOLD,
-                f"t-{sender}",
-            )
-        except asyncpg.PostgresError as exc:
-            return str(exc.sqlstate)
-        return "ok"
-
     try:
-        tasks = [asyncio.create_task(transfer(c, s)) for c, s in zip(conns, senders, strict=True)]
-        await asyncio.sleep(0.05)
-        start.set()
-        outcomes = await asyncio.gather(*tasks)
+        outcomes = await _race(conns, [(transfer, (s, recipient, GOLD, f"t-{s}")) for s in senders])
         row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", recipient, GOLD)
     finally:
         await _close(conns)
@@ -779,38 +746,26 @@ async def test_spends_and_transfers_sent_racing_under_a_daily_spend_limit_of_200
     await job_conn.fetchrow(
         "SELECT * FROM api.set_user_limits($1, $2, NULL, NULL, 200.00)", user, GOLD
     )
+    spend = "SELECT * FROM api.spend($1, $2, 10.00, 'potion', $3)"
+    transfer = "SELECT * FROM api.transfer($1, $2, $3, 10.00, 'gift', $4)"
+    # recipients sorting before and after the sender
+    calls = [
+        (spend, (user, GOLD, f"s-{unique}-{i}"))
+        if i % 2
+        else (
+            transfer,
+            (
+                user,
+                f"limit-spender-{unique}-{'a' if i % 4 else 'z'}{i:02d}",
+                GOLD,
+                f"t-{unique}-{i}",
+            ),
+        )
+        for i in range(40)
+    ]
     conns = await _connections(settings, 40)
-    start = asyncio.Event()
-
-    async def move(conn: asyncpg.Connection, i: int) -> str:
-        await start.wait()
-        try:
-            if i % 2:
-                await conn.fetchrow(
-                    "SELECT * FROM api.spend($1, $2, 10.00, 'potion', $3)",
-                    user,
-                    GOLD,
-                    f"s-{unique}-{i}",
-                )
-            else:
-                # recipients sorting before and after the sender
-                to = f"limit-spender-{unique}-{'a' if i % 4 else 'z'}{i:02d}"
-                await conn.fetchrow(
-                    "SELECT * FROM api.transfer($1, $2, $3, 10.00, 'gift', $4)",
-                    user,
-                    to,
-                    GOLD,
-                    f"t-{unique}-{i}",
-                )
-        except asyncpg.PostgresError as exc:
-            return str(exc.sqlstate)
-        return "ok"
-
     try:
-        tasks = [asyncio.create_task(move(c, i)) for i, c in enumerate(conns)]
-        await asyncio.sleep(0.05)
-        start.set()
-        outcomes = await asyncio.gather(*tasks)
+        outcomes = await _race(conns, calls)
         row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", user, GOLD)
     finally:
         await _close(conns)
