@@ -675,6 +675,36 @@ async def test_a_sweep_killed_mid_run_loses_and_doubles_nothing(
 # ----------------------------------------------------------------------------------------------
 # Limits (issue 16): checked and counted under the wallet's lock
 # ----------------------------------------------------------------------------------------------
+async def _race_limited(
+    settings: Settings,
+    job_conn: asyncpg.Connection,
+    user: str,
+    calls: list[tuple[str, tuple[object, ...]]],
+) -> list[str]:
+    """The calls raced, each on its own connection, while `user` has an override; the override
+    is cleared whatever happens (has_limits goes back as it was)."""
+    conns = await _connections(settings, len(calls))
+    try:
+        return await _race(conns, calls)
+    finally:
+        await _close(conns)
+        await job_conn.fetchval("SELECT api.clear_user_limits($1, $2)", user, GOLD)
+
+
+async def _assert_exactly(
+    job_conn: asyncpg.Connection, outcomes: list[str], ok: int, user: str, balance: str
+) -> None:
+    """`ok` successes, every other call refused by the limit (none retried nor deadlocked), the
+    user's gold balance, and clean books."""
+    assert outcomes.count("ok") == ok
+    assert outcomes.count("WVLIM") == len(outcomes) - ok
+    assert not RETRY_STATES & set(outcomes)
+    assert await job_conn.fetchval(
+        "SELECT balance FROM api.balances($1, $2)", user, GOLD
+    ) == Decimal(balance)  # fmt: skip
+    assert await _reconcile_failures(job_conn) == []
+
+
 async def test_100_concurrent_bonuses_of_10_under_a_daily_earn_limit_of_500_give_exactly_50(
     settings: Settings, job_conn: asyncpg.Connection, unique: str
 ) -> None:
@@ -687,21 +717,9 @@ async def test_100_concurrent_bonuses_of_10_under_a_daily_earn_limit_of_500_give
         "SELECT * FROM api.set_user_limits($1, $2, NULL, 500.00, NULL)", user, GOLD
     )
     bonus = "SELECT * FROM api.grant_bonus($1, $2, 10.00, 'daily quest', $3)"
-    conns = await _connections(settings, 100)
-    try:
-        outcomes = await _race(
-            conns, [(bonus, (user, GOLD, f"b-{unique}-{i}")) for i in range(100)]
-        )
-        row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", user, GOLD)
-    finally:
-        await _close(conns)
-        await job_conn.fetchval("SELECT api.clear_user_limits($1, $2)", user, GOLD)
-
-    assert outcomes.count("ok") == 50
-    assert outcomes.count("WVLIM") == 50
-    assert not RETRY_STATES & set(outcomes)
-    assert row["balance"] == Decimal("500.00")
-    assert await _reconcile_failures(job_conn) == []
+    calls = [(bonus, (user, GOLD, f"b-{unique}-{i}")) for i in range(100)]
+    outcomes = await _race_limited(settings, job_conn, user, calls)
+    await _assert_exactly(job_conn, outcomes, 50, user, "500.00")
 
 
 async def test_60_concurrent_transfers_of_10_to_one_user_under_an_earn_limit_of_300_give_30(
@@ -718,19 +736,9 @@ async def test_60_concurrent_transfers_of_10_to_one_user_under_an_earn_limit_of_
         "SELECT * FROM api.set_user_limits($1, $2, NULL, 300.00, NULL)", recipient, GOLD
     )
     transfer = "SELECT * FROM api.transfer($1, $2, $3, 10.00, 'gift', $4)"
-    conns = await _connections(settings, len(senders))
-    try:
-        outcomes = await _race(conns, [(transfer, (s, recipient, GOLD, f"t-{s}")) for s in senders])
-        row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", recipient, GOLD)
-    finally:
-        await _close(conns)
-        await job_conn.fetchval("SELECT api.clear_user_limits($1, $2)", recipient, GOLD)
-
-    assert outcomes.count("ok") == 30
-    assert outcomes.count("WVLIM") == 30
-    assert not RETRY_STATES & set(outcomes)
-    assert row["balance"] == Decimal("300.00")
-    assert await _reconcile_failures(job_conn) == []
+    calls = [(transfer, (s, recipient, GOLD, f"t-{s}")) for s in senders]
+    outcomes = await _race_limited(settings, job_conn, recipient, calls)
+    await _assert_exactly(job_conn, outcomes, 30, recipient, "300.00")
 
 
 async def test_spends_and_transfers_sent_racing_under_a_daily_spend_limit_of_200_give_20(
@@ -763,19 +771,8 @@ async def test_spends_and_transfers_sent_racing_under_a_daily_spend_limit_of_200
         )
         for i in range(40)
     ]
-    conns = await _connections(settings, 40)
-    try:
-        outcomes = await _race(conns, calls)
-        row = await job_conn.fetchrow("SELECT * FROM api.balances($1, $2)", user, GOLD)
-    finally:
-        await _close(conns)
-        await job_conn.fetchval("SELECT api.clear_user_limits($1, $2)", user, GOLD)
-
-    assert outcomes.count("ok") == 20
-    assert outcomes.count("WVLIM") == 20
-    assert not RETRY_STATES & set(outcomes)
-    assert row["balance"] == Decimal("800.00")
-    assert await _reconcile_failures(job_conn) == []
+    outcomes = await _race_limited(settings, job_conn, user, calls)
+    await _assert_exactly(job_conn, outcomes, 20, user, "800.00")
 
 
 async def test_holds_and_spends_racing_under_a_daily_spend_limit_share_it_and_voids_give_back(
