@@ -268,6 +268,11 @@ class Server:
         lines = self.stdout.read_text().splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
 
+    def request_lines(self) -> list[dict[str, Any]]:
+        """The access log: the JSON lines of requests answered (the others are the app's loggers',
+        such as the holds sweeper's, which runs with no request)."""
+        return [line for line in self.log_lines() if "requestId" in line]
+
     def worker_counts(self, route: str, status: str | None = None) -> dict[str, float]:
         """wallet_http_requests_total for `route` (and `status`), per worker pid."""
         counts: dict[str, float] = {}

@@ -237,7 +237,7 @@ async def test_one_json_log_line_per_request_without_keys_or_bodies(
     assert generated_id and unsafe_id != 'a b"c'
     assert server.stop() == 0
 
-    lines = [line for line in server.log_lines() if line.get("route") != "/health"]
+    lines = [line for line in server.request_lines() if line.get("route") != "/health"]
     by_id = {line["requestId"]: line for line in lines}
     ids = [f"{rid}-1", f"{rid}-2", f"{rid}-3", f"{rid}-4", generated_id, unsafe_id]
     assert len(lines) == len(ids) and set(by_id) == set(ids), lines
@@ -321,7 +321,9 @@ async def test_traceparent_is_continued_exported_over_otlp_and_logged(
     assert bytes.fromhex(trace_id) in exported, f"{len(collector.bodies)} bodies, none with it"
     assert bytes.fromhex(parent_id) in exported  # the caller's span is the parent
     (line,) = [
-        line for line in server.log_lines() if line["requestId"] == response.headers["x-request-id"]
+        line
+        for line in server.request_lines()
+        if line["requestId"] == response.headers["x-request-id"]
     ]
     assert line["traceId"] == trace_id
 
@@ -416,3 +418,9 @@ async def test_both_workers_sweepers_release_expired_holds_once_within_the_bound
         "SELECT balance, version FROM api.balances($1, $2)", user, GOLD
     )
     assert (str(row["balance"]), row["version"]) == ("10.00", 21)
+    # the sweepers log what they release, in lines of their own: no request, no requestId
+    assert server.stop() == 0
+    swept = [line for line in server.log_lines() if line.get("logger") == "wallet.sweeper"]
+    # (at least ten: other tests' holds may fall due meanwhile)
+    assert sum(int(line["msg"].rsplit(" ", 1)[1]) for line in swept) >= 10, swept
+    assert swept and not any(line in server.request_lines() for line in swept)
