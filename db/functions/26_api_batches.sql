@@ -294,7 +294,7 @@ BEGIN
                 v_total := v_total + v_amount[i];
             END IF;
         END LOOP;
-        IF v_ver > CASE WHEN w_id IS NULL THEN 0 ELSE w_version END THEN  -- what the wallet's one UPDATE writes (step 5)
+        IF v_ver > coalesce(w_version, 0) THEN  -- what the wallet's one UPDATE writes (step 5)
             v_w_id := v_w_id || v_wallet_id;
             v_w_balance := v_w_balance || v_run;
             v_w_version := v_w_version || v_ver;

@@ -1,0 +1,129 @@
+-- Batches (issue 17, migration 0014): api.post_batch in both modes, every error it raises, replay
+-- and reuse of the batch's key, and who may call it. Concurrency (opposite orders beside single
+-- calls): tests/ledger/test_concurrency.py (-k batch), still to write.
+BEGIN;
+\ir lib/helpers.psql
+SELECT plan(30);
+
+SELECT tap.act_as('wallet_service');
+
+-- ---------------------------------------------------------------------------------------------
+-- Atomic (the default): every item posted, each a transaction of its own
+-- ---------------------------------------------------------------------------------------------
+SELECT results_eq(
+    $$ SELECT item_index, user_id, status, balance::text, code, replayed
+       FROM api.post_batch('bonus', 'asset-gold-coin-001',
+                           ARRAY['tap-b-2', 'tap-b-1', 'tap-b-2'], ARRAY[10, 5.5, 1]::numeric[],
+                           'Season 12', 'tap-batch-1') $$,
+    $$ VALUES (0, 'tap-b-2', 'completed', '10.00', NULL::text, false),
+              (1, 'tap-b-1', 'completed', '5.50', NULL, false),
+              (2, 'tap-b-2', 'completed', '11.00', NULL, false) $$,
+    'an atomic batch of three bonuses posts each item, in the items'' order per user');
+SELECT tap.act_as_superuser();
+SELECT id AS batch1 FROM ledger.batches WHERE idempotency_key = 'tap-batch-1' \gset
+SELECT results_eq(
+    format($$ SELECT t.type::text, t.client_id::text COLLATE "default", t.idempotency_key::text COLLATE "default",
+                     t.description::text COLLATE "default"
+              FROM ledger.transactions AS t WHERE t.batch_id = %s ORDER BY t.id $$, :batch1),
+    format($$ VALUES ('bonus', 'ledger:batch', '%1$s:0', 'Season 12'), ('bonus', 'ledger:batch', '%1$s:1', 'Season 12'),
+                     ('bonus', 'ledger:batch', '%1$s:2', 'Season 12') $$, :batch1),
+    'each item is a bonus transaction of the batch, its key the ledger''s own (client ledger:batch)');
+SELECT is((SELECT count(*) FROM ledger.entries AS e JOIN ledger.transactions AS t ON t.id = e.transaction_id
+           WHERE t.batch_id = :batch1), 6::bigint, 'two entries per item, as a single call writes');
+SELECT is((SELECT count(*) FROM api.reconcile() WHERE NOT ok), 0::bigint, 'the books reconcile');
+SELECT tap.act_as('wallet_service');
+
+-- ---------------------------------------------------------------------------------------------
+-- Replay and reuse of the batch's key
+-- ---------------------------------------------------------------------------------------------
+SELECT tap.snapshot();
+SELECT results_eq(
+    $$ SELECT item_index, status, balance::text, replayed
+       FROM api.post_batch('bonus', 'asset-gold-coin-001',
+                           ARRAY['tap-b-2', 'tap-b-1', 'tap-b-2'], ARRAY[10.00, 5.50, 1]::numeric[],
+                           'Season 12', 'tap-batch-1') $$,
+    $$ VALUES (0, 'completed', '10.00', true), (1, 'completed', '5.50', true), (2, 'completed', '11.00', true) $$,
+    'the same batch again answers the same results, replayed (10.00 and 10 are the same amount)');
+SELECT * FROM tap.nothing_moved('a replayed batch');
+SELECT throws_ok(
+    $$ SELECT * FROM api.post_batch('bonus', 'asset-gold-coin-001', ARRAY['tap-b-2'], ARRAY[10]::numeric[],
+                                    'Season 12', 'tap-batch-1') $$,
+    'WIDEM', NULL, 'another batch under the same key is WIDEM');
+
+-- ---------------------------------------------------------------------------------------------
+-- Atomic rejection names every failing item and moves nothing
+-- ---------------------------------------------------------------------------------------------
+SELECT tap.snapshot();
+SELECT is(tap.error_detail(
+    $$ SELECT * FROM api.post_batch('spend', 'asset-gold-coin-001',
+                                    ARRAY['tap-b-1', 'tap-nobody', 'bad user', 'tap-b-2'],
+                                    ARRAY[1, 5, 7, 0.001]::numeric[], 'Shop', 'tap-batch-2') $$),
+    'WBREJ: [{"code": "insufficient_funds", "index": 1, "detail": "balance: 0.00, requested: 5.00"}, '
+    '{"code": "invalid_user_id", "index": 2, "detail": "a user id is 1 to 128 characters of letters, digits and ._:@-"}, '
+    '{"code": "invalid_amount", "index": 3, "detail": "amount 0.001: above zero, at most 1000000000, with at most 2 decimal places"}]',
+    'an atomic batch with failing items is WBREJ, its DETAIL every failing item''s index, code and detail');
+SELECT * FROM tap.nothing_moved('a rejected batch');
+
+-- ---------------------------------------------------------------------------------------------
+-- Per item: each on its own
+-- ---------------------------------------------------------------------------------------------
+SELECT results_eq(
+    $$ SELECT item_index, status, balance::text, code
+       FROM api.post_batch('spend', 'asset-gold-coin-001',
+                           ARRAY['tap-b-1', 'tap-nobody', 'tap-b-1', 'tap-b-1'], ARRAY[5, 5, 1, 0.5]::numeric[],
+                           'Shop', 'tap-batch-3', false) $$,
+    $$ VALUES (0, 'completed', '0.50', NULL::text), (1, 'failed', NULL, 'insufficient_funds'),
+              (2, 'failed', NULL, 'insufficient_funds'), (3, 'completed', '0.00', NULL) $$,
+    'a per-item batch posts what it can, in order per user: a failing item leaves the balance to the next');
+SELECT results_eq(
+    $$ SELECT item_index, status, balance::text, code, replayed
+       FROM api.post_batch('spend', 'asset-gold-coin-001',
+                           ARRAY['tap-b-1', 'tap-nobody', 'tap-b-1', 'tap-b-1'], ARRAY[5, 5, 1, 0.5]::numeric[],
+                           'Shop', 'tap-batch-3', false) $$,
+    $$ VALUES (0, 'completed', '0.50', NULL::text, true), (1, 'failed', NULL, 'insufficient_funds', true),
+              (2, 'failed', NULL, 'insufficient_funds', true), (3, 'completed', '0.00', NULL, true) $$,
+    'its replay answers the same outcomes, failures included');
+
+-- ---------------------------------------------------------------------------------------------
+-- The batch's own errors
+-- ---------------------------------------------------------------------------------------------
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-gold-coin-001', ARRAY[]::text[], ARRAY[]::numeric[], NULL, 'k') $$,
+    'WBATC', NULL, 'no item is WBATC');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-gold-coin-001',
+                        array_fill('u'::text, ARRAY[1001]), array_fill(1::numeric, ARRAY[1001]), NULL, 'k') $$,
+    'WBATC', NULL, '1,001 items is WBATC');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-gold-coin-001', ARRAY['a', 'b'], ARRAY[1]::numeric[], NULL, 'k') $$,
+    'WBATC', NULL, 'fewer amounts than users is WBATC');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-gold-coin-001', ARRAY['a'], ARRAY[1]::numeric[], NULL, 'k', true,
+                                                 ARRAY['{}', '{}']::jsonb[]) $$,
+    'WBATC', NULL, 'more metadata than users is WBATC');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('transfer', 'asset-gold-coin-001', ARRAY['a'], ARRAY[1]::numeric[], NULL, 'k') $$,
+    'WBATC', NULL, 'a batch of transfers is WBATC');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-gold-coin-001', ARRAY['a'], ARRAY[1]::numeric[], NULL, 'k', NULL) $$,
+    'WBATC', NULL, 'a NULL mode is WBATC');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-nope', ARRAY['a'], ARRAY[1]::numeric[], NULL, 'k') $$,
+    'WASST', NULL, 'an unknown asset is WASST');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('spend', 'asset-gold-coin-001', ARRAY['a'], ARRAY[1]::numeric[], ' ', 'k') $$,
+    'WDESC', NULL, 'a spend batch without a description is WDESC');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-gold-coin-001', ARRAY['a'], ARRAY[1]::numeric[], NULL, '') $$,
+    'WIKEY', NULL, 'an invalid key is WIKEY');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-gold-coin-001', ARRAY['a'], ARRAY[1]::numeric[], NULL, 'k', true,
+                                                 NULL, 'ledger:batch') $$,
+    'WCLNS', NULL, 'the items'' client ledger:batch is no caller''s (WCLNS)');
+
+-- ---------------------------------------------------------------------------------------------
+-- Who may call it
+-- ---------------------------------------------------------------------------------------------
+SELECT tap.act_as('wallet_job');
+SELECT lives_ok($$ SELECT * FROM api.post_batch('topup', 'asset-loyalty-001', ARRAY['tap-b-9'], ARRAY[1]::numeric[], NULL, 'tap-batch-job') $$,
+    'wallet_job may post a batch');
+SELECT tap.act_as('wallet_auditor');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-loyalty-001', ARRAY['tap-b-9'], ARRAY[1]::numeric[], NULL, 'tap-batch-aud') $$,
+    '42501', NULL, 'wallet_auditor may NOT post a batch');
+
+SELECT tap.act_as_superuser();
+SET CONSTRAINTS ledger.transactions_balance IMMEDIATE;
+SELECT pass('every transaction above balances (the deferred double-entry check, forced)');
+
+SELECT * FROM finish();
+ROLLBACK;
