@@ -34,7 +34,7 @@ SELECT functions_are('ledger',
           '_check_entry_transaction_is_new', '_check_wallet_identity', '_check_api_key_change',
           '_check_page', '_wallet_lines', '_check_limits', '_check_limit_value',
           '_hold_posting', '_lock_open_hold', '_find_hold', '_replay_hold', '_replay_hold_resolution',
-          '_resolve_hold', '_check_hold_change', '_add_holds_slots', '_batch_errors',
+          '_resolve_hold', '_check_hold_change', '_add_holds_slots', '_batch_errors', '_check_batch_balances',
           '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_client_namespace',
           '_valid_api_key_name',
           '_description_max_length', '_metadata_max_bytes', '_page_limit_default',
@@ -66,8 +66,9 @@ SELECT is(
     (SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
      WHERE t.tgrelid = 'ledger.transactions'::regclass AND t.tgname = 'transactions_balance'),
     'CREATE CONSTRAINT TRIGGER transactions_balance AFTER INSERT ON ledger.transactions '
-    'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger._check_transaction_balances()',
-    'the double-entry trigger is a constraint trigger on each new transaction, deferred to commit');
+    'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((new.batch_id IS NULL)) '
+    'EXECUTE FUNCTION ledger._check_transaction_balances()',
+    'the double-entry trigger is a constraint trigger on each new transaction, deferred to commit (a batch''s items: by their batch)');
 SELECT is(
     (SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
      WHERE t.tgrelid = 'ledger.entries'::regclass AND t.tgname = 'entries_of_new_transactions'),

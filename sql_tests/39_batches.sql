@@ -3,7 +3,7 @@
 -- calls): tests/ledger/test_concurrency.py (-k batch), still to write.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(30);
+SELECT plan(31);
 
 SELECT tap.act_as('wallet_service');
 
@@ -122,7 +122,17 @@ SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-loyalty-001', A
     '42501', NULL, 'wallet_auditor may NOT post a batch');
 
 SELECT tap.act_as_superuser();
+-- a batch's items are checked by their batch (batches_balance), all at once, at commit
+SAVEPOINT unbalanced;
+INSERT INTO ledger.batches (client_id, idempotency_key, type, asset_id, atomic, items, fingerprint)
+VALUES ('tap', 'tap-unbalanced', 'topup', 'asset-gold-coin-001', true, 1, 'x');
+INSERT INTO ledger.transactions (type, client_id, idempotency_key, batch_id)
+SELECT 'topup', 'ledger:batch', b.id || ':0', b.id FROM ledger.batches AS b WHERE b.idempotency_key = 'tap-unbalanced';
+SELECT throws_ok($$ SET CONSTRAINTS ledger.batches_balance IMMEDIATE $$, 'WUNBL', NULL,
+    'an item of a batch without its entries is refused at commit (WUNBL), by the batch''s check');
+ROLLBACK TO SAVEPOINT unbalanced;
 SET CONSTRAINTS ledger.transactions_balance IMMEDIATE;
+SET CONSTRAINTS ledger.batches_balance IMMEDIATE;
 SELECT pass('every transaction above balances (the deferred double-entry check, forced)');
 
 SELECT * FROM finish();

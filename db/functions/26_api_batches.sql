@@ -384,3 +384,37 @@ REVOKE ALL ON FUNCTION api.post_batch(ledger.transaction_type, text, text[], num
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.post_batch(ledger.transaction_type, text, text[], numeric[], text, text, boolean, jsonb[], text)
     TO wallet_service, wallet_job;
+
+-- Double entry for a batch's items, at commit, all at once: each item transaction of the batch
+-- has at least two entries and they sum to zero (transactions_balance skips rows with a batch_id:
+-- one query per batch instead of one per item). SECURITY DEFINER, as _check_transaction_balances.
+CREATE OR REPLACE FUNCTION ledger._check_batch_balances()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT t.id, count(e.transaction_id) AS entries, coalesce(sum(e.amount), 0) AS total INTO v_bad
+    FROM ledger.transactions AS t
+    LEFT JOIN ledger.entries AS e ON e.transaction_id = t.id
+    WHERE t.batch_id = NEW.id
+    GROUP BY t.id
+    HAVING count(e.transaction_id) < 2 OR coalesce(sum(e.amount), 0) <> 0
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'transaction % of batch % does not balance: % entries summing to %', v_bad.id, NEW.id,
+                v_bad.entries, v_bad.total
+            USING ERRCODE = 'WUNBL';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION ledger._check_batch_balances() IS
+    'Trigger function of the deferred constraint trigger batches_balance: at commit, an item transaction of the new batch with fewer than two entries or entries not summing to zero raises WUNBL (the items'' own rows skip transactions_balance).';
+REVOKE ALL ON FUNCTION ledger._check_batch_balances() FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
+SELECT deploy.ensure_trigger(
+    'CREATE CONSTRAINT TRIGGER batches_balance AFTER INSERT ON ledger.batches '
+    'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger._check_batch_balances()');
