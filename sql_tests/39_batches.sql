@@ -3,7 +3,7 @@
 -- calls): tests/ledger/test_concurrency.py (-k batch), still to write.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(31);
+SELECT plan(34);
 
 SELECT tap.act_as('wallet_service');
 
@@ -122,6 +122,13 @@ SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-loyalty-001', A
     '42501', NULL, 'wallet_auditor may NOT post a batch');
 
 SELECT tap.act_as_superuser();
+-- a batch is written once and kept
+SELECT throws_ok(format($$ UPDATE ledger.batches SET items = 2 WHERE id = %s $$, :batch1), 'WIMUT', NULL,
+    'a batch cannot be changed, even by the superuser (WIMUT)');
+SELECT throws_ok(format($$ DELETE FROM ledger.batches WHERE id = %s $$, :batch1), 'WIMUT', NULL,
+    'nor deleted');
+SELECT throws_ok($$ UPDATE ledger.batches SET results = '{}' WHERE idempotency_key = 'tap-batch-3' $$, 'WIMUT', NULL,
+    'nor its results written again');
 -- a batch's items are checked by their batch (batches_balance), all at once, at commit
 SAVEPOINT unbalanced;
 INSERT INTO ledger.batches (client_id, idempotency_key, type, asset_id, atomic, items, fingerprint)

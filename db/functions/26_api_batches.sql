@@ -418,3 +418,33 @@ REVOKE ALL ON FUNCTION ledger._check_batch_balances() FROM PUBLIC, wallet_servic
 SELECT deploy.ensure_trigger(
     'CREATE CONSTRAINT TRIGGER batches_balance AFTER INSERT ON ledger.batches '
     'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger._check_batch_balances()');
+
+-- A batch is written once by api.post_batch: its row at the claim, then its results (the failed
+-- items), in the same database transaction, once. Nothing else of it ever changes, and no batch is
+-- deleted: for every role, the owner's included (WIMUT), as the holds.
+CREATE OR REPLACE FUNCTION ledger._check_batch_change()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    IF TG_OP <> 'UPDATE' THEN
+        RAISE EXCEPTION '% on ledger.batches is not allowed: batches are never deleted', TG_OP
+            USING ERRCODE = 'WIMUT';
+    END IF;
+    IF OLD.results IS NOT NULL OR to_jsonb(NEW) - 'results' <> to_jsonb(OLD) - 'results' THEN
+        RAISE EXCEPTION 'batch % is written once', OLD.id
+            USING ERRCODE = 'WIMUT', HINT = 'only api.post_batch writes a batch''s results, once';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION ledger._check_batch_change() IS
+    'Trigger function of batches_are_kept and batches_written_once: DELETE and TRUNCATE of batches, and any UPDATE but the one that sets the results of a batch without any, raise WIMUT, for every role.';
+REVOKE ALL ON FUNCTION ledger._check_batch_change() FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
+SELECT deploy.ensure_trigger(
+    'CREATE TRIGGER batches_are_kept BEFORE DELETE OR TRUNCATE ON ledger.batches '
+    'FOR EACH STATEMENT EXECUTE FUNCTION ledger._check_batch_change()');
+SELECT deploy.ensure_trigger(
+    'CREATE TRIGGER batches_written_once BEFORE UPDATE ON ledger.batches '
+    'FOR EACH ROW EXECUTE FUNCTION ledger._check_batch_change()');
