@@ -3,7 +3,7 @@
 -- calls): tests/ledger/test_concurrency.py (-k batch), still to write.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(34);
+SELECT plan(35);
 
 SELECT tap.act_as('wallet_service');
 
@@ -31,6 +31,9 @@ SELECT results_eq(
 SELECT is((SELECT count(*) FROM ledger.entries AS e JOIN ledger.transactions AS t ON t.id = e.transaction_id
            WHERE t.batch_id = :batch1), 6::bigint, 'two entries per item, as a single call writes');
 SELECT is((SELECT count(*) FROM api.reconcile() WHERE NOT ok), 0::bigint, 'the books reconcile');
+SELECT is((SELECT g.batch_id FROM ledger.transactions AS t, api.get_transaction(t.id) AS g
+           WHERE t.batch_id = :batch1 ORDER BY t.id LIMIT 1), :batch1::bigint,
+    'api.get_transaction shows an item''s batch');
 SELECT tap.act_as('wallet_service');
 
 -- ---------------------------------------------------------------------------------------------
