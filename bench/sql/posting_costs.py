@@ -172,6 +172,33 @@ def limits_phase(rounds: int, calls: int) -> dict[str, float]:
         psql(off)
 
 
+BATCH = 100
+# our constants only: a batch of BATCH top-ups of 0.01 to random funded users
+BATCH_USERS = f"ARRAY(SELECT 'bench-user-' || (1 + floor(random() * 10000))::int FROM generate_series(1, {BATCH}))"  # noqa: E501, S608
+BATCH_CALL = (
+    f"api.post_batch('topup', '{ASSET}', {BATCH_USERS}, array_fill(0.01::numeric, ARRAY[{BATCH}]),"
+    " NULL, K)"
+)
+
+
+def batch_phase(rounds: int, calls: int) -> dict[str, float]:
+    """Batches of 100 top-ups (issue 17), per item, as shipped and without the batch's double-entry
+    check (its deferred trigger disabled before each such timing, enabled after); a single top-up
+    is the ladder's first line. Run before the ladder, which changes the tables."""
+    enable = "ALTER TABLE ledger.batches ENABLE TRIGGER batches_balance"
+    steps = [
+        (f"api.post_batch of {BATCH} top-ups, per item", BATCH_CALL),
+        ("  the same without the batch's double-entry check", BATCH_CALL),
+    ]
+    before = {label: enable for label, _ in steps}
+    before[steps[1][0]] = "ALTER TABLE ledger.batches DISABLE TRIGGER batches_balance"
+    try:
+        medians = phase(steps, rounds, max(1, calls // BATCH), before)
+    finally:
+        psql(enable)
+    return {label: micros / BATCH for label, micros in medians.items()}
+
+
 def main() -> int:
     rounds, calls = int(sys.argv[1]), int(sys.argv[2])
     with_yardstick = sys.argv[3:] != ["no-yardstick"]
@@ -224,6 +251,7 @@ def main() -> int:
         ),
     ]
     limits = limits_phase(rounds, calls)
+    batches = batch_phase(rounds, calls)
     rows = []  # (label, µs[, µs of the slotted yardstick, µs of the yardstick, same phase])
     pending: list[tuple[str, str]] = []
 
@@ -260,6 +288,10 @@ def main() -> int:
     print("# limits (issue 16): µs per call, the asset's limits off and on, one phase")
     for label, micros in limits.items():
         print(f"{label:<56} | {micros:6.0f} |")
+    print()
+    print(f"# batches (issue 17): µs per item in batches of {BATCH}, one phase")
+    for label, micros in batches.items():
+        print(f"{label:<56} | {micros:6.1f} |")
     if yardsticks:
         slotted = statistics.median(r[2] for r in rows)
         plain = statistics.median(r[3] for r in rows)
