@@ -1,5 +1,5 @@
-"""The `wallet` command: migrate, seed, reconcile, API keys, reversals, expired holds, limits, and
-serve (the HTTP service)."""
+"""The `wallet` command: migrate, seed, reconcile, API keys, reversals, expired holds, limits,
+grants in bulk, and serve (the HTTP service)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from service.cli import limits
+from service.cli import grant, limits
 from service.cli.expire_holds import expire_holds
 from service.cli.keys import keys_command
 from service.cli.migrate import GaveUp, LockPolicy, migrate
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "does it every WALLET_HOLD_SWEEP_SECONDS",
     )
     limits.add_parser(commands)
+    grant.add_parser(commands)
     commands.add_parser(
         "serve", help="serve the HTTP API (WALLET_HOST, WALLET_PORT, WALLET_WORKERS)"
     )
@@ -137,6 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         elif args.command == "limits":
             return limits.limits_command(
+                job_database_url(settings),
+                args,
+                lock_timeout_ms=settings.lock_timeout_ms,
+                statement_timeout_ms=settings.statement_timeout_ms,
+            )
+        elif args.command == "grant":
+            return grant.grant_command(
                 job_database_url(settings),
                 args,
                 lock_timeout_ms=settings.lock_timeout_ms,
