@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 
@@ -104,6 +105,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _JobCommand(Protocol):
+    def __call__(
+        self,
+        database_url: str,
+        args: argparse.Namespace,
+        *,
+        lock_timeout_ms: int,
+        statement_timeout_ms: int,
+    ) -> int: ...
+
+
+# the commands that move money or set limits as wallet_job, under the session's timeouts
+_JOB_COMMANDS: dict[str, _JobCommand] = {
+    "limits": limits.limits_command,
+    "grant": grant.grant_command,
+    "reverse": reverse_command,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -136,22 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return expire_holds(
                 job_database_url(settings), statement_timeout_ms=settings.statement_timeout_ms
             )
-        elif args.command == "limits":
-            return limits.limits_command(
-                job_database_url(settings),
-                args,
-                lock_timeout_ms=settings.lock_timeout_ms,
-                statement_timeout_ms=settings.statement_timeout_ms,
-            )
-        elif args.command == "grant":
-            return grant.grant_command(
-                job_database_url(settings),
-                args,
-                lock_timeout_ms=settings.lock_timeout_ms,
-                statement_timeout_ms=settings.statement_timeout_ms,
-            )
-        elif args.command == "reverse":
-            return reverse_command(
+        elif args.command in _JOB_COMMANDS:
+            return _JOB_COMMANDS[args.command](
                 job_database_url(settings),
                 args,
                 lock_timeout_ms=settings.lock_timeout_ms,

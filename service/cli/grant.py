@@ -30,7 +30,7 @@ import psycopg
 
 from service import rules
 from service.cli.reverse import utf8_text
-from service.cli.text import failed
+from service.cli.text import failed, set_timeouts
 
 CLIENT_ID = "cli:wallet-grant"
 CHUNK = 1000  # items per api.post_batch call: its maximum (never changed: keys depend on it)
@@ -434,10 +434,8 @@ def grant_command(
         return 1
     with psycopg.connect(database_url, autocommit=True, application_name="wallet grant") as conn:
         try:
-            conn.execute(
-                "SELECT set_config('lock_timeout', %s, false),"
-                " set_config('statement_timeout', %s, false)",
-                (str(lock_timeout_ms), str(statement_timeout_ms)),
+            set_timeouts(
+                conn, lock_timeout_ms=lock_timeout_ms, statement_timeout_ms=statement_timeout_ms
             )
             too_large = _canonical_metadata(conn, grant)
         except psycopg.Error as exc:

@@ -79,10 +79,15 @@ async def items_of(conn: asyncpg.Connection, prefix: str) -> list[asyncpg.Record
     )
 
 
+@pytest.fixture
+def u(unique: str) -> str:
+    """The test's users' ids start with it."""
+    return f"gr-{unique}"
+
+
 async def test_a_bonus_file_with_a_header_and_metadata_is_granted(
-    tmp_path: Path, admin_conn: asyncpg.Connection, unique: str
+    tmp_path: Path, admin_conn: asyncpg.Connection, u: str
 ) -> None:
-    u = f"gr-{unique}"
     path = write(
         tmp_path / "rewards.csv",
         [
@@ -122,9 +127,8 @@ async def test_a_bonus_file_with_a_header_and_metadata_is_granted(
 
 
 async def test_a_file_without_header_is_granted_from_its_first_line(
-    tmp_path: Path, admin_conn: asyncpg.Connection, unique: str
+    tmp_path: Path, admin_conn: asyncpg.Connection, u: str
 ) -> None:
-    u = f"gr-{unique}"
     path = write(tmp_path / "topups.csv", [f"{u}-a,7", f"{u}-b,2.25", f"{u}-a,1"])
     result = await run("--type", "topup", "--asset", GOLD, path)
     assert result.returncode == 0, result.stderr
@@ -135,9 +139,8 @@ async def test_a_file_without_header_is_granted_from_its_first_line(
 
 
 async def test_running_it_again_reports_every_item_already_done_and_moves_nothing(
-    tmp_path: Path, admin_conn: asyncpg.Connection, unique: str
+    tmp_path: Path, admin_conn: asyncpg.Connection, u: str
 ) -> None:
-    u = f"gr-{unique}"
     path = write(tmp_path / "r.csv", ["user,amount", *(f"{u}-{i},{i + 1}" for i in range(5))])
     first = await run("--type", "topup", "--asset", GOLD, path)
     assert counts(first) == (5, 0, 0), first.stdout + first.stderr
@@ -212,9 +215,8 @@ async def test_killed_at_random_points_and_run_again_it_grants_every_user_exactl
 
 
 async def test_a_bad_line_stops_it_before_anything_moves_naming_the_line(
-    tmp_path: Path, admin_conn: asyncpg.Connection, unique: str
+    tmp_path: Path, admin_conn: asyncpg.Connection, u: str
 ) -> None:
-    u = f"gr-{unique}"
     path = write(
         tmp_path / "bad.csv",
         [
@@ -246,9 +248,8 @@ async def test_a_bad_line_stops_it_before_anything_moves_naming_the_line(
 
 
 async def test_skip_invalid_reports_the_bad_lines_and_grants_the_others(
-    tmp_path: Path, admin_conn: asyncpg.Connection, unique: str
+    tmp_path: Path, admin_conn: asyncpg.Connection, u: str
 ) -> None:
-    u = f"gr-{unique}"
     path = write(tmp_path / "some.csv", [f"{u}-a,5", f"{u}-b,five", f"{u}-c,2.5"])
     result = await run("--type", "topup", "--asset", GOLD, "--skip-invalid", path)
     assert result.returncode == 0, result.stderr
@@ -260,9 +261,8 @@ async def test_skip_invalid_reports_the_bad_lines_and_grants_the_others(
 
 
 async def test_an_unknown_asset_is_refused_with_its_code_and_nothing_moves(
-    tmp_path: Path, admin_conn: asyncpg.Connection, unique: str
+    tmp_path: Path, admin_conn: asyncpg.Connection, u: str
 ) -> None:
-    u = f"gr-{unique}"
     path = write(tmp_path / "r.csv", [f"{u}-a,5"])
     result = await run("--type", "topup", "--asset", "asset-nope-001", path)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -275,9 +275,8 @@ async def test_an_unknown_asset_is_refused_with_its_code_and_nothing_moves(
 
 
 async def test_a_file_of_1001_lines_is_posted_in_two_chunks(
-    tmp_path: Path, admin_conn: asyncpg.Connection, unique: str
+    tmp_path: Path, admin_conn: asyncpg.Connection, u: str
 ) -> None:
-    u = f"gr-{unique}"
     path = write(tmp_path / "r.csv", [f"{u}-{i},1.5" for i in range(1001)])
     result = await run("--type", "topup", "--asset", GOLD, path)
     assert result.returncode == 0, result.stderr
@@ -292,9 +291,8 @@ async def test_a_file_of_1001_lines_is_posted_in_two_chunks(
 
 
 async def test_a_rejected_chunk_names_its_lines_stops_and_the_chunks_before_it_stay_done(
-    tmp_path: Path, admin_conn: asyncpg.Connection, unique: str
+    tmp_path: Path, admin_conn: asyncpg.Connection, u: str
 ) -> None:
-    u = f"gr-{unique}"
     users = [f"{u}-{i}" for i in range(1002)]
     funded = await run(
         "--type", "topup", "--asset", GOLD, write(tmp_path / "t.csv", [f"{x},10" for x in users])
@@ -331,9 +329,8 @@ async def test_a_rejected_chunk_names_its_lines_stops_and_the_chunks_before_it_s
 
 
 async def test_per_item_posts_what_it_can_and_reports_the_lines_that_failed(
-    tmp_path: Path, admin_conn: asyncpg.Connection, unique: str
+    tmp_path: Path, admin_conn: asyncpg.Connection, u: str
 ) -> None:
-    u = f"gr-{unique}"
     await run("--type", "topup", "--asset", GOLD, write(tmp_path / "t.csv", [f"{u}-a,10"]))
     path = write(tmp_path / "s.csv", [f"{u}-a,4", f"{u}-b,1", f"{u}-a,4"])
     args = ("--type", "spend", "--asset", GOLD, "--description", "Entry fee", path)
