@@ -379,7 +379,7 @@ def _rejected_lines(exc: psycopg.Error, chunk: Sequence[Item]) -> list[str]:
 
 def _stopped(exc: psycopg.Error, chunk: Sequence[Item], index: int, lines: str) -> int:
     """Says why the chunk at `index` was not posted; the exit status."""
-    before = f"; chunks 1 to {index} are posted" if index else ""
+    before = {0: "", 1: "; chunk 1 is posted"}.get(index, f"; chunks 1 to {index} are posted")
     again = " (once it is fixed, the same command replays them and goes on from here)"
     if exc.sqlstate == "WBREJ":
         failing = _rejected_lines(exc, chunk)
@@ -411,7 +411,7 @@ def _summary(path: Path, tally: Tally, grant: Grant, total: int, elapsed: float)
         print(f"skipped       {len(grant.bad)} bad lines")
     left = total - tally.posted - tally.replayed - tally.failed
     if left:
-        print(f"not posted    {left} items (run the same command again)")
+        print(f"not posted    {left} items")
     print(f"chunks        {tally.chunks} of {-(-total // CHUNK)}")
     print(f"time          {elapsed:.1f} s, {rate:.0f} items/s")
 

@@ -308,7 +308,7 @@ async def test_a_rejected_chunk_names_its_lines_stops_and_the_chunks_before_it_s
         f"wallet grant: line 1002: {users[1001]} 50: insufficient_funds: balance: 10.00,"
         " requested: 50.00",
         "wallet grant: chunk 2 (lines 1001 to 1002): batch_rejected: 1 of 2 items cannot be"
-        " posted (the lines above); nothing of this chunk moved; chunks 1 to 1 are posted"
+        " posted (the lines above); nothing of this chunk moved; chunk 1 is posted"
         " (once it is fixed, the same command replays them and goes on from here)",
     ]
     assert counts(result) == (1000, 0, 0)
