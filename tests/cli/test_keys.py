@@ -130,8 +130,9 @@ async def test_an_unknown_scope_is_invalid_api_key_scopes_with_exit_status_1(
         assert result.stdout == ""
         assert result.stderr.startswith("wallet keys create: invalid scopes ")
         assert (
-            "give one or more of wallet:audit, wallet:batch, wallet:bonus, wallet:hold, wallet:read, "
-            "wallet:refund, wallet:spend, wallet:topup, wallet:transfer)" in result.stderr
+            "give one or more of wallet:audit, wallet:batch, wallet:bonus, wallet:hold, "
+            "wallet:read, wallet:refund, wallet:spend, wallet:topup, wallet:transfer)"
+            in result.stderr
         )
         assert len(result.stderr.strip().splitlines()) == 1
     assert await admin_conn.fetch("SELECT * FROM ledger.api_keys WHERE name = $1", name) == []
