@@ -83,25 +83,51 @@ class ItemError(msgspec.Struct):
     detail: str
 
 
-_Errors = Annotated[
-    list[FieldError | ItemError],
-    msgspec.Meta(
-        description="validation_failed: the fields at fault ({field, message}); batch_rejected: "
-        "every failing item ({index, code, detail})"
-    ),
+_ItemIndex = Annotated[
+    int, msgspec.Meta(ge=0, description="batch_rejected: the item's place, from 0")
 ]
 
 
-class Problem(msgspec.Struct, omit_defaults=True, rename="camel"):
-    """An RFC 9457 problem. Encoded only: its `errors` are of two shapes, which msgspec cannot
-    decode into one type (a client reads them by the problem's code)."""
+class ProblemItem(msgspec.Struct, omit_defaults=True):
+    """An entry of a problem's `errors`, of one of two shapes (one Struct: msgspec and the
+    OpenAPI document take no union of Structs without a tag, which would change every
+    validation_failed's body)."""
 
+    field: Annotated[str | None, msgspec.Meta(description="validation_failed: the field")] = None
+    message: Annotated[str | None, msgspec.Meta(description="validation_failed: what is wrong")] = (
+        None
+    )
+    index: _ItemIndex | None = None
+    code: Annotated[
+        str | None, msgspec.Meta(description="batch_rejected: the item's catalogue code")
+    ] = None
+    detail: Annotated[str | None, msgspec.Meta(description="batch_rejected: the item's detail")] = (
+        None
+    )
+
+
+def _problem_items(errors: list[FieldError] | list[ItemError]) -> list[ProblemItem]:
+    return [
+        ProblemItem(field=error.field, message=error.message)
+        if isinstance(error, FieldError)
+        else ProblemItem(index=error.index, code=error.code, detail=error.detail)
+        for error in errors
+    ]
+
+
+class Problem(msgspec.Struct, omit_defaults=True, rename="camel"):
     type: str
     title: str
     status: int
     code: str
     detail: str
-    errors: _Errors | None = None
+    errors: Annotated[
+        list[ProblemItem] | None,
+        msgspec.Meta(
+            description="validation_failed: the fields at fault, {field, message}; "
+            "batch_rejected: every failing item, {index, code, detail}"
+        ),
+    ] = None
     limit_type: _LimitTypeField | None = None
     limit: _LimitAmount | None = None
     used: _UsedAmount | None = None
@@ -155,7 +181,7 @@ class ProblemError(Exception):
             status=self.status,
             code=self.code,
             detail=self.detail,
-            errors=list(self.errors) if self.errors is not None else None,
+            errors=None if self.errors is None else _problem_items(self.errors),
             limit_type=None if facts is None else facts.limit_type,
             limit=None if facts is None else facts.limit,
             used=None if facts is None else facts.used,

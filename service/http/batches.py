@@ -18,7 +18,7 @@ from service.auth import ApiClient
 from service.http.codec import decimal_text, encode
 from service.http.gate import Gate, Moved
 from service.http.guards import AnyRequest, guarded_client
-from service.http.metadata import request_fingerprint
+from service.http.metadata import request_fingerprint, stored_metadata
 from service.http.money import (
     POSTING_CODES,
     IdempotencyKey,
@@ -100,15 +100,16 @@ async def post_batch(
     for index, item in enumerate(data.items):
         amount = edge_amount(item.amount, f"items[{index}].amount")
         assert amount is not None, "an item's amount is required"
-        text, same = edge_metadata(item.metadata, f"items[{index}].metadata")
+        text, _ = edge_metadata(item.metadata, f"items[{index}].metadata")
         amounts.append(amount)
         texts.append(text)
-        same_metadata.append(same)
+        same_metadata.append(stored_metadata(item.metadata) if item.metadata else {})
     key = idempotency_key(key_header)
     description = _text(data)
     users = [item.user_id for item in data.items]
     # what api.post_batch's fingerprint holds: the type, asset, text, mode, and each item's user
-    # and amount (as a number) in order; each item's metadata as jsonb ({} for none)
+    # and amount (as a number: "7" is "7.00") in order; each item's metadata as its jsonb text
+    # ({} for none; numbers with their places: unlike a single call, 1.1 is not 1.10)
     pairs = [value for user, amount in zip(users, amounts, strict=True) for value in (user, amount)]
     fingerprint = request_fingerprint(
         "batch", [data.type, data.asset_type_id, description, data.atomic, *pairs], same_metadata

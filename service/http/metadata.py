@@ -116,6 +116,27 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _as_stored(value: Any) -> Any:
+    """`value` with each Decimal as PostgreSQL's numeric writes it back (its digits and its
+    places: 1.10 stays 1.10, 1e2 is 100, 1.50e1 is 15.0, -0.0 is 0.0)."""
+    if isinstance(value, dict):
+        return {key: _as_stored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_stored(item) for item in value]
+    if isinstance(value, Decimal):
+        return Decimal(format(abs(value) if not value else value, "f"))
+    return value
+
+
+def stored_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata's form for a batch's fingerprint, once measured_metadata passed it: as its jsonb
+    text compares (keys in any order; numbers equal only with the same places: 1.1 is not 1.10),
+    which is how api.post_batch's fingerprint compares each item's metadata. A single call's
+    replay compares jsonb values instead (1.1 is 1.10): measured_metadata's form."""
+    stored: dict[str, Any] = _as_stored(metadata)
+    return stored
+
+
 def measured_metadata(
     metadata: dict[str, Any], field: str = "metadata"
 ) -> tuple[str, dict[str, Any], int]:
