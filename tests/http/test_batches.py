@@ -19,7 +19,15 @@ from service.http.batches import BATCH_MAX_BODY_BYTES
 from service.ledger import LedgerError
 from service.problems import from_ledger
 from service.rules import SCOPE_BATCH, SCOPES
-from tests.support import GOLD, assert_problem, money_headers, repeat_verdict, running_app, topup
+from tests.support import (
+    GOLD,
+    assert_problem,
+    money_headers,
+    repeat_verdict,
+    running_app,
+    topup,
+    transactions_of,
+)
 
 Client = httpx.AsyncClient
 encode = msgspec.json.Encoder(decimal_format="number").encode
@@ -59,18 +67,6 @@ async def balances(conn: asyncpg.Connection, *users: str) -> dict[str, str]:
         GOLD,
     )
     return {row["owner_id"]: row["balance"] for row in rows}
-
-
-async def moved_count(conn: asyncpg.Connection, *users: str) -> int:
-    """How many transactions moved any of `users`' gold."""
-    count: int = await conn.fetchval(
-        "SELECT count(DISTINCT e.transaction_id) FROM ledger.entries AS e"
-        " JOIN ledger.wallets AS w ON w.id = e.wallet_id"
-        " WHERE w.owner_id = ANY($1::text[]) AND w.asset_id = $2",
-        list(users),
-        GOLD,
-    )
-    return count
 
 
 # ----------------------------------------------------------------------------------------------
@@ -133,7 +129,7 @@ async def test_a_batch_item_by_item_posts_what_it_can_and_names_each_failure(
     for failed in results[1:4]:
         assert failed["detail"] and failed["transactionId"] is None and failed["walletId"] is None
     assert await balances(admin_conn, rich, poor, capped) == {rich: "0.00", capped: "5.00"}
-    assert await moved_count(admin_conn, rich, poor, capped) == 4  # 2 top-ups, 2 spends
+    assert await transactions_of(admin_conn, rich, poor, capped) == 4  # 2 top-ups, 2 spends
 
 
 async def test_an_atomic_batch_with_a_failing_item_is_rejected_whole_and_moves_nothing(
@@ -151,7 +147,7 @@ async def test_an_atomic_batch_with_a_failing_item_is_rejected_whole_and_moves_n
     ]
     assert "2 of 4 items" in problem["detail"] and "[" not in problem["detail"]
     assert await balances(admin_conn, rich, poor) == {rich: "10.00"}
-    assert await moved_count(admin_conn, rich, poor) == 1, "only the top-up"
+    assert await transactions_of(admin_conn, rich, poor) == 1, "only the top-up"
     # nothing moved: the key is free for the corrected batch
     fixed = await post_batch(api, auth, batch_body("spend", [(rich, "3.00"), (rich, "2.00")]), key)
     assert fixed.status_code == 201, fixed.text
