@@ -304,7 +304,8 @@ async def test_a_repeat_answers_the_same_body_from_redis_and_after_a_flush_from_
     await redis_client.flushdb()
     assert repeat_verdict(first, await post_batch(api, auth, body, key)) == "replayed"
     assert await balances(admin_conn, rich, poor) == {rich: "3.00"}, "moved once"
-    # another batch under the key: in Redis, then in the ledger
+    # another batch under the key: in Redis (which has the first answer again, from the
+    # ledger's replay), then in the ledger
     for changed in (
         {**body, "atomic": True},
         batch_body("spend", [(rich, "5.00"), (poor, "1.00")], atomic=False),
@@ -315,6 +316,8 @@ async def test_a_repeat_answers_the_same_body_from_redis_and_after_a_flush_from_
         # fingerprint): 1.1 is not 1.10, unlike a single call's
         {**body, "items": [{**body["items"][0], "metadata": meta}, *body["items"][1:]]},
     ):
+        assert repeat_verdict(first, await post_batch(api, auth, body, key)) == "replayed"
+        assert await redis_client.keys(f"wallet:idem:*:{key}"), "the answer is in Redis"
         assert repeat_verdict(first, await post_batch(api, auth, changed, key)) == (
             "idempotency_key_reused"
         )
