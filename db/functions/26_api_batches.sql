@@ -396,12 +396,13 @@ AS $$
 DECLARE
     v_bad record;
 BEGIN
-    SELECT t.id, count(e.transaction_id) AS entries, coalesce(sum(e.amount), 0) AS total INTO v_bad
+    -- per item, its entries by the primary key's prefix (a join left to the planner chose a hash
+    -- join over every entry once the table grew: three times slower batches)
+    SELECT t.id, x.entries, x.total INTO v_bad
     FROM ledger.transactions AS t
-    LEFT JOIN ledger.entries AS e ON e.transaction_id = t.id
-    WHERE t.batch_id = NEW.id
-    GROUP BY t.id
-    HAVING count(e.transaction_id) < 2 OR coalesce(sum(e.amount), 0) <> 0
+    CROSS JOIN LATERAL (SELECT count(*) AS entries, coalesce(sum(e.amount), 0) AS total
+                        FROM ledger.entries AS e WHERE e.transaction_id = t.id) AS x
+    WHERE t.batch_id = NEW.id AND (x.entries < 2 OR x.total <> 0)
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'transaction % of batch % does not balance: % entries summing to %', v_bad.id, NEW.id,
