@@ -201,10 +201,23 @@ REVOKE ALL ON FUNCTION ledger._replay_hold_resolution(text, text, ledger.transac
 -- transaction p_tx already claimed. The user wallet and the slots must be lockable in the lock
 -- order from here: the caller holds nothing later than the hold row (capture, void), or holds
 -- them already (the sweep, which locks every wallet and slot first). Returns the user's balance
--- after (NULL when nothing goes back) and writes the hold's new status.
+-- after (NULL when nothing goes back) and the hold as its resolution wrote it (status, amounts,
+-- resolving transaction), so the callers answer without reading it again.
+-- The hold was added to its results after issue 16 landed; CREATE OR REPLACE cannot change a
+-- function's results, so the older one is dropped first, in the same transaction (its callers,
+-- below, are PL/pgSQL: nothing depends on it in the catalogue).
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_proc
+               WHERE oid = to_regprocedure('ledger._resolve_hold(ledger.holds, bigint, numeric, ledger.hold_status, smallint)')
+                 AND NOT 'hold' = ANY (proargnames)) THEN
+        DROP FUNCTION ledger._resolve_hold(ledger.holds, bigint, numeric, ledger.hold_status, smallint);
+    END IF;
+END
+$$;
 CREATE OR REPLACE FUNCTION ledger._resolve_hold(
     p_hold ledger.holds, p_tx bigint, p_captured numeric, p_status ledger.hold_status,
-    p_slots smallint, OUT balance numeric, OUT posted_at timestamptz)
+    p_slots smallint, OUT balance numeric, OUT posted_at timestamptz, OUT hold ledger.holds)
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -256,11 +269,12 @@ BEGIN
     UPDATE ledger.holds AS h
     SET status = p_status, captured = p_captured, released = v_rest, resolve_transaction_id = p_tx,
         resolved_at = posted_at
-    WHERE h.id = p_hold.id;
+    WHERE h.id = p_hold.id
+    RETURNING h.* INTO STRICT hold;
 END
 $$;
 COMMENT ON FUNCTION ledger._resolve_hold(ledger.holds, bigint, numeric, ledger.hold_status, smallint) IS
-    'Moves a locked hold out of its holds slot by transaction p_tx: p_captured to a Revenue slot, the rest to its user (no longer counted as spent if released on the hold''s spend_day); writes the entries with one posted_at after the locks, and the hold''s status, amounts and resolution. For api.capture_hold, api.void_hold and api.expire_holds.';
+    'Moves a locked hold out of its holds slot by transaction p_tx: p_captured to a Revenue slot, the rest to its user (no longer counted as spent if released on the hold''s spend_day); writes the entries with one posted_at after the locks, and the hold''s status, amounts and resolution, and returns the user''s balance after and the hold as resolved. For api.capture_hold, api.void_hold and api.expire_holds.';
 REVOKE ALL ON FUNCTION ledger._resolve_hold(ledger.holds, bigint, numeric, ledger.hold_status, smallint)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
@@ -419,8 +433,7 @@ BEGIN
     END IF;
     -- 2 to 4: the user wallet, the holds and Revenue slots, the clock and the entries
     SELECT * INTO v_result FROM ledger._resolve_hold(v_hold, v_tx, v_amount, 'captured', v_asset.system_slots);
-    SELECT * INTO STRICT v_hold FROM ledger.holds AS h WHERE h.id = v_hold.id;
-    RETURN ledger._hold_posting(v_hold, v_tx, v_result.balance, false);
+    RETURN ledger._hold_posting(v_result.hold, v_tx, v_result.balance, false);
 END
 $$;
 COMMENT ON FUNCTION api.capture_hold(bigint, numeric, text, jsonb, text) IS
@@ -461,8 +474,7 @@ BEGIN
     v_hold := ledger._lock_open_hold(v_hold.id);
     SELECT a.system_slots INTO STRICT v_slots FROM ledger.assets AS a WHERE a.id = v_hold.asset_id;
     SELECT * INTO v_result FROM ledger._resolve_hold(v_hold, v_tx, 0, 'voided', v_slots);
-    SELECT * INTO STRICT v_hold FROM ledger.holds AS h WHERE h.id = v_hold.id;
-    RETURN ledger._hold_posting(v_hold, v_tx, v_result.balance, false);
+    RETURN ledger._hold_posting(v_result.hold, v_tx, v_result.balance, false);
 END
 $$;
 COMMENT ON FUNCTION api.void_hold(bigint, text, jsonb, text) IS
