@@ -3,7 +3,7 @@
 -- calls): tests/ledger/test_concurrency.py (-k batch), still to write.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(35);
+SELECT plan(48);
 
 SELECT tap.act_as('wallet_service');
 
@@ -86,6 +86,55 @@ SELECT results_eq(
     $$ VALUES (0, 'completed', '0.50', NULL::text, true), (1, 'failed', NULL, 'insufficient_funds', true),
               (2, 'failed', NULL, 'insufficient_funds', true), (3, 'completed', '0.00', NULL, true) $$,
     'its replay answers the same outcomes, failures included');
+
+-- ---------------------------------------------------------------------------------------------
+-- Limits: a single call's rules, item by item, in the items' order per user
+-- ---------------------------------------------------------------------------------------------
+SELECT tap.act_as_superuser();
+SELECT lives_ok($$ SELECT api.set_user_limits('tap-b-lim', 'asset-gold-coin-001', 20, 15, 4) $$,
+    'limits for tap-b-lim: a balance of 20 at most, 15 earned and 4 spent a day');
+SELECT lives_ok($$ SELECT api.set_user_limits('tap-b-new', 'asset-gold-coin-001', 5, NULL, NULL) $$,
+    'a balance of 5 at most for tap-b-new, who has no wallet');
+SELECT tap.act_as('wallet_service');
+SELECT results_eq(
+    $$ SELECT item_index, status, balance::text, code
+       FROM api.post_batch('bonus', 'asset-gold-coin-001',
+                           ARRAY['tap-b-lim', 'tap-b-lim', 'tap-b-lim', 'tap-b-new', 'tap-b-new2'],
+                           ARRAY[10, 6, 5, 6, 1]::numeric[], 'Limits', 'tap-batch-lim-1', false) $$,
+    $$ VALUES (0, 'completed', '10.00', NULL::text), (1, 'failed', NULL, 'velocity_limit_exceeded'),
+              (2, 'completed', '15.00', NULL), (3, 'failed', NULL, 'balance_limit_exceeded'),
+              (4, 'completed', '1.00', NULL) $$,
+    'a per-item bonus batch is refused item by item at the daily earn limit and the maximum balance');
+SELECT is((SELECT detail FROM api.post_batch('bonus', 'asset-gold-coin-001',
+                                             ARRAY['tap-b-lim', 'tap-b-lim', 'tap-b-lim', 'tap-b-new', 'tap-b-new2'],
+                                             ARRAY[10, 6, 5, 6, 1]::numeric[], 'Limits', 'tap-batch-lim-1', false)
+           WHERE item_index = 1),
+    format('limit: 15.00, used: 10.00, requested: 6.00, resets_at: %s',
+           to_char(((now() AT TIME ZONE 'UTC')::date + 1)::timestamp, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
+    'a limit''s failure names the limit, what was used, what was asked and when the day resets (UTC)');
+SELECT tap.act_as_superuser();
+SELECT is((SELECT count(*) FROM ledger.wallets WHERE owner_id = 'tap-b-new'), 0::bigint,
+    'no empty wallet is left for a user whose every item failed (a refused single call leaves none)');
+SELECT is((SELECT count(*) FROM ledger.wallets WHERE owner_id = 'tap-b-new2'), 1::bigint,
+    'a new user whose item completed has its wallet');
+SELECT tap.act_as('wallet_service');
+SELECT tap.snapshot();
+SELECT is(tap.error_detail(
+    $$ SELECT * FROM api.post_batch('spend', 'asset-gold-coin-001', ARRAY['tap-b-lim', 'tap-b-lim'],
+                                    ARRAY[3, 2]::numeric[], 'Shop', 'tap-batch-lim-2') $$),
+    format('WBREJ: [{"code": "velocity_limit_exceeded", "index": 1, "detail": "limit: 4.00, used: 3.00, requested: 2.00, resets_at: %s"}]',
+           to_char(((now() AT TIME ZONE 'UTC')::date + 1)::timestamp, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
+    'an atomic spend batch past the daily spend limit is rejected whole, naming the item');
+SELECT * FROM tap.nothing_moved('a batch rejected at a limit');
+
+-- ---------------------------------------------------------------------------------------------
+-- A batch's key and single calls' keys are one client's keys
+-- ---------------------------------------------------------------------------------------------
+SELECT lives_ok($$ SELECT api.topup('tap-b-9', 'asset-gold-coin-001', 1, 'tap-single-key') $$,
+    'a single top-up under a key');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-gold-coin-001', ARRAY['tap-b-9'], ARRAY[1]::numeric[],
+                                                 NULL, 'tap-single-key') $$,
+    'WIDEM', NULL, 'a batch under a key a single call of the same client holds is WIDEM');
 
 -- ---------------------------------------------------------------------------------------------
 -- The batch's own errors

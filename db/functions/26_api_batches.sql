@@ -91,6 +91,8 @@ DECLARE
     v_w_day       date[] := '{}';
     v_w_earned    numeric[] := '{}';
     v_w_spent     numeric[] := '{}';
+    w_created     boolean;
+    v_unused      bigint[] := '{}';
 BEGIN
     -- 1. The batch as a whole
     SELECT * INTO v_asset FROM ledger.assets AS a WHERE a.id = p_asset_id;
@@ -154,6 +156,15 @@ BEGIN
     VALUES (v_client, p_idempotency_key, p_type, p_asset_id, p_description, p_atomic, v_n, v_fingerprint)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
     RETURNING b.id INTO v_batch;
+    -- a key is the client's for one request, batch or single call: a key a single call of the same
+    -- client holds is refused here, as Redis refuses it over HTTP (one index probe per batch; the
+    -- other way round, a single call does not look in ledger.batches: docs/sql-api.md, Batches)
+    IF v_batch IS NOT NULL AND EXISTS (SELECT FROM ledger.transactions AS t
+                                       WHERE t.client_id = v_client AND t.idempotency_key = p_idempotency_key) THEN
+        RAISE EXCEPTION 'idempotency key % was used for a single call, not a batch',
+                quote_literal(p_idempotency_key)
+            USING ERRCODE = 'WIDEM';
+    END IF;
     IF v_batch IS NULL THEN
         SELECT * INTO STRICT v_stored FROM ledger.batches AS b
         WHERE b.client_id = v_client AND b.idempotency_key = p_idempotency_key;
@@ -213,6 +224,7 @@ BEGIN
         GROUP BY x.owner
         ORDER BY x.owner COLLATE "C"
     LOOP
+        w_created := false;
         IF v_one_lock THEN
             IF v_l_owner[v_next] = u.owner THEN  -- both in the same order; a missing one is skipped
                 w_id := v_l_id[v_next];
@@ -239,6 +251,7 @@ BEGIN
                 ON CONFLICT (owner_id, asset_id) DO NOTHING
                 RETURNING wl.id, wl.balance, wl.version, wl.usage_day, wl.earned_today, wl.spent_today
                 INTO w_id, w_balance, w_version, w_day, w_earned, w_spent;
+                w_created := FOUND;
                 IF NOT FOUND THEN
                     SELECT wl.id, wl.balance, wl.version, wl.usage_day, wl.earned_today, wl.spent_today INTO STRICT w_id, w_balance, w_version, w_day, w_earned, w_spent
                     FROM ledger.wallets AS wl
@@ -294,6 +307,9 @@ BEGIN
                 v_total := v_total + v_amount[i];
             END IF;
         END LOOP;
+        IF w_created AND v_ver = 0 THEN
+            v_unused := v_unused || w_id;  -- created for items that all failed: removed below
+        END IF;
         IF v_ver > coalesce(w_version, 0) THEN  -- what the wallet's one UPDATE writes (step 5)
             v_w_id := v_w_id || v_wallet_id;
             v_w_balance := v_w_balance || v_run;
@@ -308,6 +324,12 @@ BEGIN
     IF p_atomic AND v_failed > 0 THEN
         RAISE EXCEPTION 'batch rejected: % of % items cannot be posted; nothing moved', v_failed, v_n
             USING ERRCODE = 'WBREJ', DETAIL = ledger._batch_errors(v_code, v_detail);
+    END IF;
+
+    -- a wallet this batch created for a user whose every item failed (a limit) goes again: a
+    -- refused single call leaves none either, as its rollback takes the wallet with it
+    IF cardinality(v_unused) > 0 THEN
+        DELETE FROM ledger.wallets AS wl WHERE wl.id = ANY (v_unused);
     END IF;
 
     IF v_failed < v_n THEN

@@ -328,6 +328,25 @@ async def test_a_repeat_answers_the_same_body_from_redis_and_after_a_flush_from_
     assert await balances(admin_conn, rich, poor) == {rich: "3.00"}
 
 
+async def test_a_key_a_single_call_used_is_refused_to_a_batch_by_redis_and_after_a_flush_by_the_ledger(
+    api: Client,
+    auth: dict[str, str],
+    unique: str,
+    redis_client: Redis,
+    admin_conn: asyncpg.Connection,
+) -> None:
+    user, key = f"k-{unique}", f"shared-{unique}"
+    body = {"userId": user, "assetTypeId": GOLD, "amount": "4.00"}
+    single = await api.post("/api/v1/wallet/topup", json=body, headers=money_headers(auth, key))
+    assert single.status_code == 201, single.text
+    batch = batch_body("topup", [(user, "4.00")])
+    assert_problem(await post_batch(api, auth, batch, key), 422, "idempotency_key_reused")
+    await redis_client.flushdb()
+    # the ledger keeps single calls' keys and batches' keys in two tables: the batch looks in both
+    assert_problem(await post_batch(api, auth, batch, key), 422, "idempotency_key_reused")
+    assert await balances(admin_conn, user) == {user: "4.00"}, "only the single top-up moved"
+
+
 # ----------------------------------------------------------------------------------------------
 # Rate limits and who calls the ledger
 # ----------------------------------------------------------------------------------------------
