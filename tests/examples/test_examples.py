@@ -350,3 +350,24 @@ def test_readme_shows_the_example_as_it_is(example: Path) -> None:
             + unified_diff(body(example), shown[1], str(example.relative_to(ROOT)), "README.md"),
             pytrace=False,
         )
+
+
+def _without_trailing_spaces(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+@pytest.mark.parametrize("example", [SQL_EXAMPLE, HTTP_EXAMPLE], ids=lambda p: p.name)
+def test_readme_quotes_the_output_as_it_is(example: Path) -> None:
+    """Each code block under `<!-- examples/....out -->` in the README is a run of whole lines of
+    that output (trailing spaces aside: psql pads its headers, editors strip them)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    out = example.with_name(example.name + ".out")
+    marker = f"<!-- {out.relative_to(ROOT)} -->"
+    output = "\n" + _without_trailing_spaces(out.read_text(encoding="utf-8"))
+    for quote in re.findall(re.escape(marker) + r"\n```\w*\n(.*?)^```$", readme, re.S | re.M):
+        if "\n" + _without_trailing_spaces(quote) not in output:
+            pytest.fail(
+                f"README.md quotes {out.relative_to(ROOT)} otherwise: copy the lines again"
+                f" from it:\n{quote}",
+                pytrace=False,
+            )
