@@ -3,7 +3,7 @@
 -- calls): tests/ledger/test_concurrency.py (-k batch), still to write.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(48);
+SELECT plan(49);
 
 SELECT tap.act_as('wallet_service');
 
@@ -153,6 +153,8 @@ SELECT throws_ok($$ SELECT * FROM api.post_batch('transfer', 'asset-gold-coin-00
     'WBATC', NULL, 'a batch of transfers is WBATC');
 SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-gold-coin-001', ARRAY['a'], ARRAY[1]::numeric[], NULL, 'k', NULL) $$,
     'WBATC', NULL, 'a NULL mode is WBATC');
+SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-gold-coin-001', ARRAY['a'], ARRAY[1]::numeric[], 'a text', 'k') $$,
+    'WBATC', NULL, 'a top-up batch with a text is WBATC: a single top-up has none');
 SELECT throws_ok($$ SELECT * FROM api.post_batch('topup', 'asset-nope', ARRAY['a'], ARRAY[1]::numeric[], NULL, 'k') $$,
     'WASST', NULL, 'an unknown asset is WASST');
 SELECT throws_ok($$ SELECT * FROM api.post_batch('spend', 'asset-gold-coin-001', ARRAY['a'], ARRAY[1]::numeric[], ' ', 'k') $$,

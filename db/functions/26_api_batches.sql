@@ -111,6 +111,11 @@ BEGIN
                   DETAIL = format('user ids: %s, amounts: %s, metadata: %s', v_n,
                                   coalesce(cardinality(p_amounts), 0), coalesce(cardinality(p_metadata)::text, 'none'));
     END IF;
+    IF p_type = 'topup' AND p_description IS NOT NULL THEN
+        -- a single top-up has no text: its items must be the rows a single call writes
+        RAISE EXCEPTION 'a top-up batch takes no description (NULL): a single top-up has none'
+            USING ERRCODE = 'WBATC';
+    END IF;
     IF p_atomic IS NULL THEN
         RAISE EXCEPTION 'p_atomic is true (all items or none) or false (each item on its own)'
             USING ERRCODE = 'WBATC';
