@@ -224,6 +224,22 @@ async def test_the_edge_checks_the_batch_and_each_item_as_the_single_calls(
     assert await admin_conn.fetchval("SELECT count(*) FROM ledger.batches") == before
 
 
+@pytest.mark.parametrize("atomic", ["false", "true", "False", "0", "1", 0, 1], ids=repr)
+async def test_bug_atomic_in_a_string_or_a_number_is_validation_failed(
+    api: Client, auth: dict[str, str], unique: str, admin_conn: asyncpg.Connection, atomic: Any
+) -> None:
+    """Found by the fuzzer (tests/http/test_fuzz.py): {"atomic": "false"} posted the batch item
+    by item (and "0" or 0 too, "true", "1" or 1 all or none), as Litestar's conversion of a body
+    takes them for booleans; the document says a boolean."""
+    user = f"u-{unique}"
+    body = batch_body("topup", [(user, "1.00")], atomic=atomic)
+    problem = assert_problem(await post_batch(api, auth, body), 400, "validation_failed")
+    assert [(e["field"], e["message"]) for e in problem["errors"]] == [
+        ("atomic", "atomic is true or false, a JSON boolean")
+    ]
+    assert await balances(admin_conn, user) == {}
+
+
 async def test_an_items_amount_as_a_json_number_and_its_metadata_are_checked_by_their_path(
     api: Client, auth: dict[str, str], unique: str
 ) -> None:
