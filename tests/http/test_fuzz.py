@@ -4,7 +4,8 @@ Whatever a client sends:
 - the answer is never a 500, and its status is one the OpenAPI document of the same app lists
   for the operation (404 not_found / 405 method_not_allowed where no route or method matches);
 - an error is an RFC 9457 problem (application/problem+json) that decodes strictly into
-  service.problems.Problem, with a `code` the document names for that status;
+  service.problems.Problem, with a `code` the document names for that status (and `errors` of
+  its code's shape: {field, message}, or batch_rejected's {index, code, detail});
 - a success decodes strictly (no unknown fields) into its Struct of service/http/wire.py;
 - a rejected request moves no money, and an accepted one moves exactly what it reports.
 
@@ -60,7 +61,7 @@ from service.http.wire import (
     TransferResponse,
 )
 from service.keys import revoke_key
-from service.problems import FieldError, Problem
+from service.problems import Problem, ProblemItem
 from tests.support import running_app
 
 EXAMPLES = int(os.environ.get("WALLET_FUZZ_EXAMPLES", "200"))
@@ -109,12 +110,19 @@ SERVICE_JSON = msgspec.json.Decoder(float_hook=Decimal)  # as the service decode
 # The contract: the OpenAPI document of the app under test, and strict views of the bodies
 # ----------------------------------------------------------------------------------------------
 # The bodies' Structs, refusing unknown fields (nested Structs too: hence the narrowed lists)
-class StrictFieldError(FieldError, forbid_unknown_fields=True):
+class StrictProblemItem(ProblemItem, forbid_unknown_fields=True):
     pass
 
 
 class StrictProblem(Problem, forbid_unknown_fields=True):
-    errors: list[StrictFieldError] | None = None  # type: ignore[assignment]
+    errors: list[StrictProblemItem] | None = None  # type: ignore[assignment]
+
+
+# The members of a problem's errors by its code (one Struct of optional members on the wire)
+ERROR_SHAPES = {
+    "validation_failed": frozenset({"field", "message"}),
+    "batch_rejected": frozenset({"index", "code", "detail"}),
+}
 
 
 class StrictTransaction(TransactionResponse, forbid_unknown_fields=True):
@@ -281,6 +289,9 @@ def check(contract: Contract, response: httpx.Response) -> Any:
             f"{sent}: {status} {problem.code}, not one of {sorted(expected.codes or ())}"
         )
         assert problem.request_id == response.headers["x-request-id"], problem
+        for error in problem.errors or ():
+            members = {n for n in ProblemItem.__struct_fields__ if getattr(error, n) is not None}
+            assert members == ERROR_SHAPES.get(problem.code), f"{sent}: {members} in {problem}"
         return problem
     body_type = SUCCESS_BODIES.get((request.method, template or ""))
     if body_type is None:
