@@ -45,6 +45,7 @@ BATCH_CODES = (
 )
 # The body field holding the batch's one text, by type (the ledger's p_description)
 _TEXT_FIELD = {"bonus": "reason", "spend": "description"}
+_ATOMIC_TYPE_RULE = "atomic is true or false, a JSON boolean"
 
 
 def _text(data: BatchRequest) -> str | None:
@@ -62,6 +63,15 @@ def _text(data: BatchRequest) -> str | None:
     if errors:
         raise validation_failed("the request is not valid", errors)
     return None if needed is None else sent[needed]
+
+
+def _check_atomic(sent: object) -> None:
+    """validation_failed for an `atomic` that is no JSON boolean, as the body sent it (Litestar's
+    conversion of a body would take "false", "0" or 0 for false, "true", "1" or 1 for true)."""
+    if not isinstance(sent, bool):
+        raise validation_failed(
+            "the request is not valid", [FieldError("atomic", _ATOMIC_TYPE_RULE)]
+        )
 
 
 def _result(row: BatchItemPosting) -> BatchItemResult:
@@ -92,12 +102,23 @@ def batch_body(data: BatchRequest, rows: list[BatchItemPosting]) -> bytes:
 
 
 async def post_batch(
-    data: BatchRequest, key_header: str | None, client: ApiClient, ledger: Ledger, gate: Gate
+    data: BatchRequest,
+    key_header: str | None,
+    client: ApiClient,
+    ledger: Ledger,
+    gate: Gate,
+    atomic_sent: object = True,
 ) -> Response[Any]:
     amounts: list[Decimal] = []
     texts: list[str] = []
     same_metadata: list[dict[str, Any]] = []
     for index, item in enumerate(data.items):
+        if not rules.is_user_id(item.user_id):
+            # the document's pattern, as msgspec checks it (Python's `$`), takes "user\n"
+            raise validation_failed(
+                "the request is not valid",
+                [FieldError(f"items[{index}].userId", f"a userId is {rules.USER_ID_RULE}")],
+            )
         amount = edge_amount(item.amount, f"items[{index}].amount")
         assert amount is not None, "an item's amount is required"
         text, _ = edge_metadata(item.metadata, f"items[{index}].metadata")
@@ -105,6 +126,7 @@ async def post_batch(
         texts.append(text)
         same_metadata.append(stored_metadata(item.metadata) if item.metadata else {})
     key = idempotency_key(key_header)
+    _check_atomic(atomic_sent)
     description = _text(data)
     users = [item.user_id for item in data.items]
     # what api.post_batch's fingerprint holds: the type, asset, text, mode, and each item's user
@@ -151,6 +173,12 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
     async def batch(
         data: JSONBody[BatchRequest], request: AnyRequest, idempotency_key: IdempotencyKey = None
     ) -> Response[BatchResponse]:
-        return await post_batch(data, idempotency_key, guarded_client(request), ledger, gate)
+        # as sent: the body converted to BatchRequest has "false" as false (request.json() is the
+        # body decoded once, kept by the request)
+        sent = await request.json()
+        client = guarded_client(request)
+        return await post_batch(
+            data, idempotency_key, client, ledger, gate, sent.get("atomic", True)
+        )
 
     return [batch]

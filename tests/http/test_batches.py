@@ -224,6 +224,40 @@ async def test_the_edge_checks_the_batch_and_each_item_as_the_single_calls(
     assert await admin_conn.fetchval("SELECT count(*) FROM ledger.batches") == before
 
 
+@pytest.mark.parametrize("atomic", ["false", "true", "False", "0", "1", 0, 1], ids=repr)
+async def test_bug_atomic_in_a_string_or_a_number_is_validation_failed(
+    api: Client, auth: dict[str, str], unique: str, admin_conn: asyncpg.Connection, atomic: Any
+) -> None:
+    """Found by the fuzzer (tests/http/test_fuzz.py): {"atomic": "false"} posted the batch item
+    by item (and "0" or 0 too, "true", "1" or 1 all or none), as Litestar's conversion of a body
+    takes them for booleans; the document says a boolean."""
+    user = f"u-{unique}"
+    body = batch_body("topup", [(user, "1.00")], atomic=atomic)
+    problem = assert_problem(await post_batch(api, auth, body), 400, "validation_failed")
+    assert [(e["field"], e["message"]) for e in problem["errors"]] == [
+        ("atomic", "atomic is true or false, a JSON boolean")
+    ]
+    assert await balances(admin_conn, user) == {}
+
+
+@pytest.mark.parametrize("atomic", [True, False])
+async def test_bug_a_user_id_with_a_trailing_newline_is_validation_failed_naming_the_item(
+    api: Client, auth: dict[str, str], unique: str, admin_conn: asyncpg.Connection, atomic: bool
+) -> None:
+    """Found by the fuzzer (tests/http/test_fuzz.py): "user\n" passed the edge (the document's
+    pattern, which msgspec checks with Python's `$`, matches before a final newline), and the
+    ledger failed the item with invalid_user_id, a code no item may fail with: 422 batch_rejected
+    (atomic), or 201 with the item failed and the batch stored under its key (item by item). A
+    single call answers 400 validation_failed for it."""
+    user = f"u-{unique}"
+    before = await admin_conn.fetchval("SELECT count(*) FROM ledger.batches")
+    body = batch_body("topup", [(user, "1.00"), ("user\n", "1.00")], atomic=atomic)
+    problem = assert_problem(await post_batch(api, auth, body), 400, "validation_failed")
+    assert [error["field"] for error in problem["errors"]] == ["items[1].userId"], problem
+    assert await admin_conn.fetchval("SELECT count(*) FROM ledger.batches") == before
+    assert await balances(admin_conn, user) == {}
+
+
 async def test_an_items_amount_as_a_json_number_and_its_metadata_are_checked_by_their_path(
     api: Client, auth: dict[str, str], unique: str
 ) -> None:
