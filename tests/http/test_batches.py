@@ -362,7 +362,7 @@ async def test_a_repeat_answers_the_same_body_from_redis_and_after_a_flush_from_
     assert await balances(admin_conn, rich, poor) == {rich: "3.00"}
 
 
-async def test_a_key_a_single_call_used_is_refused_to_a_batch_by_redis_and_after_a_flush_by_the_ledger(
+async def test_a_single_calls_key_is_refused_to_a_batch_by_redis_and_after_a_flush_by_the_ledger(
     api: Client,
     auth: dict[str, str],
     unique: str,
