@@ -78,6 +78,23 @@ class TransferPosting(msgspec.Struct, frozen=True):
     created_at: datetime
 
 
+class BatchItemPosting(msgspec.Struct, frozen=True):
+    """One item of a batch as api.post_batch answers it (index from 0): completed, with its
+    transaction, wallet and the balance right after it, or failed, with a catalogue code and its
+    detail. `replayed` is the whole batch's: the key's earlier batch answered again."""
+
+    batch_id: int
+    item_index: int
+    user_id: str
+    status: str  # completed or failed
+    transaction_id: int | None
+    wallet_id: int | None
+    balance: Decimal | None
+    code: str | None
+    detail: str | None
+    replayed: bool
+
+
 class ReversalPosting(msgspec.Struct, frozen=True):
     """A reversal: its user side is the user it takes from (a top-up's or bonus's user, a
     transfer's recipient), else the one it gives back to (a spend's user)."""
@@ -425,6 +442,27 @@ class Ledger:
             "SELECT * FROM api.transfer($1, $2, $3, $4, $5, $6, $7, $8)",
             from_user_id, to_user_id, asset_id, amount, description, key, metadata, client,
         )  # fmt: skip
+
+    async def post_batch(
+        self,
+        kind: str,
+        asset_id: str,
+        user_ids: list[str],
+        amounts: list[Decimal],
+        description: str | None,
+        key: str,
+        atomic: bool,
+        metadata: list[str] | None,
+        client: str,
+    ) -> list[BatchItemPosting]:
+        """Up to 1,000 top-ups, bonuses or spends (`kind`) in one call: one row per item, in the
+        items' order. `metadata`: each item's as JSON text, or None for none at all."""
+        async with self._connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM api.post_batch($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                kind, asset_id, user_ids, amounts, description, key, atomic, metadata, client,
+            )  # fmt: skip
+        return [_row(BatchItemPosting, record) for record in records]
 
     async def reverse(
         self,

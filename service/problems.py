@@ -73,13 +73,61 @@ _ResetsAt = Annotated[
 ]
 
 
+class ItemError(msgspec.Struct):
+    """batch_rejected: a failing item of the batch, by its place in the request (from 0), with
+    its catalogue code (invalid_amount, insufficient_funds, balance_limit_exceeded...) and
+    detail."""
+
+    index: Annotated[int, msgspec.Meta(ge=0)]
+    code: str
+    detail: str
+
+
+_ItemIndex = Annotated[
+    int, msgspec.Meta(ge=0, description="batch_rejected: the item's place, from 0")
+]
+
+
+class ProblemItem(msgspec.Struct, omit_defaults=True):
+    """An entry of a problem's `errors`, of one of two shapes (one Struct: msgspec and the
+    OpenAPI document take no union of Structs without a tag, which would change every
+    validation_failed's body)."""
+
+    field: Annotated[str | None, msgspec.Meta(description="validation_failed: the field")] = None
+    message: Annotated[str | None, msgspec.Meta(description="validation_failed: what is wrong")] = (
+        None
+    )
+    index: _ItemIndex | None = None
+    code: Annotated[
+        str | None, msgspec.Meta(description="batch_rejected: the item's catalogue code")
+    ] = None
+    detail: Annotated[str | None, msgspec.Meta(description="batch_rejected: the item's detail")] = (
+        None
+    )
+
+
+def _problem_items(errors: list[FieldError] | list[ItemError]) -> list[ProblemItem]:
+    return [
+        ProblemItem(field=error.field, message=error.message)
+        if isinstance(error, FieldError)
+        else ProblemItem(index=error.index, code=error.code, detail=error.detail)
+        for error in errors
+    ]
+
+
 class Problem(msgspec.Struct, omit_defaults=True, rename="camel"):
     type: str
     title: str
     status: int
     code: str
     detail: str
-    errors: list[FieldError] | None = None
+    errors: Annotated[
+        list[ProblemItem] | None,
+        msgspec.Meta(
+            description="validation_failed: the fields at fault, {field, message}; "
+            "batch_rejected: every failing item, {index, code, detail}"
+        ),
+    ] = None
     limit_type: _LimitTypeField | None = None
     limit: _LimitAmount | None = None
     used: _UsedAmount | None = None
@@ -109,7 +157,7 @@ class ProblemError(Exception):
         self,
         code: str,
         detail: str,
-        errors: list[FieldError] | None = None,
+        errors: list[FieldError] | list[ItemError] | None = None,
         headers: Mapping[str, str] | None = None,
         status: int | None = None,
         limit: LimitFacts | None = None,
@@ -133,7 +181,7 @@ class ProblemError(Exception):
             status=self.status,
             code=self.code,
             detail=self.detail,
-            errors=self.errors,
+            errors=None if self.errors is None else _problem_items(self.errors),
             limit_type=None if facts is None else facts.limit_type,
             limit=None if facts is None else facts.limit,
             used=None if facts is None else facts.used,
@@ -160,6 +208,7 @@ _FIELD_OF_SQLSTATE = {
     "WDESC": "description",
     "WMODE": "mode",
     "WPAGE": "limit",
+    "WBATC": "items",  # the edge refuses a batch of no items or too many first
 }
 
 
@@ -231,6 +280,21 @@ def limit_facts(error: LedgerError) -> LimitFacts | None:
     )
 
 
+# A batch's rejection (WBREJ): its DETAIL is a JSON array of every failing item's
+# {"index", "code", "detail"} (ledger._batch_errors), given as the problem's errors.
+_decode_items = msgspec.json.Decoder(list[ItemError]).decode
+
+
+def batch_items(error: LedgerError) -> list[ItemError] | None:
+    """The failing items of a WBREJ, from its DETAIL; None where the DETAIL is not the ledger's
+    form (the problem still answers, with its text only, never a 500)."""
+    try:
+        items = _decode_items(error.detail or "")
+    except msgspec.DecodeError:  # ValidationError included
+        return None
+    return items or None
+
+
 # A route's option naming its body field that the ledger calls the description (a spend's
 # serviceDescription, a bonus's or a reversal's reason): WDESC names that field.
 DESCRIPTION_FIELD = "description_field"
@@ -250,6 +314,10 @@ def from_ledger(error: LedgerError, description_field: str = "description") -> P
         return validation_failed(text, [FieldError(field, error.message)])
     if error.sqlstate in _LIMIT_SQLSTATES:
         return ProblemError(known.code, text, limit=limit_facts(error))
+    if error.sqlstate == "WBREJ":
+        items = batch_items(error)
+        if items is not None:  # the failing items are in errors, not repeated in the text
+            return ProblemError(known.code, error.message, items)
     return ProblemError(known.code, text)
 
 

@@ -49,6 +49,8 @@ SCOPE_TRANSFER = "wallet:transfer"
 SCOPE_REFUND = "wallet:refund"
 # reserving money (a hold), then capturing or voiding it: a game backend's right of its own
 SCOPE_HOLD = "wallet:hold"
+# up to 1,000 top-ups, bonuses or spends in one request: a trusted job's right, not a player's
+SCOPE_BATCH = "wallet:batch"
 # A hold's expiry, in seconds after its authorization: the SQL API's bound (WHEXI,
 # api.authorize_hold) and default. The edge only keeps what it passes within an interval's range.
 HOLD_EXPIRY_MIN_SECONDS = 1
@@ -63,6 +65,7 @@ SCOPES: tuple[str, ...] = (
     SCOPE_TRANSFER,
     SCOPE_REFUND,
     SCOPE_HOLD,
+    SCOPE_BATCH,
 )
 
 # An amount on the wire: a well-formed decimal string. Whether it is above zero, within the

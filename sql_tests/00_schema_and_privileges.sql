@@ -11,8 +11,8 @@ SELECT plan(175);
 SELECT has_schema('ledger', 'schema ledger exists');
 SELECT has_schema('api', 'schema api exists');
 SELECT tables_are('ledger', ARRAY['assets', 'wallets', 'transactions', 'entries', 'holds', 'api_keys',
-                                  'user_limits'],
-    'schema ledger holds exactly the four ledger tables, the holds, the API keys and the users'' limits');
+                                  'user_limits', 'batches'],
+    'schema ledger holds exactly the four ledger tables, the holds, the API keys, the users'' limits and the batches');
 SELECT tables_are('api', ARRAY[]::name[], 'schema api holds no tables');
 SELECT views_are('api',
     ARRAY['trial_balance', 'wallet_drift', 'negative_user_balances', 'unbalanced_transactions',
@@ -25,7 +25,7 @@ SELECT functions_are('api',
           'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile',
           'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys',
           'set_asset_limits', 'set_user_limits', 'clear_user_limits', 'limits', 'asset_limits',
-          'limit_overrides'],
+          'limit_overrides', 'post_batch'],
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
     ARRAY['_post', '_replay', '_replay_transfer', '_replay_reversal', '_reversal_posting',
@@ -34,7 +34,7 @@ SELECT functions_are('ledger',
           '_check_entry_transaction_is_new', '_check_wallet_identity', '_check_api_key_change',
           '_check_page', '_wallet_lines', '_check_limits', '_check_limit_value',
           '_hold_posting', '_lock_open_hold', '_find_hold', '_replay_hold', '_replay_hold_resolution',
-          '_resolve_hold', '_check_hold_change', '_add_holds_slots',
+          '_resolve_hold', '_check_hold_change', '_add_holds_slots', '_batch_errors', '_check_batch_balances', '_check_batch_change',
           '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_client_namespace',
           '_valid_api_key_name',
           '_description_max_length', '_metadata_max_bytes', '_page_limit_default',
@@ -66,8 +66,9 @@ SELECT is(
     (SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
      WHERE t.tgrelid = 'ledger.transactions'::regclass AND t.tgname = 'transactions_balance'),
     'CREATE CONSTRAINT TRIGGER transactions_balance AFTER INSERT ON ledger.transactions '
-    'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger._check_transaction_balances()',
-    'the double-entry trigger is a constraint trigger on each new transaction, deferred to commit');
+    'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((new.batch_id IS NULL)) '
+    'EXECUTE FUNCTION ledger._check_transaction_balances()',
+    'the double-entry trigger is a constraint trigger on each new transaction, deferred to commit (a batch''s items: by their batch)');
 SELECT is(
     (SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
      WHERE t.tgrelid = 'ledger.entries'::regclass AND t.tgname = 'entries_of_new_transactions'),
@@ -106,7 +107,9 @@ SELECT results_eq(
        FROM information_schema.columns AS c
        WHERE c.table_schema = 'ledger' AND c.domain_schema = 'ledger'
        ORDER BY 1, 2 $$,
-    $$ VALUES ('entries', 'amount', 'nonzero_amount'), ('entries', 'wallet_version', 'entry_version'),
+    $$ VALUES ('batches', 'client_id', 'client_id'), ('batches', 'description', 'description'),
+              ('batches', 'idempotency_key', 'idempotency_key'),
+              ('entries', 'amount', 'nonzero_amount'), ('entries', 'wallet_version', 'entry_version'),
               ('holds', 'client_id', 'client_id'), ('holds', 'idempotency_key', 'idempotency_key'),
               ('holds', 'user_id', 'user_id'),
               ('transactions', 'client_id', 'client_id'), ('transactions', 'description', 'description'),
@@ -348,6 +351,8 @@ SELECT set_eq(
     $$ VALUES
        ('function', 'api.active_api_keys()', 'wallet_service', 'EXECUTE'),
        ('function', 'api.authorize_hold(text,text,numeric,text,text,interval,jsonb,text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.post_batch(ledger.transaction_type,text,text[],numeric[],text,text,boolean,jsonb[],text)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.post_batch(ledger.transaction_type,text,text[],numeric[],text,text,boolean,jsonb[],text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.authorize_hold(text,text,numeric,text,text,interval,jsonb,text)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.capture_hold(bigint,numeric,text,jsonb,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.capture_hold(bigint,numeric,text,jsonb,text)', 'wallet_service', 'EXECUTE'),

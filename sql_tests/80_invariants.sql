@@ -1,11 +1,11 @@
 -- The invariants of the books after a mix of operations (top-ups, bonuses, spends, transfers,
 -- reversals of each, strict and allow_negative, with two users left in debt, holds captured in
 -- part and in full, voided, expired and left open, replays and refusals, several users, all three
--- assets), checked both through the reconciliation views and
+-- assets, then batches of both modes), checked both through the reconciliation views and
 -- independently of them; then tampering, to prove each reconciliation check can fail.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(37);
+SELECT plan(44);
 -- The last tests drop a CHECK constraint (rolled back with everything else). Taking that lock
 -- first, before any other, makes a concurrently running test file (pg_prove -j) wait for this
 -- one instead of deadlocking with it.
@@ -366,11 +366,52 @@ SELECT results_eq(
               ('asset-loyalty-001', 'treasury', -124.34) $$,
     'the operations moved the Treasury by minus what they issued, Revenue by what they spent and captured, net of the reversals, and the holds account by the open holds, per asset (GOLD: 75 issued and 75 back, 30 spent and 10 back; 100 issued, 30 captured, 25 held; DIAMOND: 40 issued, 35 spent and 5 back; LOYALTY: 10 issued, 5 back)');
 
--- The double-entry check runs at commit, which a test file never reaches (it ends in ROLLBACK):
+-- ---------------------------------------------------------------------------------------------
+-- Batches: each item a transaction of its own, as a single call writes it, and of its batch
+-- ---------------------------------------------------------------------------------------------
+SELECT tap.act_as('wallet_service');
+SELECT lives_ok(
+    $$ SELECT * FROM api.post_batch('bonus', 'asset-loyalty-001', ARRAY['tap-invb-1', 'tap-invb-2', 'tap-invb-1'],
+                                    ARRAY[3, 4, 5]::numeric[], 'season', 'tap-invb-1') $$,
+    'an atomic bonus batch of three items');
+SELECT lives_ok(
+    $$ SELECT * FROM api.post_batch('spend', 'asset-loyalty-001', ARRAY['tap-invb-1', 'tap-invb-2', 'tap-invb-3'],
+                                    ARRAY[8, 5, 1]::numeric[], 'shop', 'tap-invb-2', false) $$,
+    'a per-item spend batch, two of its three items failing');
+SELECT tap.act_as_superuser();
+SELECT is_empty(
+    $$ SELECT t.id FROM ledger.transactions AS t
+       WHERE (t.client_id = 'ledger:batch') <> (t.batch_id IS NOT NULL) $$,
+    'a transaction has a batch id exactly when it is the ledger''s batch item (client ledger:batch)');
+SELECT is_empty(
+    $$ SELECT t.id FROM ledger.transactions AS t LEFT JOIN ledger.batches AS b ON b.id = t.batch_id
+       WHERE t.batch_id IS NOT NULL
+         AND (b.id IS NULL OR t.type <> b.type OR t.idempotency_key NOT LIKE b.id || ':%'
+              OR split_part(t.idempotency_key, ':', 2)::integer NOT BETWEEN 0 AND b.items - 1
+              OR t.description IS DISTINCT FROM b.description) $$,
+    'every batch item names a batch of its type and text, its key <batch>:<index> inside the batch');
+SELECT is_empty(
+    $$ SELECT b.id FROM ledger.batches AS b
+       WHERE b.items <> (SELECT count(*) FROM ledger.transactions AS t WHERE t.batch_id = b.id)
+                        + (SELECT count(*) FROM jsonb_object_keys(coalesce(b.results, '{}')))
+          OR (b.atomic AND b.results IS NOT NULL) $$,
+    'each batch''s items are its transactions and its stored failures, all of them (an atomic batch has no failures)');
+SELECT is_empty(
+    $$ SELECT t.id FROM ledger.transactions AS t JOIN ledger.batches AS b ON b.id = t.batch_id
+       WHERE NOT (SELECT count(*) = 2 AND sum(e.amount) = 0 AND bool_and(w.asset_id = b.asset_id)
+                         AND count(*) FILTER (WHERE w.kind = 'user' AND (e.amount > 0) = (b.type::text <> 'spend')) = 1
+                         AND count(*) FILTER (WHERE w.kind::text = CASE b.type::text WHEN 'spend' THEN 'revenue'
+                                                                               ELSE 'treasury' END) = 1
+                  FROM ledger.entries AS e JOIN ledger.wallets AS w ON w.id = e.wallet_id
+                  WHERE e.transaction_id = t.id) $$,
+    'every batch item is a single call''s two legs: the user''s wallet and the Treasury (credits) or Revenue (spends), in the batch''s asset');
+SELECT is((SELECT count(*) FROM api.reconcile() WHERE NOT ok), 0::bigint, 'the books reconcile after the batches');
+
+-- The double-entry checks run at commit, which a test file never reaches (it ends in ROLLBACK):
 -- forced here, before the tampering below writes a transaction without entries on purpose.
-SELECT lives_ok($$ SET CONSTRAINTS ledger.transactions_balance IMMEDIATE $$,
-    'every transaction of the mix, reversals included, passes the deferred double-entry check when it is forced');
-SET CONSTRAINTS ledger.transactions_balance DEFERRED;
+SELECT lives_ok($$ SET CONSTRAINTS ledger.transactions_balance, ledger.batches_balance IMMEDIATE $$,
+    'every transaction of the mix, reversals and batch items included, passes the deferred double-entry checks when they are forced');
+SET CONSTRAINTS ledger.transactions_balance, ledger.batches_balance DEFERRED;
 
 -- ---------------------------------------------------------------------------------------------
 -- Tampering: reconciliation must notice

@@ -65,6 +65,18 @@ async def wallet_locked(
         await holder.rollback()
 
 
+async def transactions_of(conn: asyncpg.Connection, *users: str) -> int:
+    """How many transactions moved any of `users`' gold."""
+    count: int = await conn.fetchval(
+        "SELECT count(DISTINCT e.transaction_id) FROM ledger.entries AS e"
+        " JOIN ledger.wallets AS w ON w.id = e.wallet_id"
+        " WHERE w.owner_id = ANY($1::text[]) AND w.asset_id = $2",
+        list(users),
+        GOLD,
+    )
+    return count
+
+
 async def blocked_backend(conn: asyncpg.Connection, within: float) -> int:
     """The pid of a backend waiting for a lock that `conn` holds, once there is one."""
     waiting = (

@@ -6,11 +6,14 @@
 # the top-up scope and serves the API from this checkout as users run it (WALLET_WORKERS, default
 # 2; every feature on, the rate limits raised out of the way as load.sh raises them), runs
 # compare.sh with the yardstick on the same PostgreSQL (as the superuser) and the same Redis
-# (db 15), prints its output, then proves the books with `wallet reconcile`. The server and the
-# stack are stopped whatever happens; the server log stays in .local/bench-http/<time>/.
+# (db 15), prints its output; then bench/http/compare_batches.sh, the same approach for batches
+# (items/s in atomic batches of BENCH_BATCH top-ups against the yardstick's single top-ups/s, in
+# the same run); then proves the books with `wallet reconcile`. The server and the stack are
+# stopped whatever happens; the server log stays in .local/bench-http/<time>/.
 #
 #   BENCH_SECONDS      seconds per measured wrk run (default 10)
 #   BENCH_CONNECTIONS  wrk connections (default 32)
+#   BENCH_BATCH        items per batch in the batch comparison (default 100; 0 skips it)
 #   BASELINE_VENV      the yardstick app's Python, for compare.sh (default /tmp/wallet-baseline-venv,
 #                      which it creates with pip on first use)
 #
@@ -26,9 +29,11 @@ say() { echo "bench_http.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
-[[ $# -eq 0 ]] || { sed -n '2,19p' "$0" >&2; exit 2; }
+[[ $# -eq 0 ]] || { sed -n '2,22p' "$0" >&2; exit 2; }
 seconds=${BENCH_SECONDS:-10}
 connections=${BENCH_CONNECTIONS:-32}
+batch=${BENCH_BATCH:-100}
+if ! [[ $batch =~ ^[0-9]+$ ]] || ((batch > 1000)); then say "BENCH_BATCH is 0 (no batches) to 1000"; exit 2; fi
 for v in "$seconds" "$connections"; do
   [[ $v =~ ^[1-9][0-9]*$ ]] || { say "BENCH_SECONDS and BENCH_CONNECTIONS must be positive integers"; exit 2; }
 done
@@ -60,7 +65,7 @@ trap 'stop_server; scripts/stack.sh stop bench >/dev/null 2>&1 || true' EXIT
 
 fresh_stack bench
 WALLET_API_KEY=$(.venv/bin/wallet keys create --name "bench-http-$(date -u +%H%M%S)-$RANDOM" \
-  --scopes wallet:topup | tail -n 1)
+  --scopes wallet:topup,wallet:batch | tail -n 1)
 export WALLET_API_KEY
 
 start_server "$out/server.log" WALLET_RATE_LIMIT_GENERAL=1000000000/1m \
@@ -70,9 +75,15 @@ say "serving on $base; compare.sh, ${seconds} s per run, $connections connection
 status=0
 BASELINE_DATABASE_URL=$WALLET_ADMIN_DATABASE_URL BASELINE_REDIS_URL=${WALLET_REDIS_URL%/*}/15 \
   bash "$compare" "$base" "$seconds" "$connections" || status=$?
+if ((status == 0 && batch > 0)); then
+  echo
+  echo "# batches of $batch (bench/http/compare_batches.sh)"
+  BATCH=$batch BASELINE_DATABASE_URL=$WALLET_ADMIN_DATABASE_URL BASELINE_REDIS_URL=${WALLET_REDIS_URL%/*}/15 \
+    bash bench/http/compare_batches.sh "$base" "$seconds" "$connections" || status=$?
+fi
 stop_server
 if ((status != 0)); then
-  say "compare.sh failed (exit status $status)"
+  say "compare.sh or compare_batches.sh failed (exit status $status)"
   exit "$status"
 fi
 

@@ -65,7 +65,7 @@ ALTER TABLE public.bench_originals ADD PRIMARY KEY (n);
 GRANT SELECT ON public.bench_originals TO wallet_service;
 SQL
 
-runs_per=$((have_baseline ? 8 : 6))
+runs_per=$((have_baseline ? 10 : 8))
 total=$((${#clients[@]} * runs_per))
 step=0
 errors=0
@@ -108,6 +108,8 @@ for c in "${clients[@]}"; do
   bench reversal-ours "$c" bench/sql/reversal.sql wallet_service
   bench hold-ours "$c" bench/sql/hold.sql wallet_service
   bench capture-ours "$c" bench/sql/capture.sql wallet_service
+  bench batch100-ours "$c" bench/sql/batch100.sql wallet_service
+  bench batch1000-ours "$c" bench/sql/batch1000.sql wallet_service
 done
 
 number() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
@@ -143,6 +145,18 @@ for c in "${clients[@]}"; do
   printf '%7s | %18s | %18s | %20s | %26s\n' "$c" "$(whole "${tps[transfer-ours,$c]}")" \
     "$(whole "${tps[reversal-ours,$c]}")" "$(whole "${tps[hold-ours,$c]}")" \
     "$(whole "${tps[capture-ours,$c]}")"
+done
+echo
+# batches (issue 17): items/s = batches/s x items, against the yardstick's single top-ups/s
+times() {  # times A N -> A x N, or A when it is not a number
+  if number "$1"; then awk -v a="$1" -v n="$2" 'BEGIN { printf "%.0f", a * n }'; else echo "$1"; fi
+}
+printf '%7s | %22s | %23s | %26s\n' clients "batches of 100, items/s" "batches of 1000, items/s" \
+  "x baseline top-ups (100, 1000)"
+for c in "${clients[@]}"; do
+  i100=$(times "${tps[batch100-ours,$c]}" 100) i1000=$(times "${tps[batch1000-ours,$c]}" 1000)
+  x100=$(quotient "$i100" "${tps[topup-baseline,$c]:--}" 1) x1000=$(quotient "$i1000" "${tps[topup-baseline,$c]:--}" 1)
+  printf '%7s | %22s | %23s | %26s\n' "$c" "$i100" "$i1000" "${x100}x, ${x1000}x"
 done
 echo
 

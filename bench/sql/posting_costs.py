@@ -134,16 +134,21 @@ END $$;""")
 
 
 def phase(
-    steps: list[tuple[str, str]], rounds: int, calls: int, before: dict[str, str] | None = None
+    steps: list[tuple[str, str]],
+    rounds: int,
+    calls: int,
+    before: dict[str, str] | None = None,
+    calls_of: dict[str, int] | None = None,
 ) -> dict[str, float]:
     """Median µs per call of each (label, call), rounds interleaved so drift falls on all alike;
-    `before` maps a label to SQL run before each of its timings."""
+    `before` maps a label to SQL run before each of its timings, `calls_of` to its own number of
+    calls (else `calls`)."""
     samples: dict[str, list[float]] = {label: [] for label, _ in steps}
     for _ in range(rounds):
         for label, call in steps:
             if before and label in before:
                 psql(before[label])
-            samples[label].append(time_call(call, calls))
+            samples[label].append(time_call(call, (calls_of or {}).get(label, calls)))
             print(".", end="", file=sys.stderr, flush=True)
     return {label: statistics.median(values) for label, values in samples.items()}
 
@@ -170,6 +175,39 @@ def limits_phase(rounds: int, calls: int) -> dict[str, float]:
         )
     finally:
         psql(off)
+
+
+BATCH = 100
+BATCH_SIZES = (1, 10, 100, 1000)  # per item, the fixed cost of a batch spreads over its items
+
+
+def batch_call(size: int) -> str:
+    """Our constants only: a batch of `size` top-ups of 0.01 to random funded users."""
+    users = f"ARRAY(SELECT 'bench-user-' || (1 + floor(random() * 10000))::int FROM generate_series(1, {size}))"  # noqa: E501, S608
+    return (
+        f"api.post_batch('topup', '{ASSET}', {users}, array_fill(0.01::numeric, ARRAY[{size}]),"
+        " NULL, K)"
+    )
+
+
+def batch_phase(rounds: int, calls: int) -> dict[str, float]:
+    """Batches of top-ups (issue 17), µs per item: batches of 1, 10, 100 and 1,000 items (each
+    size timed over about `calls` items), and batches of 100 without the batch's double-entry
+    check (its deferred trigger disabled before each such timing, enabled after); a single top-up
+    is the ladder's first line. Run before the ladder, which changes the tables."""
+    enable = "ALTER TABLE ledger.batches ENABLE TRIGGER batches_balance"
+    steps = [(f"api.post_batch of {n} top-ups, per item", batch_call(n)) for n in BATCH_SIZES]
+    unchecked = f"  batches of {BATCH} without the batch's double-entry check"
+    steps.append((unchecked, batch_call(BATCH)))
+    size_of = {label: n for (label, _), n in zip(steps, [*BATCH_SIZES, BATCH], strict=True)}
+    before = {label: enable for label, _ in steps}
+    before[unchecked] = "ALTER TABLE ledger.batches DISABLE TRIGGER batches_balance"
+    calls_of = {label: max(1, calls // n) for label, n in size_of.items()}
+    try:
+        medians = phase(steps, rounds, calls, before, calls_of)
+    finally:
+        psql(enable)
+    return {label: micros / size_of[label] for label, micros in medians.items()}
 
 
 def main() -> int:
@@ -224,6 +262,7 @@ def main() -> int:
         ),
     ]
     limits = limits_phase(rounds, calls)
+    batches = batch_phase(rounds, calls)
     rows = []  # (label, µs[, µs of the slotted yardstick, µs of the yardstick, same phase])
     pending: list[tuple[str, str]] = []
 
@@ -260,6 +299,10 @@ def main() -> int:
     print("# limits (issue 16): µs per call, the asset's limits off and on, one phase")
     for label, micros in limits.items():
         print(f"{label:<56} | {micros:6.0f} |")
+    print()
+    print("# batches (issue 17): µs per item, one phase")
+    for label, micros in batches.items():
+        print(f"{label:<56} | {micros:6.1f} |")
     if yardsticks:
         slotted = statistics.median(r[2] for r in rows)
         plain = statistics.median(r[3] for r in rows)

@@ -489,9 +489,12 @@ COMMENT ON FUNCTION ledger._check_transaction_balances() IS
 REVOKE ALL ON FUNCTION ledger._check_transaction_balances()
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
+-- A batch's items (batch_id set) are checked by their batch instead, all at once
+-- (batches_balance, db/functions/26_api_batches.sql): one query per batch rather than one per item.
 SELECT deploy.ensure_trigger(
     'CREATE CONSTRAINT TRIGGER transactions_balance AFTER INSERT ON ledger.transactions '
-    'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger._check_transaction_balances()');
+    'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((new.batch_id IS NULL)) '
+    'EXECUTE FUNCTION ledger._check_transaction_balances()');
 
 -- Entries are written with their transaction, in the database transaction that creates it, and
 -- never after: transactions_balance checks the transactions a database transaction creates, so an

@@ -222,7 +222,8 @@ GRANT EXECUTE ON FUNCTION api.transaction_entries(bigint)
 -- credit.) A reversal names what it reverses; a reversible transaction says how much of it has
 -- been reversed, and by which reversals (in the order they were posted).
 --
--- Issue 15 added the last three columns. CREATE OR REPLACE cannot change a function's columns, so
+-- Issue 15 added reverses_transaction_id, reversed_amount and reversals, issue 17 batch_id.
+-- CREATE OR REPLACE cannot change a function's columns, so
 -- the older one is dropped first, here, in the same transaction as its replacement: no caller
 -- ever finds the function missing. (Once every database has the new one, this block does
 -- nothing.)
@@ -230,7 +231,7 @@ DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_catalog.pg_proc
                WHERE oid = to_regprocedure('api.get_transaction(bigint)')
-                 AND NOT 'reversals' = ANY (proargnames)) THEN
+                 AND NOT 'batch_id' = ANY (proargnames)) THEN
         DROP FUNCTION api.get_transaction(bigint);
     END IF;
 END
@@ -241,7 +242,7 @@ CREATE OR REPLACE FUNCTION api.get_transaction(
     OUT user_id text, OUT asset_id text, OUT amount numeric, OUT balance numeric,
     OUT wallet_id bigint, OUT description text, OUT metadata jsonb, OUT created_at timestamptz,
     OUT entries ledger.transaction_leg[], OUT reverses_transaction_id bigint,
-    OUT reversed_amount numeric, OUT reversals bigint[])
+    OUT reversed_amount numeric, OUT reversals bigint[], OUT batch_id bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -250,9 +251,9 @@ DECLARE
 BEGIN
     SELECT t.id, t.type, 'completed', w.owner_id::text, w.asset_id, round(abs(e.amount), a.scale),
            round(e.balance_after, a.scale), w.id, t.description::text, t.metadata::jsonb, t.created_at,
-           t.reverses_transaction_id, a.scale
+           t.reverses_transaction_id, t.batch_id, a.scale
     INTO transaction_id, type, status, user_id, asset_id, amount, balance, wallet_id,
-         description, metadata, created_at, reverses_transaction_id, v_scale
+         description, metadata, created_at, reverses_transaction_id, batch_id, v_scale
     FROM ledger.transactions AS t
     JOIN ledger.entries AS e ON e.transaction_id = t.id
     JOIN ledger.wallets AS w ON w.id = e.wallet_id AND w.kind = 'user'
@@ -294,7 +295,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.get_transaction(bigint) IS
-    'One transaction with its user side (the debited user, else the credited one: a transfer''s sender) and all its entries; status is always completed (a failed call leaves nothing). A reversal names the transaction it reverses; a top-up, bonus, spend or transfer how much of it its reversals took back, and their ids (NULL for opening balances, reversals and a hold''s transactions, which cannot be reversed). A capture''s user side is its hold''s user, its amount what it captured, its balance the user''s after the rest came back (NULL for a capture of the whole hold, which has no user leg).';
+    'One transaction with its user side (the debited user, else the credited one: a transfer''s sender) and all its entries; status is always completed (a failed call leaves nothing). A reversal names the transaction it reverses; a top-up, bonus, spend or transfer how much of it its reversals took back, and their ids (NULL for opening balances, reversals and a hold''s transactions, which cannot be reversed). batch_id: the batch (api.post_batch) it is an item of, else NULL. A capture''s user side is its hold''s user, its amount what it captured, its balance the user''s after the rest came back (NULL for a capture of the whole hold, which has no user leg).';
 REVOKE ALL ON FUNCTION api.get_transaction(bigint)
     FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT EXECUTE ON FUNCTION api.get_transaction(bigint) TO wallet_service, wallet_job, wallet_auditor;

@@ -252,3 +252,19 @@ COMMENT ON COLUMN ledger.transaction_leg.account IS 'The system account and slot
 COMMENT ON COLUMN ledger.transaction_leg.direction IS 'credit or debit, for this wallet.';
 COMMENT ON COLUMN ledger.transaction_leg.amount IS 'The amount, unsigned, at the asset''s decimal places.';
 COMMENT ON COLUMN ledger.transaction_leg.balance_after IS 'The wallet''s balance right after the entry.';
+
+-- ledger.batches and ledger.transactions.batch_id: batches (migration 0014, db/functions/26_api_batches.sql)
+COMMENT ON TABLE ledger.batches IS
+    'One row per batch of api.post_batch: claimed by its (client_id, idempotency_key) before anything moves; its items are the transactions whose batch_id is its id (client ledger:batch, key ''<batch id>:<index>'').';
+COMMENT ON COLUMN ledger.batches.id IS 'The batch id the API shows (batchId).';
+COMMENT ON COLUMN ledger.batches.client_id IS 'Whose idempotency key the batch''s is (as a transaction''s).';
+COMMENT ON COLUMN ledger.batches.idempotency_key IS 'The batch''s idempotency key: one for all its items.';
+COMMENT ON COLUMN ledger.batches.type IS 'topup, bonus or spend: every item''s type.';
+COMMENT ON COLUMN ledger.batches.asset_id IS 'The asset of every item.';
+COMMENT ON COLUMN ledger.batches.description IS 'A spend''s description or a bonus''s reason, every item''s.';
+COMMENT ON COLUMN ledger.batches.atomic IS 'true: all items or none; false: each item on its own.';
+COMMENT ON COLUMN ledger.batches.items IS 'How many items the batch had (1 to 1000).';
+COMMENT ON COLUMN ledger.batches.fingerprint IS 'md5 of what a replay must repeat (type, asset, text, mode, every item: amounts as numbers); another batch under the key is WIDEM.';
+COMMENT ON COLUMN ledger.batches.results IS 'The items that failed, by index (from 0): [code, detail]; NULL when none did. What completed is in the ledger.';
+COMMENT ON COLUMN ledger.batches.created_at IS 'When the batch was posted.';
+COMMENT ON COLUMN ledger.transactions.batch_id IS 'The batch this transaction is an item of (ledger.batches.id); NULL for a single call. No foreign key (single calls would pay for it); sql_tests/80_invariants.sql checks it.';

@@ -104,3 +104,26 @@ curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/holds/$HOLD_ID"
 step "the service's health and metrics (no key needed: expose them to your monitoring only)"
 curl -s -w '\n' "${API%/api/v1}/health"
 curl -s "${API%/api/v1}/metrics" | grep -E '^wallet_(transactions|idempotent_replays)_total' | sort
+
+step "a batch (scope wallet:batch, a trusted job's): bonuses to three users, one new; one key for all"
+curl -s -w '\n' -X POST "$API/wallet/batch" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: season-12-rewards' \
+  -d '{"type": "bonus", "assetTypeId": "asset-gold-coin-001", "reason": "Season 12 rewards",
+       "items": [{"userId": "user-rich-001", "amount": "50.00"},
+                 {"userId": "user-new-002", "amount": "20.00", "metadata": {"rank": 7}},
+                 {"userId": "player-4711", "amount": "10.00"}]}'
+
+step 'per item ("atomic": false): each item on its own; a failed one moves nothing, the others post'
+curl -s -w '\n' -X POST "$API/wallet/batch" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: season-13-pass' \
+  -d '{"type": "spend", "assetTypeId": "asset-gold-coin-001", "description": "Season 13 pass",
+       "atomic": false, "items": [{"userId": "user-new-002", "amount": "30.00"},
+                                  {"userId": "player-4711", "amount": "5.00"},
+                                  {"userId": "player-4711", "amount": "10.00"}]}'
+
+step "all or none (the default): 422 batch_rejected naming every item that cannot be posted; nothing moves"
+curl -s -w '\n' -X POST "$API/wallet/batch" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H 'Idempotency-Key: season-13-pass-2' \
+  -d '{"type": "spend", "assetTypeId": "asset-gold-coin-001", "description": "Season 13 pass",
+       "items": [{"userId": "user-rich-001", "amount": "100.00"},
+                 {"userId": "player-4711", "amount": "100.00"}]}'

@@ -1,6 +1,6 @@
 -- A walk through the SQL API (the README's), on a freshly migrated and seeded database, as the
--- superuser taking a job's identity, then an auditor's: with `make run` serving,
--- `make psql < examples/sql/walkthrough.sql`. Its transcript
+-- superuser taking a job's identity, then an auditor's, then the job's again (batches): with
+-- `make run` serving, `make psql < examples/sql/walkthrough.sql`. Its transcript
 -- (psql -X -a) with ids and times masked is walkthrough.sql.out, checked by tests/examples.
 
 -- money moves as a trusted job moves it, logged in as wallet_job (the superuser takes its identity)
@@ -40,3 +40,23 @@ SET SESSION AUTHORIZATION wallet_auditor;
 SELECT * FROM api.trial_balance;
 SELECT * FROM api.reconcile();
 SELECT * FROM api.negative_balances();   -- users in debt after a refund of coins already spent
+
+-- batches: up to 1,000 top-ups, bonuses or spends of one asset in one call, with one key, each
+-- item a transaction of its own; a job's tool (season rewards), so as the job again
+SET SESSION AUTHORIZATION wallet_job;
+SELECT item_index, user_id, status, transaction_id, balance
+FROM api.post_batch('bonus', 'asset-gold-coin-001', ARRAY['user-rich-001', 'user-new-002', 'player-4711'],
+                    ARRAY[50.00, 20.00, 10.00], 'Season 12 rewards', 'season-12');
+
+-- per item (p_atomic => false): each item on its own, in order per user; a failed one moves nothing
+SELECT item_index, user_id, status, balance, code, detail
+FROM api.post_batch('spend', 'asset-gold-coin-001', ARRAY['user-new-002', 'player-4711', 'player-4711'],
+                    ARRAY[30.00, 5.00, 10.00], 'Season 13 pass', 'season-13-pass', p_atomic => false);
+
+-- all or none (the default): an error naming every item that cannot be posted, and nothing moves,
+-- not even item 0 (user-rich-001 still has 9995.00); psql goes on, without the error's PL/pgSQL context
+\set ON_ERROR_STOP off
+\set SHOW_CONTEXT never
+SELECT * FROM api.post_batch('spend', 'asset-gold-coin-001', ARRAY['user-rich-001', 'player-4711'],
+                             ARRAY[100.00, 100.00], 'Season 13 pass', 'season-13-pass-2');
+SELECT balance FROM api.balances('user-rich-001', 'asset-gold-coin-001');

@@ -1,5 +1,5 @@
-"""The `wallet` command: migrate, seed, reconcile, API keys, reversals, expired holds, limits, and
-serve (the HTTP service)."""
+"""The `wallet` command: migrate, seed, reconcile, API keys, reversals, expired holds, limits,
+grants in bulk, and serve (the HTTP service)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 
-from service.cli import limits
+from service.cli import grant, limits
 from service.cli.expire_holds import expire_holds
 from service.cli.keys import keys_command
 from service.cli.migrate import GaveUp, LockPolicy, migrate
@@ -97,10 +98,30 @@ def build_parser() -> argparse.ArgumentParser:
         "does it every WALLET_HOLD_SWEEP_SECONDS",
     )
     limits.add_parser(commands)
+    grant.add_parser(commands)
     commands.add_parser(
         "serve", help="serve the HTTP API (WALLET_HOST, WALLET_PORT, WALLET_WORKERS)"
     )
     return parser
+
+
+class _JobCommand(Protocol):
+    def __call__(
+        self,
+        database_url: str,
+        args: argparse.Namespace,
+        *,
+        lock_timeout_ms: int,
+        statement_timeout_ms: int,
+    ) -> int: ...
+
+
+# the commands that move money or set limits as wallet_job, under the session's timeouts
+_JOB_COMMANDS: dict[str, _JobCommand] = {
+    "limits": limits.limits_command,
+    "grant": grant.grant_command,
+    "reverse": reverse_command,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,15 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return expire_holds(
                 job_database_url(settings), statement_timeout_ms=settings.statement_timeout_ms
             )
-        elif args.command == "limits":
-            return limits.limits_command(
-                job_database_url(settings),
-                args,
-                lock_timeout_ms=settings.lock_timeout_ms,
-                statement_timeout_ms=settings.statement_timeout_ms,
-            )
-        elif args.command == "reverse":
-            return reverse_command(
+        elif args.command in _JOB_COMMANDS:
+            return _JOB_COMMANDS[args.command](
                 job_database_url(settings),
                 args,
                 lock_timeout_ms=settings.lock_timeout_ms,

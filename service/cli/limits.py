@@ -28,7 +28,7 @@ from psycopg import IsolationLevel
 from psycopg.rows import class_row
 
 from service.cli.reverse import amount, utf8_text
-from service.cli.text import failed, print_table, when
+from service.cli.text import failed, print_table, set_timeouts, when
 
 NO_LIMIT = "none"
 # (option's attribute, label and option name, api.limits column)
@@ -208,10 +208,8 @@ def limits_command(
     name = f"wallet limits {command}"
     with psycopg.connect(database_url, autocommit=True, application_name=name) as conn:
         try:
-            conn.execute(
-                "SELECT set_config('lock_timeout', %s, false),"
-                " set_config('statement_timeout', %s, false)",
-                (str(lock_timeout_ms), str(statement_timeout_ms)),
+            set_timeouts(
+                conn, lock_timeout_ms=lock_timeout_ms, statement_timeout_ms=statement_timeout_ms
             )
             report = _COMMANDS[command](conn, args)
         except psycopg.Error as exc:

@@ -18,7 +18,7 @@ from decimal import Decimal
 import psycopg
 from psycopg.rows import class_row
 
-from service.cli.text import failed, when
+from service.cli.text import failed, set_timeouts, when
 
 CLIENT_ID = "cli:wallet-reverse"
 MODES = ("strict", "allow_negative")
@@ -109,10 +109,8 @@ def reverse_command(
         key = derived_key(args.transaction_id, args.amount, args.mode, args.reason)
     with psycopg.connect(database_url, autocommit=True, application_name="wallet reverse") as conn:
         try:
-            conn.execute(
-                "SELECT set_config('lock_timeout', %s, false),"
-                " set_config('statement_timeout', %s, false)",
-                (str(lock_timeout_ms), str(statement_timeout_ms)),
+            set_timeouts(
+                conn, lock_timeout_ms=lock_timeout_ms, statement_timeout_ms=statement_timeout_ms
             )
             with conn.cursor(row_factory=class_row(Reversal)) as cursor:
                 reversal = cursor.execute(

@@ -6,6 +6,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
@@ -61,3 +62,13 @@ def failed(
         return 2
     print(f"{command}: {refusal(exc, advice=advice, outcome=outcome)}", file=sys.stderr)
     return 1
+
+
+def set_timeouts(
+    conn: psycopg.Connection[Any], *, lock_timeout_ms: int, statement_timeout_ms: int
+) -> None:
+    """The session's lock and statement timeouts (WALLET_LOCK_TIMEOUT, WALLET_STATEMENT_TIMEOUT)."""
+    conn.execute(
+        "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+        (str(lock_timeout_ms), str(statement_timeout_ms)),
+    )

@@ -13,11 +13,12 @@ import msgspec
 from litestar import Litestar, Request, Response, Router
 from litestar.config.cors import CORSConfig
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 
 from service.admission import Admissions
 from service.auth import KeyRing
 from service.config import Settings, load_settings
-from service.http import holds, money, operations, reads, reversals
+from service.http import batches, holds, money, operations, reads, reversals
 from service.http.codec import ExactJSONRequest
 from service.http.gate import Gate
 from service.http.guards import ApiKeyGuard
@@ -42,6 +43,7 @@ from service.problems import (
 )
 from service.sweeper import HoldSweeper
 
+# Every route's body limit but a batch's, which sets its own (service/http/batches.py)
 MAX_BODY_BYTES = 16 * 1024
 # Litestar's own HTTP errors (no route, wrong method, ...) by status
 _HTTP_CODES = {
@@ -112,13 +114,23 @@ def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) ->
     return _problem_response(request, validation_failed("the request is not valid", errors))
 
 
+def _body_limit(request: Request[Any, Any, Any]) -> int:
+    """The body limit of the request's route: the app's, or the route's own (a batch's)."""
+    handler = request.scope.get("route_handler")
+    if isinstance(handler, HTTPRouteHandler):
+        return handler.resolve_request_max_body_size() or MAX_BODY_BYTES
+    return MAX_BODY_BYTES
+
+
 def _on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     if status == 400:
         # Litestar's own 400s are bodies that are not JSON at all
         error = validation_failed("the body is not valid JSON", [FieldError("body", exc.detail)])
     elif status == 413:
-        error = ProblemError("payload_too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        error = ProblemError(
+            "payload_too_large", f"this route's bodies are limited to {_body_limit(request)} bytes"
+        )
     elif status in _HTTP_CODES:
         error = ProblemError(_HTTP_CODES[status], exc.detail, headers=exc.headers or {})
     else:
@@ -192,6 +204,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
             *money.routes(ledger, gate),
             *reversals.routes(ledger, gate),
             *holds.routes(ledger, gate),
+            *batches.routes(ledger, gate),
             *reads.routes(ledger, gate),
         ],
         guards=[ApiKeyGuard(keyring)],

@@ -116,16 +116,39 @@ def _same(value: Any) -> Any:
     return value
 
 
-def measured_metadata(metadata: dict[str, Any]) -> tuple[str, dict[str, Any], int]:
+def _as_stored(value: Any) -> Any:
+    """`value` with each Decimal as PostgreSQL's numeric writes it back (its digits and its
+    places: 1.10 stays 1.10, 1e2 is 100, 1.50e1 is 15.0, -0.0 is 0.0)."""
+    if isinstance(value, dict):
+        return {key: _as_stored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_stored(item) for item in value]
+    if isinstance(value, Decimal):
+        return Decimal(format(abs(value) if not value else value, "f"))
+    return value
+
+
+def stored_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata's form for a batch's fingerprint, once measured_metadata passed it: as its jsonb
+    text compares (keys in any order; numbers equal only with the same places: 1.1 is not 1.10),
+    which is how api.post_batch's fingerprint compares each item's metadata. A single call's
+    replay compares jsonb values instead (1.1 is 1.10): measured_metadata's form."""
+    stored: dict[str, Any] = _as_stored(metadata)
+    return stored
+
+
+def measured_metadata(
+    metadata: dict[str, Any], field: str = "metadata"
+) -> tuple[str, dict[str, Any], int]:
     """The metadata as JSON text for the ledger, its form for the idempotency fingerprint (equal
     for metadata that jsonb holds equal) and its size in bytes as PostgreSQL stores it (its jsonb
     text), once its numbers and nesting are found within the rules; else validation_failed
-    naming the field."""
+    naming the field (`field`, the body's name of the metadata, and the path inside it)."""
     decimals: list[Decimal] = []
     try:
         extra = _extra_bytes(metadata, 1, decimals)
     except _RefusedError as refused:
-        error = FieldError("metadata" + "".join(reversed(refused.path)), refused.message)
+        error = FieldError(field + "".join(reversed(refused.path)), refused.message)
         raise validation_failed("the metadata is not valid", [error]) from None
     text = encode(metadata)
     # ints, strings, true, false and null have one form each already (and the fingerprint's
@@ -133,22 +156,24 @@ def measured_metadata(metadata: dict[str, Any]) -> tuple[str, dict[str, Any], in
     return text.decode(), (_same(metadata) if decimals else metadata), len(text) + extra
 
 
-def check_metadata_size(size: int) -> None:
+def check_metadata_size(size: int, field: str = "metadata") -> None:
     if size > rules.METADATA_MAX_BYTES:
         message = (
             f"metadata is {size} bytes as PostgreSQL stores it (its jsonb text), over the "
             f"{rules.METADATA_MAX_BYTES} allowed"
         )
-        raise validation_failed("the metadata is too large", [FieldError("metadata", message)])
+        raise validation_failed("the metadata is too large", [FieldError(field, message)])
 
 
 def request_fingerprint(
-    kind: str, values: Sequence[str | int | Decimal | None], same_metadata: dict[str, Any]
+    kind: str,
+    values: Sequence[str | int | Decimal | None],
+    same_metadata: dict[str, Any] | list[dict[str, Any]],
 ) -> str:
     """What makes two requests "the same" (docs/http-api.md#idempotency): what the ledger's
     replay compares, compared as it does: the type and `values` (users, asset, description...)
     as they are, amounts (the Decimals) as numbers ("7" is "7.00"), metadata as jsonb (its form
-    from measured_metadata)."""
+    from measured_metadata; a batch's: each item's, in the items' order)."""
     same = [
         format(value.normalize(_EXACT), "f") if isinstance(value, Decimal) else value
         for value in values

@@ -91,22 +91,40 @@ class Checked:
     same_metadata: dict[str, Any]
 
 
-def checked(amount: str | None, metadata: dict[str, Any] | None, key_header: str | None) -> Checked:
-    """The edge's checks of a money request, before the gate and the ledger: validation_failed
-    or an idempotency problem where they fail."""
-    if amount is not None and not rules.is_amount(amount):
+def edge_amount(amount: str | None, field: str = "amount") -> Decimal | None:
+    """A request's amount (at `field`) as the edge checked it: None where the route lets it be
+    absent; validation_failed where it is not exactly a decimal."""
+    if amount is None:
+        return None
+    if not rules.is_amount(amount):
         # msgspec checks the documented pattern with Python's `$`, which also matches before a
         # final newline; the amount must be exactly a decimal
         raise validation_failed(
             "the request is not valid",
-            [FieldError("amount", 'the amount must be a decimal string such as "100.00"')],
+            [FieldError(field, 'the amount must be a decimal string such as "100.00"')],
         )
-    key = idempotency_key(key_header)
+    return Decimal(amount)
+
+
+def edge_metadata(
+    metadata: dict[str, Any] | None, field: str = "metadata"
+) -> tuple[str, dict[str, Any]]:
+    """A request's metadata (at `field`) as JSON text for the ledger and in its form for the
+    fingerprint ({} for none); validation_failed naming the field where it breaks a rule."""
     if not metadata:
-        return Checked(key, None if amount is None else Decimal(amount), "{}", {})
-    text, same_metadata, size = measured_metadata(metadata)
-    check_metadata_size(size)
-    return Checked(key, None if amount is None else Decimal(amount), text, same_metadata)
+        return "{}", {}
+    text, same_metadata, size = measured_metadata(metadata, field)
+    check_metadata_size(size, field)
+    return text, same_metadata
+
+
+def checked(amount: str | None, metadata: dict[str, Any] | None, key_header: str | None) -> Checked:
+    """The edge's checks of a money request, before the gate and the ledger: validation_failed
+    or an idempotency problem where they fail."""
+    value = edge_amount(amount)
+    key = idempotency_key(key_header)
+    text, same_metadata = edge_metadata(metadata)
+    return Checked(key, value, text, same_metadata)
 
 
 def moved(
@@ -218,6 +236,15 @@ async def transfer_money(
 ) -> Response[Any]:
     edge = checked(data.amount, data.metadata, key_header)
     sender, recipient, asset = data.from_user_id, data.to_user_id, data.asset_type_id
+    # the document's pattern, as msgspec checks it (Python's `$`), takes "user\n"; the ledger's
+    # WUSER would name userId, which a transfer has not
+    wrong = [
+        FieldError(name, f"a user id is {rules.USER_ID_RULE}")
+        for name, user in (("fromUserId", sender), ("toUserId", recipient))
+        if not rules.is_user_id(user)
+    ]
+    if wrong:
+        raise validation_failed("the request is not valid", wrong)
     fingerprint = request_fingerprint(
         "transfer", [sender, recipient, asset, edge.amount, data.description], edge.same_metadata
     )

@@ -120,6 +120,50 @@ class TransferRequest(RequestBody):
     metadata: Metadata | None = None
 
 
+BATCH_MAX_ITEMS = 1000
+BatchType = Annotated[
+    Literal["topup", "bonus", "spend"],
+    msgspec.Meta(
+        description="every item's: top-ups (no reason nor description), bonuses (a reason) or "
+        "spends (a description)"
+    ),
+]
+
+
+class BatchItem(RequestBody):
+    user_id: UserId
+    amount: Amount
+    metadata: Metadata | None = None
+
+
+class BatchRequest(RequestBody):
+    type: BatchType
+    asset_type_id: AssetId
+    items: Annotated[
+        list[BatchItem],
+        msgspec.Meta(
+            min_length=1,
+            max_length=BATCH_MAX_ITEMS,
+            description=f"1 to {BATCH_MAX_ITEMS} items; each becomes a transaction of its own",
+        ),
+    ]
+    reason: Annotated[
+        Description | None,
+        msgspec.Meta(description="a bonus batch's, required; refused on the other types"),
+    ] = None
+    description: Annotated[
+        Description | None,
+        msgspec.Meta(description="a spend batch's, required; refused on the other types"),
+    ] = None
+    atomic: Annotated[
+        bool,
+        msgspec.Meta(
+            description="true (the default): all items or none, 422 batch_rejected naming every "
+            "failing item; false: each item on its own, its outcome in its result"
+        ),
+    ] = True
+
+
 class ReversalRequest(RequestBody):
     reason: Description
     amount: ReversalAmount | None = None
@@ -249,6 +293,34 @@ class TransactionResponse(Wire):
     balance: Annotated[str, msgspec.Meta(description="the user's balance right after it")]
     wallet_id: str
     created_at: datetime
+
+
+class BatchItemResult(Wire):
+    """One item's outcome, in the items' order. Completed: its transaction, the user's wallet and
+    balance right after it (code and detail null). Failed: a catalogue code (invalid_amount,
+    insufficient_funds, balance_limit_exceeded, velocity_limit_exceeded...) and its detail
+    (transactionId, walletId and balance null); nothing moved for it."""
+
+    index: Annotated[int, msgspec.Meta(description="the item's place in the request, from 0")]
+    user_id: str
+    status: Literal["completed", "failed"]
+    transaction_id: str | None
+    wallet_id: str | None
+    balance: Annotated[
+        str | None, msgspec.Meta(description="the user's balance right after the item")
+    ]
+    code: str | None
+    detail: str | None
+
+
+class BatchResponse(Wire):
+    """A batch as its POST answers it (a repeat of its key: the same)."""
+
+    batch_id: str
+    type: Literal["topup", "bonus", "spend"]
+    asset_type_id: str
+    atomic: bool
+    items: list[BatchItemResult]
 
 
 class ReversalResponse(TransactionResponse):

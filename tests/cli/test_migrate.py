@@ -36,14 +36,14 @@ from tests.support import GOLD, ROOT
 
 BALANCE_TRIGGER = (
     "CREATE CONSTRAINT TRIGGER transactions_balance AFTER INSERT ON ledger.transactions "
-    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((new.batch_id IS NULL)) EXECUTE FUNCTION "
     "ledger._check_transaction_balances()"
 )
-# the same trigger with a condition that always holds: a change that needs ACCESS EXCLUSIVE
-# (a constraint trigger is dropped and created again) and changes nothing of what it checks
-CHANGED_BALANCE_TRIGGER = BALANCE_TRIGGER.replace(
-    "FOR EACH ROW", "FOR EACH ROW WHEN ((new.id IS NOT NULL))"
-)
+# the same trigger with a condition that holds for every transaction: a change that needs ACCESS
+# EXCLUSIVE (a constraint trigger is dropped and created again) and checks a batch's items twice
+# (by the batch too) but nothing less
+CHANGED_WHEN = ("WHEN ((new.batch_id IS NULL))", "WHEN ((new.id IS NOT NULL))")
+CHANGED_BALANCE_TRIGGER = BALANCE_TRIGGER.replace(*CHANGED_WHEN)
 TRIGGER_DEF = """
 SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger AS t
 WHERE t.tgrelid = 'ledger.transactions'::regclass AND t.tgname = 'transactions_balance'
@@ -113,9 +113,8 @@ def changed_trigger_db(tmp_path: Path, restores_functions: None) -> Path:
     db = shutil.copytree(ROOT / "db", tmp_path / "db")
     path = db / "functions" / "10_ledger_private.sql"
     text = path.read_text()
-    old = "FOR EACH ROW EXECUTE FUNCTION ledger._check_transaction_balances()"
-    assert text.count(old) == 1
-    path.write_text(text.replace(old, "FOR EACH ROW WHEN ((new.id IS NOT NULL)) " + old[13:]))
+    assert text.count(CHANGED_WHEN[0]) == 1
+    path.write_text(text.replace(*CHANGED_WHEN))
     return db
 
 
@@ -355,7 +354,7 @@ def test_a_fresh_database_gets_every_file_then_nothing_until_a_migration_comes(
 # checkout's db/ (a fresh database proves nothing about views and functions that already exist:
 # CREATE OR REPLACE cannot change a view's column types or collations, nor a function's result).
 # Move it forward when a version lands whose schema this one must upgrade from.
-UPGRADE_FROM = "17b3e5c"  # issue 15 (transfers and reversals), the version before holds and limits
+UPGRADE_FROM = "a8c77f5"  # issue 16 (holds and limits) as it landed, the version before batches
 
 
 def test_a_database_of_the_last_landed_version_with_money_in_it_upgrades(

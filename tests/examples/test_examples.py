@@ -47,7 +47,8 @@ HTTP_EXAMPLE = ROOT / "examples" / "http" / "walkthrough.sh"
 UPDATE = os.environ.get("UPDATE_EXAMPLES") == "1"
 REDIS_DB = 9
 ALL_SCOPES = (
-    "wallet:read,wallet:topup,wallet:bonus,wallet:spend,wallet:transfer,wallet:refund,wallet:hold"
+    "wallet:read,wallet:topup,wallet:bonus,wallet:spend,wallet:transfer,wallet:refund,wallet:hold,"
+    "wallet:batch"
 )
 LIMITS = ("WALLET_RATE_LIMIT_GENERAL", "WALLET_RATE_LIMIT_TRANSACTIONS")
 
@@ -172,6 +173,7 @@ HTTP_ID_KINDS = {
     "holdId": "hold",
     "holdTransactionId": "tx",
     "resolveTransactionId": "tx",
+    "batchId": "batch",
 }
 HTTP_IDS = re.compile(rf'"({"|".join(HTTP_ID_KINDS)})":"(\d+)"')
 HTTP_ID_LISTS = re.compile(r'"reversals":\[[^\]]*\]')  # transaction ids
@@ -271,9 +273,19 @@ def fresh_database(settings: Settings) -> Iterator[dict[str, str]]:
             )
 
 
-def run(command: list[str], env: dict[str, str]) -> str:
-    """The command's stdout; it must succeed and say nothing on stderr."""
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+def run(command: list[str], env: dict[str, str], *, with_stderr: bool = False) -> str:
+    """The command's stdout; it must succeed and say nothing on stderr. With `with_stderr`, its
+    stderr goes into the output where it was written (psql's errors, after their statement: psql
+    flushes stdout as it echoes each line), so that anything it says there is in the diff."""
+    done = subprocess.run(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if with_stderr else subprocess.PIPE,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+    )
     assert done.returncode == 0 and not done.stderr, (
         f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     )
@@ -289,8 +301,11 @@ def test_sql_walkthrough_prints_its_checked_in_transcript(settings: Settings) ->
     script = str(SQL_EXAMPLE.relative_to(ROOT))
     with fresh_database(settings) as env:
         database = env["WALLET_ADMIN_DATABASE_URL"]  # as the superuser, as `make psql` is
+        # the example's one expected error (an atomic batch rejected) is part of its transcript
         transcript = run(
-            [psql, "-X", "-a", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", script], env
+            [psql, "-X", "-a", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", script],
+            env,
+            with_stderr=True,
         )
     assert retabulate(transcript, lambda _, row: row) == transcript, "tables misread"
     check(SQL_EXAMPLE, mask_sql(transcript))
@@ -335,3 +350,24 @@ def test_readme_shows_the_example_as_it_is(example: Path) -> None:
             + unified_diff(body(example), shown[1], str(example.relative_to(ROOT)), "README.md"),
             pytrace=False,
         )
+
+
+def _without_trailing_spaces(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+@pytest.mark.parametrize("example", [SQL_EXAMPLE, HTTP_EXAMPLE], ids=lambda p: p.name)
+def test_readme_quotes_the_output_as_it_is(example: Path) -> None:
+    """Each code block under `<!-- examples/....out -->` in the README is a run of whole lines of
+    that output (trailing spaces aside: psql pads its headers, editors strip them)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    out = example.with_name(example.name + ".out")
+    marker = f"<!-- {out.relative_to(ROOT)} -->"
+    output = "\n" + _without_trailing_spaces(out.read_text(encoding="utf-8"))
+    for quote in re.findall(re.escape(marker) + r"\n```\w*\n(.*?)^```$", readme, re.S | re.M):
+        if "\n" + _without_trailing_spaces(quote) not in output:
+            pytest.fail(
+                f"README.md quotes {out.relative_to(ROOT)} otherwise: copy the lines again"
+                f" from it:\n{quote}",
+                pytrace=False,
+            )

@@ -4,12 +4,15 @@ Whatever a client sends:
 - the answer is never a 500, and its status is one the OpenAPI document of the same app lists
   for the operation (404 not_found / 405 method_not_allowed where no route or method matches);
 - an error is an RFC 9457 problem (application/problem+json) that decodes strictly into
-  service.problems.Problem, with a `code` the document names for that status;
+  service.problems.Problem, with a `code` the document names for that status (and `errors` of
+  its code's shape: {field, message}, or batch_rejected's {index, code, detail});
 - a success decodes strictly (no unknown fields) into its Struct of service/http/wire.py;
-- a rejected request moves no money, and an accepted one moves exactly what it reports.
+- a rejected request moves no money, and an accepted one moves exactly what it reports; a
+  batch's items complete or fail as their users' funds and limits say, in a 201 or in its
+  batch_rejected, and its Idempotency-Key replays the same batch and refuses another.
 
-WALLET_FUZZ_EXAMPLES sets the examples per test: the default 200 takes about 25 s for the file,
-2000 about 2.5 min. Each test prints its figures (requests sent, answers per status and per
+WALLET_FUZZ_EXAMPLES sets the examples per test: the default 200 takes about 30 s for the file,
+2000 about 3 min. Each test prints its figures (requests sent, answers per status and per
 problem code): `pytest -s tests/http/test_fuzz.py | grep ^fuzz`. With WALLET_FUZZ_SERVER (a base
 URL) the requests go to that running `wallet serve` instead of the app in process: that is how
 tests/faults/test_bad_input.py sends 10,000 and more through Granian.
@@ -43,11 +46,15 @@ from hypothesis import strategies as st
 
 from service import rules
 from service.config import Settings
+from service.http.batches import BATCH_MAX_BODY_BYTES
 from service.http.codec import encode_canonical
 from service.http.metadata import measured_metadata
 from service.http.wire import (
+    BATCH_MAX_ITEMS,
     Balance,
     BalancesResponse,
+    BatchItemResult,
+    BatchResponse,
     HealthResponse,
     HoldDetail,
     HoldResolutionResponse,
@@ -60,7 +67,7 @@ from service.http.wire import (
     TransferResponse,
 )
 from service.keys import revoke_key
-from service.problems import FieldError, Problem
+from service.problems import Problem, ProblemItem
 from tests.support import running_app
 
 EXAMPLES = int(os.environ.get("WALLET_FUZZ_EXAMPLES", "200"))
@@ -81,10 +88,12 @@ FUZZ = hypothesis_settings(
     ],
 )
 
-# The fuzzing found six bugs, all fixed: U+0000 reaching PostgreSQL, invalid UTF-8 inside a JSON
+# The fuzzing found eight bugs, all fixed: U+0000 reaching PostgreSQL, invalid UTF-8 inside a JSON
 # string, Unicode digits in paging, an amount with a trailing newline (Python's `$`), OPTIONS
-# answers missing from the contract, and a hold's expiresInSeconds taken from a string. Their
-# reproductions are regression tests at the end.
+# answers missing from the contract, a hold's expiresInSeconds taken from a string, and in the
+# batch route, `atomic` taken from a string or a number ("false", 0) and an item's userId with a
+# trailing newline. Their reproductions are regression tests at the end (the batch route's, in
+# tests/http/test_batches.py).
 
 PROBLEM = "application/problem+json"
 MONEY = ("topup", "bonus", "spend")
@@ -96,6 +105,7 @@ SCOPES = {
     "transfer": "wallet:transfer",
     "reversal": "wallet:refund",
     "hold": "wallet:hold",
+    "batch": "wallet:batch",
 }
 DESCRIPTION = {"bonus": "reason", "spend": "serviceDescription"}
 FUNDING = Decimal("1000.00")
@@ -109,12 +119,19 @@ SERVICE_JSON = msgspec.json.Decoder(float_hook=Decimal)  # as the service decode
 # The contract: the OpenAPI document of the app under test, and strict views of the bodies
 # ----------------------------------------------------------------------------------------------
 # The bodies' Structs, refusing unknown fields (nested Structs too: hence the narrowed lists)
-class StrictFieldError(FieldError, forbid_unknown_fields=True):
+class StrictProblemItem(ProblemItem, forbid_unknown_fields=True):
     pass
 
 
 class StrictProblem(Problem, forbid_unknown_fields=True):
-    errors: list[StrictFieldError] | None = None  # type: ignore[assignment]
+    errors: list[StrictProblemItem] | None = None  # type: ignore[assignment]
+
+
+# The members of a problem's errors by its code (one Struct of optional members on the wire)
+ERROR_SHAPES = {
+    "validation_failed": frozenset({"field", "message"}),
+    "batch_rejected": frozenset({"index", "code", "detail"}),
+}
 
 
 class StrictTransaction(TransactionResponse, forbid_unknown_fields=True):
@@ -172,6 +189,14 @@ class StrictHoldDetail(HoldDetail, forbid_unknown_fields=True):
     pass
 
 
+class StrictBatchItem(BatchItemResult, forbid_unknown_fields=True):
+    pass
+
+
+class StrictBatch(BatchResponse, forbid_unknown_fields=True):
+    items: list[StrictBatchItem]  # type: ignore[assignment]
+
+
 SUCCESS_BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     **{("POST", f"/api/v1/wallet/{kind}"): StrictTransaction for kind in MONEY},
     ("POST", "/api/v1/wallet/transfer"): StrictTransfer,
@@ -184,6 +209,7 @@ SUCCESS_BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/api/v1/holds/{holdId}/capture"): StrictHoldResolution,
     ("POST", "/api/v1/holds/{holdId}/void"): StrictHoldResolution,
     ("GET", "/api/v1/holds/{holdId}"): StrictHoldDetail,
+    ("POST", "/api/v1/wallet/batch"): StrictBatch,
 }
 
 
@@ -281,6 +307,9 @@ def check(contract: Contract, response: httpx.Response) -> Any:
             f"{sent}: {status} {problem.code}, not one of {sorted(expected.codes or ())}"
         )
         assert problem.request_id == response.headers["x-request-id"], problem
+        for error in problem.errors or ():
+            members = {n for n in ProblemItem.__struct_fields__ if getattr(error, n) is not None}
+            assert members == ERROR_SHAPES.get(problem.code), f"{sent}: {members} in {problem}"
         return problem
     body_type = SUCCESS_BODIES.get((request.method, template or ""))
     if body_type is None:
@@ -431,6 +460,7 @@ class Tally:
     examples: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)
+    items: Counter[str] = field(default_factory=Counter)  # batches' items: completed, or a code
 
     def count(self, response: httpx.Response, body: Any) -> None:
         self.statuses[response.status_code] += 1
@@ -443,9 +473,11 @@ class Tally:
     def report(self) -> str:
         statuses = ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items()))
         codes = ", ".join(f"{c}: {n}" for c, n in self.codes.most_common())
+        items = ", ".join(f"{c}: {n}" for c, n in self.items.most_common())
         return (
             f"fuzz {self.name}: {self.examples} examples, {self.statuses.total()} requests in "
             f"{time.perf_counter() - self.started:.1f} s; statuses {statuses}; codes {codes}"
+            + (f"; batch items {items}" if items else "")
         )
 
 
@@ -966,6 +998,230 @@ def hold_plans(draw: st.DrawFn, world: World) -> HoldPlan:
     return HoldPlan(setup, target, pick, (first,) if again is None else (first, again))
 
 
+# Batches: a body of one type and asset and its items, well formed half the time (its items'
+# amounts still any the ledger may refuse: zero, negative, too precise, above the maximum, more
+# than the balance), else hostile at every level; then, now and then, a second call under its key
+BATCH = "/api/v1/wallet/batch"
+BATCH_TEXT = {"bonus": "reason", "spend": "description"}
+LEDGER_AMOUNTS = st.one_of(
+    st.sampled_from(["0", "-0", "0.00", "-1.00", "1.001", "0.005", "1000000000.01", "9" * 40]),
+    st.sampled_from(["1500.00", "999999.99"]),  # more than a funded user holds
+    st.from_regex(AMOUNT, fullmatch=True),  # well formed: any sign, size and places
+)
+ITEM_AMOUNTS = mostly(VALID_AMOUNTS, LEDGER_AMOUNTS)
+# an amount as a JSON number, which the document says is a string
+NUMBER_AMOUNTS = st.sampled_from(["1", "1.00", "1e2", "-1", "0.1"]).map(_raw)
+BATCH_TEXTS = st.sampled_from(["Season 12", "Referral"]) | st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40
+).filter(str.strip)
+ODD_ATOMIC = st.sampled_from(["true", "false", "yes", 0, 1, None, [], {}, 1.0])
+
+
+@st.composite
+def batch_item(draw: st.DrawFn, named: tuple[str, ...], clean: bool) -> dict[str, Any]:
+    users = st.sampled_from(named)
+    if clean:
+        item: dict[str, Any] = {"userId": draw(users), "amount": draw(ITEM_AMOUNTS)}
+        if draw(chance(3)):
+            item["metadata"] = draw(STORABLE_METADATA)
+        return item
+    item = {
+        "userId": draw(mostly(users, ODD_USER_IDS)),
+        "amount": draw(mostly(ITEM_AMOUNTS, ODD_AMOUNTS | NUMBER_AMOUNTS)),
+    }
+    return _with_odd_members(draw, item)
+
+
+@st.composite
+def batch_items(draw: st.DrawFn, users: tuple[str, ...], clean: bool) -> Any:
+    """None, one to six items (a user often more than once), now and then 1,000 or 1,001 (the
+    most a batch may hold, and one more); or, hostile, not a list of items at all."""
+    if not clean and draw(chance(12)):
+        return draw(JSON_VALUES.filter(lambda v: not isinstance(v, list)))
+    size = draw(st.integers(0, 49))
+    if size == 0:
+        return []
+    if size in (1, 2):
+        amount = draw(st.sampled_from(["0.01", "0.02"]))
+        return [{"userId": users[n % len(users)], "amount": amount} for n in range(999 + size)]
+    return draw(st.lists(batch_item(users, clean), min_size=1, max_size=6))
+
+
+@st.composite
+def batch_body(draw: st.DrawFn, world: World, users: tuple[str, ...], clean: bool) -> Any:
+    kinds = st.sampled_from(("topup", "bonus", "spend"))
+    odd_kinds = st.sampled_from(["hold", "transfer", "TOPUP", "reversal", ""]) | text(max_size=10)
+    kind = draw(kinds if clean else mostly(kinds, odd_kinds | NOT_STRINGS))
+    assets = st.sampled_from(world.assets)
+    body: dict[str, Any] = {
+        "type": kind,
+        "assetTypeId": draw(assets if clean else mostly(assets, text(max_size=70) | NOT_STRINGS)),
+        "items": draw(batch_items(users, clean)),
+    }
+    # the text its type takes, mostly; else none, the other, or both
+    needed = BATCH_TEXT.get(kind) if isinstance(kind, str) else None
+    texts = [needed] if needed else []
+    if not clean and draw(chance(4)):
+        texts = draw(st.sampled_from([[], ["reason"], ["description"], ["reason", "description"]]))
+    for name in texts:
+        body[name] = draw(BATCH_TEXTS if clean else DESCRIPTIONS)
+    if draw(st.integers(0, 3)):  # else the default: atomic
+        atomic = st.booleans()
+        body["atomic"] = draw(atomic if clean else mostly(atomic, ODD_ATOMIC))
+    if clean:
+        return body
+    if draw(chance(8)):
+        for name in draw(st.sets(st.sampled_from(sorted(body)), min_size=1, max_size=2)):
+            del body[name]
+    if draw(chance(8)):
+        body.update(draw(st.dictionaries(text(max_size=15), JSON_VALUES, min_size=1, max_size=2)))
+    if draw(chance(20)):
+        return draw(JSON_VALUES.filter(lambda v: not isinstance(v, dict)))  # not an object
+    return body
+
+
+@st.composite
+def batch_content(draw: st.DrawFn, body: Any) -> bytes:
+    encoded = msgspec.json.encode(body)
+    shape = draw(st.integers(0, 20))
+    if shape < 16:
+        return encoded
+    if shape == 16:
+        return draw(st.binary(max_size=80))  # not JSON, or not UTF-8
+    if shape == 17:
+        return encoded[: draw(st.integers(0, len(encoded)))]  # cut short
+    if shape == 18:  # a few bytes slipped in: broken JSON, or broken UTF-8 inside a string
+        at = draw(st.integers(0, len(encoded)))
+        return encoded[:at] + draw(st.binary(min_size=1, max_size=3)) + encoded[at:]
+    if shape == 19:
+        return b" " * (200 * 1024) + encoded  # over the others' 16 KiB, within a batch's limit
+    return b" " * BATCH_MAX_BODY_BYTES + encoded  # over the batch's 256 KiB
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """An example of the batches property: a call, and now and then a second one under its key:
+    the same call again, the same batch written otherwise ("respelled"), or another batch."""
+
+    call: Call
+    again: tuple[str, Call] | None
+
+
+def _respelled_amount(amount: Any) -> Any:
+    """The same amount as a number, spelled otherwise ("10.50": "10.5" or "10.500")."""
+    if not isinstance(amount, str) or not rules.is_amount(amount):
+        return amount
+    shorter = format(Decimal(amount).normalize(EXACT), "f")
+    longer = amount + ("0" if "." in amount else ".00")
+    for spelled in (shorter, longer):
+        if spelled != amount and rules.is_amount(spelled):
+            return spelled
+    return amount
+
+
+@st.composite
+def respelled_batch(draw: st.DrawFn, body: dict[str, Any]) -> dict[str, Any]:
+    """The same batch as api.post_batch's fingerprint has it (docs/http-api.md#batches): members
+    in another order, amounts spelled otherwise, atomic true left to its default, no metadata
+    written as {} or null."""
+    items = []
+    for item in body["items"]:
+        same = dict(item)
+        if "amount" in same:
+            same["amount"] = _respelled_amount(same["amount"])
+        if not same.get("metadata") and draw(st.booleans()):
+            same["metadata"] = draw(st.sampled_from([{}, None]))
+        elif isinstance(same.get("metadata"), dict):
+            same["metadata"] = dict(draw(st.permutations(list(same["metadata"].items()))))
+        items.append(dict(draw(st.permutations(list(same.items())))))
+    respelled = {**body, "items": items}
+    if respelled.get("atomic", True) is True and draw(st.booleans()):
+        if "atomic" in respelled:
+            del respelled["atomic"]
+        else:
+            respelled["atomic"] = True
+    return dict(draw(st.permutations(list(respelled.items()))))
+
+
+@st.composite
+def another_batch(draw: st.DrawFn, body: dict[str, Any]) -> dict[str, Any]:
+    """A batch that is not `body`'s as api.post_batch's fingerprint has it (well formed if `body`
+    is): one thing changed."""
+    items = [dict(item) for item in body["items"]]
+    other = {**body, "items": items}
+    at = draw(st.integers(0, len(items) - 1))
+    pairs = [(item.get("userId"), _number(item.get("amount"))) for item in items]
+    change = draw(st.sampled_from(["atomic", "amount", "metadata", "order", "fewer", "text"]))
+    if change == "atomic":
+        other["atomic"] = body.get("atomic", True) is not True
+    elif change == "amount":
+        number = _number(items[at].get("amount"))
+        changed = "1.00" if number is None else f"{EXACT.add(number, Decimal('0.01')):f}"
+        items[at]["amount"] = changed if rules.is_amount(changed) else "1.00"
+    elif change == "metadata":
+        changed = {"another batch": True}
+        items[at]["metadata"] = (
+            {"another batch": False} if items[at].get("metadata") == changed else changed
+        )
+    elif change == "order" and pairs[::-1] != pairs:
+        other["items"] = items[::-1]
+    elif change == "fewer" and len(items) > 1:
+        other["items"] = items[:-1]
+    elif change == "text" and isinstance(body.get(BATCH_TEXT.get(body["type"], "")), str):
+        name = BATCH_TEXT[body["type"]]
+        other[name] = body[name] + " again" if len(body[name]) < 400 else "another"
+    elif len(items) < BATCH_MAX_ITEMS:  # the first item once more
+        other["items"] = [*items, items[0]]
+    else:
+        other["atomic"] = body.get("atomic", True) is not True
+    return other
+
+
+def _number(amount: Any) -> Decimal | None:
+    """A well-formed amount as the number it is (None: not one)."""
+    return Decimal(amount) if isinstance(amount, str) and rules.is_amount(amount) else None
+
+
+@st.composite
+def batch_plans(draw: st.DrawFn, world: World, users: tuple[str, ...]) -> BatchPlan:
+    """A batch of `users` (well-formed ids; hostile items draw others too) in `world`."""
+    clean = draw(st.booleans())
+    body = draw(batch_body(world, users, clean))
+    content = msgspec.json.encode(body)
+    if clean:
+        auth = draw(st.sampled_from(["all", "batch", "all-lowercase", "all-padded"]))
+        call = Call("POST", BATCH, auth, content_type=b"application/json", content=content)
+    else:
+        call = Call(
+            method=draw(OTHER_METHODS) if draw(chance(16)) else "POST",
+            url=BATCH,
+            auth=draw(authorizations("batch")),
+            idempotency_key=draw(idempotency_keys()),
+            content_type=draw(CONTENT_TYPES),
+            content=draw(batch_content(body)),
+        )
+    if not draw(chance(3)):
+        return BatchPlan(call, None)
+    plain = call.content == content and _is_batch(body)
+    again = draw(st.sampled_from(["same", "respelled", "other"]) if plain else st.just("same"))
+    if again == "respelled":
+        content = msgspec.json.encode(draw(respelled_batch(body)))
+    elif again == "other":
+        content = msgspec.json.encode(draw(another_batch(body)))
+    return BatchPlan(call, (again, replace(call, content=content)))
+
+
+def _is_batch(body: Any) -> bool:
+    """A batch's shape, whose variants the plan can draw (its values still any)."""
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("type"), str)
+        and isinstance(body.get("items"), list)
+        and bool(body["items"])
+        and all(isinstance(item, dict) for item in body["items"])
+    )
+
+
 # What makes a money request invalid, whatever else it holds. Each returns what it replaces.
 DEFECTS = [
     "no-auth",
@@ -1433,6 +1689,279 @@ async def test_hold_requests_answer_as_documented_and_move_exactly_what_they_rep
 
 def _on(call: Call, hold: str) -> Call:
     return replace(call, url=call.url.replace(HOLD, hold))
+
+
+# ----------------------------------------------------------------------------------------------
+# Batches: each item's result against what moved, and the batch's key repeated
+# ----------------------------------------------------------------------------------------------
+# what an item may fail with, in its result or in batch_rejected's errors (docs/http-api.md)
+ITEM_CODES = frozenset(
+    {"invalid_amount", "insufficient_funds", "balance_limit_exceeded", "velocity_limit_exceeded"}
+)
+# The limits of the user the batches test caps on the world's first asset (a user override):
+# maximum balance, daily earn and daily spend limits, low enough for the drawn batches to reach
+# each of them within a run
+CAPS = (Decimal("150.00"), Decimal("200.00"), Decimal("60.00"))
+
+
+@dataclass(frozen=True)
+class Batches:
+    """The users a batch names (the world's, and one with limits on the world's first asset),
+    and each asset's rules for an amount: its most, and its places."""
+
+    users: tuple[str, ...]
+    amounts: dict[str, tuple[Decimal, int]]
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(f"Batches(users={self.users})")
+
+
+@pytest.fixture
+async def batches(
+    world: World, unique: str, admin_conn: asyncpg.Connection
+) -> AsyncIterator[Batches]:
+    capped, asset = f"fuzz-{unique}-capped", world.assets[0]
+    await admin_conn.execute("SELECT api.set_user_limits($1, $2, $3, $4, $5)", capped, asset, *CAPS)
+    rows = await admin_conn.fetch("SELECT id, max_amount, scale FROM ledger.assets")
+    try:
+        yield Batches(
+            users=(*world.funded, *world.fresh, capped),
+            amounts={row["id"]: (row["max_amount"], row["scale"]) for row in rows},
+        )
+    finally:  # an override makes the ledger count every user's usage of the asset
+        await admin_conn.execute("SELECT api.clear_user_limits($1, $2)", capped, asset)
+
+
+@dataclass
+class Account:
+    """A user's wallet of a batch's asset as the ledger's rules see it, item after item: its
+    balance, the limits that apply to it (None: none) and what the day has used of them."""
+
+    balance: Decimal
+    max_balance: Decimal | None
+    earn_limit: Decimal | None
+    spend_limit: Decimal | None
+    earned: Decimal
+    spent: Decimal
+
+    def post(self, credit: bool, amount: Decimal) -> frozenset[str]:
+        """The codes the amount fails with now, if any; else it is posted (and counted)."""
+        failing = set()
+        if credit:
+            if self.max_balance is not None and self.balance + amount > self.max_balance:
+                failing.add("balance_limit_exceeded")
+            if self.earn_limit is not None and self.earned + amount > self.earn_limit:
+                failing.add("velocity_limit_exceeded")
+        else:
+            if amount > self.balance:
+                failing.add("insufficient_funds")
+            if self.spend_limit is not None and self.spent + amount > self.spend_limit:
+                failing.add("velocity_limit_exceeded")
+        if not failing:
+            self.balance += amount if credit else -amount
+            if credit:
+                self.earned += amount
+            else:
+                self.spent += amount
+        return frozenset(failing)
+
+
+async def accounts_of(
+    world: World, balances: dict[str, dict[str, tuple[Decimal, int]]], asset: str
+) -> dict[str, Account]:
+    """The users' accounts of `asset` (their balances as read, their limits and usage now); a
+    reject() where the asset's day ends within moments, as its usage would start again."""
+    rows = await world.conn.fetch(
+        "SELECT u.user_id, l.max_balance, l.daily_earn_limit, l.daily_spend_limit,"
+        " l.earned_today, l.spent_today, l.resets_at"
+        " FROM unnest($1::text[]) AS u(user_id), LATERAL api.limits(u.user_id, $2) AS l",
+        list(balances),
+        asset,
+    )
+    if any(row["resets_at"] - datetime.now(UTC) < timedelta(seconds=10) for row in rows):
+        reject()
+    return {
+        row["user_id"]: Account(
+            balances[row["user_id"]][asset][0],
+            row["max_balance"],
+            row["daily_earn_limit"],
+            row["daily_spend_limit"],
+            row["earned_today"],
+            row["spent_today"],
+        )
+        for row in rows
+    }
+
+
+def expected_items(
+    batches: Batches, sent: dict[str, Any], accounts: dict[str, Account]
+) -> list[tuple[frozenset[str], Decimal]]:
+    """Each item's fate as docs/http-api.md (Batches, Limits) has it: the codes it fails with
+    (none: it is posted) and its user's balance after it. An amount no asset takes is
+    invalid_amount; else the user's funds and limits decide, each user's items in their order,
+    those posted before counted. `accounts` are run through the items."""
+    most, scale = batches.amounts[sent["assetTypeId"]]
+    unit = Decimal(1).scaleb(-scale)
+    credit = sent["type"] != "spend"
+    fates = []
+    for item in sent["items"]:
+        amount = _number(item["amount"])
+        assert item["userId"] in accounts, f"{item['userId']!r} is no user id, yet it was taken"
+        account = accounts[item["userId"]]
+        if (
+            amount is None
+            or not 0 < amount <= most
+            or amount != amount.quantize(unit, context=EXACT)
+        ):
+            fates.append((frozenset({"invalid_amount"}), account.balance))
+        else:
+            fates.append((account.post(credit, amount), account.balance))
+    return fates
+
+
+def _sent_items(sent: dict[str, Any]) -> list[Any]:
+    items = sent.get("items")
+    return items if isinstance(items, list) else []
+
+
+def _brief(value: Any) -> str:
+    """The start of a value's repr, for a message (a batch may have 1,000 items)."""
+    return repr(value)[:600]
+
+
+async def batch_exchange(
+    world: World, batches: Batches, tally: Tally, call: Call
+) -> tuple[httpx.Response, Any]:
+    """Sends a batch and checks its answer against the contract, and what moved against what it
+    reports (a new 201: each completed item's amount; anything else: nothing), and each item's
+    fate, in a 201 or a batch_rejected, against the users' funds and limits."""
+    sent = _body_of(call)
+    named = (item.get("userId") for item in _sent_items(sent) if isinstance(item, dict))
+    valid = {user for user in named if isinstance(user, str) and USER_ID.fullmatch(user)}
+    users = sorted(set(batches.users) | valid)
+    before = await world.all_balances(users)
+    asset = sent.get("assetTypeId")
+    accounts = await accounts_of(world, before, asset) if asset in world.assets else {}
+    response = await send(world, call)
+    note(f"{call.method} {call.url}: {response.status_code} {response.text[:300]}")
+    body = check(world.contract, response)
+    tally.count(response, body)
+    after = await world.all_balances(users)
+    if response.status_code == 201 and "idempotent-replayed" not in response.headers:
+        assert isinstance(body, BatchResponse), response.text
+        fates = expected_items(batches, sent, accounts)
+        await _check_batch(world, sent, body, fates)
+        moved = {
+            (user, wallet): balance - before[user][wallet][0]
+            for user, assets in after.items()
+            for wallet, (balance, _) in assets.items()
+            if balance != before[user][wallet][0]
+        }
+        expected = {
+            (user, asset): account.balance - before[user][asset][0]
+            for user, account in accounts.items()
+            if account.balance != before[user][asset][0]
+        }
+        assert moved == expected, (moved, expected, _brief(body))
+        tally.items.update(result.code or result.status for result in body.items)
+    else:
+        assert after == before, f"{response.status_code} yet balances changed: {before} {after}"
+    if isinstance(body, Problem) and body.code == "batch_rejected":
+        _check_rejection(sent, body, expected_items(batches, sent, accounts))
+        tally.items.update(error.code for error in body.errors or ())
+    return response, body
+
+
+async def _check_batch(
+    world: World,
+    sent: dict[str, Any],
+    batch: BatchResponse,
+    fates: list[tuple[frozenset[str], Decimal]],
+) -> None:
+    kind, items = sent["type"], sent["items"]
+    assert (batch.type, batch.asset_type_id) == (kind, sent["assetTypeId"]), _brief(batch)
+    assert batch.atomic is sent.get("atomic", True), (sent.get("atomic"), _brief(batch))
+    assert [(r.index, r.user_id) for r in batch.items] == [
+        (n, item["userId"]) for n, item in enumerate(items)
+    ], _brief(batch)
+    credit = kind != "spend"
+    completed: dict[int, tuple[str, Decimal, str]] = {}
+    for result, item, (failing, balance) in zip(batch.items, items, fates, strict=True):
+        if result.status == "completed":
+            assert not failing, f"{item} was posted, but fails with {set(failing)}: {result}"
+            assert result.code is None and result.detail is None, result
+            assert result.transaction_id and result.wallet_id and result.balance, result
+            assert Decimal(result.balance) == balance, (item, balance, result)
+            amount = Decimal(item["amount"])
+            completed[int(result.transaction_id)] = (result.user_id, amount, result.balance)
+        else:
+            assert not batch.atomic, f"an atomic batch answered 201 with a failed item: {result}"
+            assert failing, f"{item} failed, but nothing stops it: {result}"
+            assert result.code in failing and result.detail, (set(failing), result)
+            assert (result.transaction_id, result.wallet_id, result.balance) == (None,) * 3, result
+    # each completed item's transaction, as the ledger has it: the user's leg, balanced
+    rows = await world.conn.fetch(
+        "SELECT t.id, e.account, e.direction, e.amount, e.balance_after"
+        " FROM unnest($1::bigint[]) AS t(id), LATERAL api.transaction_entries(t.id) AS e",
+        list(completed),
+    )
+    found: dict[int, tuple[str, Decimal, str]] = {}
+    sides: Counter[tuple[int, str]] = Counter()
+    for row in rows:
+        sides[row["id"], row["direction"]] += row["amount"]
+        if row["account"] is None:
+            assert row["direction"] == ("credit" if credit else "debit"), dict(row)
+            found[row["id"]] = (completed[row["id"]][0], row["amount"], f"{row['balance_after']:f}")
+    assert found == completed, "each completed item's transaction, with its amount and balance"
+    assert all(sides[t, "debit"] == sides[t, "credit"] for t in completed), sides
+
+
+def _check_rejection(
+    sent: dict[str, Any], problem: Problem, fates: list[tuple[frozenset[str], Decimal]]
+) -> None:
+    """batch_rejected: an atomic batch, every failing item named once, in order, with a code it
+    fails with."""
+    assert sent.get("atomic", True) is True, (sent.get("atomic"), _brief(problem))
+    assert problem.errors, problem
+    named = [(error.index, error.code) for error in problem.errors]
+    failing = [(n, codes) for n, (codes, _) in enumerate(fates) if codes]
+    assert [n for n, _ in named] == [n for n, _ in failing], (failing, _brief(problem))
+    codes = zip(named, failing, strict=True)
+    assert all(code in can for (_, code), (_, can) in codes), (failing, _brief(problem))
+    assert all(error.detail for error in problem.errors), _brief(problem)
+
+
+@FUZZ
+@given(data=st.data())
+async def test_batches_answer_as_documented_and_move_exactly_what_they_report(
+    world: World, batches: Batches, tally: Tally, data: st.DataObject
+) -> None:
+    """Each call is checked by batch_exchange; here, the batch's key again: after a 201, the same
+    batch (as sent, or written otherwise) is the first answer replayed, another batch is 422
+    idempotency_key_reused, and neither moves anything; after a refusal, the key is free."""
+    plan = data.draw(batch_plans(world, batches.users), label="plan")
+    tally.examples += 1
+    call = plan.call
+    fresh = call.idempotency_key == FRESH
+    if plan.again is not None and fresh:
+        call = replace(call, idempotency_key=uuid.uuid4().hex.encode())
+    first, _ = await batch_exchange(world, batches, tally, call)
+    if plan.again is None:
+        return
+    how, again = plan.again
+    again = replace(again, idempotency_key=call.idempotency_key)
+    second, body = await batch_exchange(world, batches, tally, again)
+    if first.status_code != 201:
+        # a refusal (batch_rejected included) leaves its key free
+        reused = isinstance(body, Problem) and body.code == "idempotency_key_reused"
+        assert not (fresh and reused), (first.text, second.text)
+        return
+    if how == "other":
+        assert second.status_code == 422, second.text
+        assert isinstance(body, Problem) and body.code == "idempotency_key_reused", body
+    else:
+        assert second.headers.get("idempotent-replayed") == "true", second.text
+        assert (second.status_code, second.content) == (201, first.content), second.text
 
 
 @FUZZ

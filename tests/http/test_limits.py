@@ -37,6 +37,7 @@ from tests.support import (
     repeat_verdict,
     reverse,
     running_app,
+    transactions_of,
     transfer,
 )
 
@@ -88,18 +89,6 @@ async def usage(conn: asyncpg.Connection, user: str) -> tuple[str, str, str]:
     assert row is not None
     resets_at: datetime = row["resets_at"]
     return row["earned_today"], row["spent_today"], resets_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def transactions_of(conn: asyncpg.Connection, *users: str) -> int:
-    """How many transactions moved any of `users`' gold."""
-    count: int = await conn.fetchval(
-        "SELECT count(DISTINCT e.transaction_id) FROM ledger.entries AS e"
-        " JOIN ledger.wallets AS w ON w.id = e.wallet_id"
-        " WHERE w.owner_id = ANY($1::text[]) AND w.asset_id = $2",
-        list(users),
-        GOLD,
-    )
-    return count
 
 
 def facts(problem: dict[str, Any]) -> tuple[str | None, ...]:

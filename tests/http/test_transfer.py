@@ -96,6 +96,10 @@ async def test_malformed_transfers_are_validation_failed_naming_the_field(
         ({"metadata": [1]}, "metadata"),
         ({"metadata": {"note": "x" * 5000}}, "metadata"),
         ({"userId": sender}, "userId"),  # the top-up's field: unknown here
+        # the document's pattern, as msgspec checks it (Python's `$`), takes a final newline: the
+        # ledger refused it, as WUSER, named userId, a field the transfer does not have
+        ({"toUserId": f"{recipient}\n"}, "toUserId"),
+        ({"fromUserId": f"{sender}\n"}, "fromUserId"),
     ]
     for extra, field in cases:
         response = await transfer(api, auth, sender, recipient, "1.00", **extra)

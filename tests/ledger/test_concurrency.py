@@ -835,3 +835,126 @@ async def test_holds_and_spends_racing_under_a_daily_spend_limit_share_it_and_vo
     assert usage["spent_today"] == Decimal("10.00") * spends_ok
     assert row["balance"] == Decimal("1000.00") - Decimal("10.00") * spends_ok
     assert await _reconcile_failures(job_conn) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Batches (issue 17): the items' wallets in byte order, then one system slot
+# ----------------------------------------------------------------------------------------------
+# (the type's parameter is inferred: the jobs' login may not name schema ledger's types)
+BATCH = "SELECT * FROM api.post_batch($1, $2, $3::text[], $4::numeric[], $5, $6)"
+
+
+async def test_batches_in_opposite_orders_beside_single_calls_never_deadlock(
+    settings: Settings, job_conn: asyncpg.Connection, admin_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Batches of top-ups and of spends listing the same 20 users forwards, backwards and shuffled,
+    racing single spends, top-ups and transfers among those users: nothing deadlocks, nothing is
+    retried, and every user's balance is exactly what the calls that passed add up to."""
+    users = [f"bo-{unique}-{c}{i:02d}" for i in range(10) for c in "az"]
+    for u in users:
+        await job_conn.fetchrow("SELECT * FROM api.topup($1, $2, 1000.00, $3)", u, GOLD, f"f-{u}")
+    rng = random.Random(unique)
+    calls: list[tuple[str, tuple[object, ...]]] = []
+    for b in range(60):
+        listed = list(users)
+        if b % 3 == 1:
+            listed.reverse()
+        elif b % 3 == 2:
+            rng.shuffle(listed)
+        kind, text = ("topup", None) if b % 2 else ("spend", "a batch of potions")
+        calls.append(
+            (BATCH, (kind, GOLD, listed, [Decimal("1.00")] * len(listed), text, f"b-{unique}-{b}"))
+        )
+    for i in range(200):
+        u, v = rng.sample(users, 2)
+        calls.append(
+            ("SELECT * FROM api.spend($1, $2, 1.00, 'x', $3)", (u, GOLD, f"s-{unique}-{i}"))
+        )
+        calls.append(("SELECT * FROM api.topup($1, $2, 1.00, $3)", (v, GOLD, f"t-{unique}-{i}")))
+        calls.append(
+            (
+                "SELECT * FROM api.transfer($1, $2, $3, 1.00, 'gift', $4)",
+                (u, v, GOLD, f"g-{unique}-{i}"),
+            )
+        )
+    rng.shuffle(calls)
+    conns = await _connections(settings, 32)
+    try:
+        failures = await _run_queue(conns, calls)
+    finally:
+        await _close(conns)
+    # 1000 each pays 30 spend batches, spends and gifts in any order: nothing may fail at all
+    assert failures == []
+    # every batch posted each of its 20 items, as its own transaction of the batch
+    per_batch = await admin_conn.fetch(
+        "SELECT b.idempotency_key, count(t.id) AS items FROM ledger.batches AS b"
+        " JOIN ledger.transactions AS t ON t.batch_id = b.id"
+        " WHERE b.idempotency_key LIKE $1 GROUP BY b.idempotency_key",
+        f"b-{unique}-%",
+    )
+    assert len(per_batch) == 60 and {r["items"] for r in per_batch} == {20}
+    total = await admin_conn.fetchval(
+        "SELECT sum(balance) FROM ledger.wallets"
+        " WHERE owner_id = ANY($1::text[]) AND asset_id = $2",
+        users,
+        GOLD,
+    )
+    # 30 top-up and 30 spend batches cancel out, as do 200 spends and 200 top-ups; gifts move within
+    assert total == Decimal("1000.00") * len(users)
+    assert await _reconcile_failures(job_conn) == []
+
+
+async def test_batches_creating_wallets_racing_transfers_to_the_same_new_users_create_each_once(
+    settings: Settings, job_conn: asyncpg.Connection, admin_conn: asyncpg.Connection, unique: str
+) -> None:
+    """A batch of first credits creates each missing wallet in its place in the lock order (one
+    statement per user), so batches racing transfers and top-ups to the same new users, some
+    sorting before and some after the senders, neither deadlock nor make a wallet twice."""
+    senders = [f"bn-{unique}-m{i}" for i in range(4)]
+    for u in senders:
+        await job_conn.fetchrow("SELECT * FROM api.topup($1, $2, 100.00, $3)", u, GOLD, f"f-{u}")
+    conns = await _connections(settings, 24)
+    try:
+        for r in range(10):
+            new = [f"bn-{unique}-{c}{r}-{i}" for i in range(5) for c in "az"]
+            calls: list[tuple[str, tuple[object, ...]]] = []
+            for b in range(8):
+                listed = new[::-1] if b % 2 else list(new)
+                calls.append(
+                    (
+                        BATCH,
+                        (
+                            "topup",
+                            GOLD,
+                            listed,
+                            [Decimal("1.00")] * len(listed),
+                            None,
+                            f"b-{unique}-{r}-{b}",
+                        ),
+                    )
+                )
+            for i, s in enumerate(senders):
+                for k in range(2):
+                    to = new[(i * 2 + k) % len(new)]
+                    calls.append(
+                        (
+                            "SELECT * FROM api.transfer($1, $2, $3, 1.00, 'gift', $4)",
+                            (s, to, GOLD, f"g-{unique}-{r}-{i}-{k}"),
+                        )
+                    )
+            calls += [
+                ("SELECT * FROM api.topup($1, $2, 1.00, $3)", (u, GOLD, f"t-{unique}-{r}-{u}"))
+                for u in new[:8]
+            ]
+            outcomes = await _race(conns[: len(calls)], calls)
+            assert outcomes == ["ok"] * len(calls), outcomes
+            wallets = await admin_conn.fetch(
+                "SELECT owner_id, count(*) AS n FROM ledger.wallets"
+                " WHERE owner_id = ANY($1::text[]) AND asset_id = $2 GROUP BY owner_id",
+                new,
+                GOLD,
+            )
+            assert len(wallets) == len(new) and {w["n"] for w in wallets} == {1}
+    finally:
+        await _close(conns)
+    assert await _reconcile_failures(job_conn) == []
