@@ -11,8 +11,8 @@ SELECT plan(175);
 SELECT has_schema('ledger', 'schema ledger exists');
 SELECT has_schema('api', 'schema api exists');
 SELECT tables_are('ledger', ARRAY['assets', 'wallets', 'transactions', 'entries', 'holds', 'api_keys',
-                                  'user_limits', 'batches'],
-    'schema ledger holds exactly the four ledger tables, the holds, the API keys, the users'' limits and the batches');
+                                  'user_limits', 'batches', 'seals', 'seal_state'],
+    'schema ledger holds exactly the four ledger tables, the holds, the API keys, the users'' limits, the batches and the seal');
 SELECT tables_are('api', ARRAY[]::name[], 'schema api holds no tables');
 SELECT views_are('api',
     ARRAY['trial_balance', 'wallet_drift', 'negative_user_balances', 'unbalanced_transactions',
@@ -25,7 +25,7 @@ SELECT functions_are('api',
           'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile',
           'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys',
           'set_asset_limits', 'set_user_limits', 'clear_user_limits', 'limits', 'asset_limits',
-          'limit_overrides', 'post_batch'],
+          'limit_overrides', 'post_batch', 'seal', 'seal_status', 'verify_seal'],
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
     ARRAY['_post', '_replay', '_replay_transfer', '_replay_reversal', '_reversal_posting',
@@ -35,6 +35,7 @@ SELECT functions_are('ledger',
           '_check_page', '_wallet_lines', '_check_limits', '_check_limit_value',
           '_hold_posting', '_lock_open_hold', '_find_hold', '_replay_hold', '_replay_hold_resolution',
           '_resolve_hold', '_check_hold_change', '_add_holds_slots', '_batch_errors', '_check_batch_balances', '_check_batch_change',
+          '_seal_forms', '_seal_hash',
           '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_client_namespace',
           '_valid_api_key_name',
           '_description_max_length', '_metadata_max_bytes', '_page_limit_default',
@@ -350,6 +351,15 @@ SELECT set_eq(
        WHERE g.grantee <> g.owner $$,
     $$ VALUES
        ('function', 'api.active_api_keys()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.seal(integer)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.seal(integer)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.seal_status()', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.seal_status()', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.seal_status()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.verify_seal()', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.verify_seal()', 'wallet_job', 'EXECUTE'),
+       ('table', 'ledger.seals', 'wallet_auditor', 'SELECT'),
+       ('table', 'ledger.seal_state', 'wallet_auditor', 'SELECT'),
        ('function', 'api.authorize_hold(text,text,numeric,text,text,interval,jsonb,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.post_batch(ledger.transaction_type,text,text[],numeric[],text,text,boolean,jsonb[],text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.post_batch(ledger.transaction_type,text,text[],numeric[],text,text,boolean,jsonb[],text)', 'wallet_service', 'EXECUTE'),
@@ -482,8 +492,9 @@ SELECT is_empty(
                               'api.set_user_limits(text,text,numeric,numeric,numeric)'::regprocedure,
                               'api.clear_user_limits(text,text)'::regprocedure,
                               'api.asset_limits(text)'::regprocedure,
-                              'api.limit_overrides(text)'::regprocedure)) $$,
-    'wallet_job may execute exactly the api functions wallet_service may, but api.active_api_keys, and the limits'' setters and listings (the service may not)');
+                              'api.limit_overrides(text)'::regprocedure,
+                              'api.verify_seal()'::regprocedure)) $$,
+    'wallet_job may execute exactly the api functions wallet_service may, but api.active_api_keys, and the limits'' setters and listings and the seal''s verification (the service may not)');
 SELECT function_privs_are('api', 'active_api_keys', ARRAY[]::name[],
     'wallet_job', ARRAY[]::name[], 'wallet_job may NOT execute api.active_api_keys (the key digests are the service''s)');
 SELECT function_privs_are('api', 'open_balance',

@@ -37,6 +37,9 @@ GRANT SELECT ON TABLE ledger.holds TO wallet_auditor;
 -- api.set_user_limits and api.clear_user_limits
 REVOKE ALL ON TABLE ledger.user_limits FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE ledger.user_limits TO wallet_auditor;
+-- The seal (migration 0015): written by api.seal only, read by the auditor
+REVOKE ALL ON TABLE ledger.seals, ledger.seal_state FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT SELECT ON TABLE ledger.seals, ledger.seal_state TO wallet_auditor;
 
 -- API key digests are not the books: the owner only. The service learns the active keys through
 -- api.active_api_keys(), auditors list them (without digests) through api.list_api_keys().

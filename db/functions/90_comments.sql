@@ -268,3 +268,22 @@ COMMENT ON COLUMN ledger.batches.fingerprint IS 'md5 of what a replay must repea
 COMMENT ON COLUMN ledger.batches.results IS 'The items that failed, by index (from 0): [code, detail]; NULL when none did. What completed is in the ledger.';
 COMMENT ON COLUMN ledger.batches.created_at IS 'When the batch was posted.';
 COMMENT ON COLUMN ledger.transactions.batch_id IS 'The batch this transaction is an item of (ledger.batches.id); NULL for a single call. No foreign key (single calls would pay for it); sql_tests/80_invariants.sql checks it.';
+
+-- The seal (migration 0015, db/functions/27_seal.sql; issue 18, work in progress)
+COMMENT ON TABLE ledger.seals IS
+    'One row per sealed transaction, written by api.seal only: its place in the one gap-free order and the SHA-256 hash chained to the previous seal''s (api.verify_seal recomputes it). Immutable.';
+COMMENT ON COLUMN ledger.seals.sequence IS 'The transaction''s place in the seal order: 1, 2, 3... with no gap.';
+COMMENT ON COLUMN ledger.seals.transaction_id IS 'The sealed transaction; each is sealed once.';
+COMMENT ON COLUMN ledger.seals.hash IS 'SHA-256 of the previous seal''s hash, the sequence and the transaction''s canonical form (ledger._seal_forms, version 1).';
+COMMENT ON COLUMN ledger.seals.sealed_at IS 'When the sealer sealed it (its lag: sealed_at minus the transaction''s created_at).';
+COMMENT ON TABLE ledger.seal_state IS
+    'Where the sealer stopped (one row, locked by the sealing pass: two sealers take turns).';
+COMMENT ON COLUMN ledger.seal_state.singleton IS 'Always true: the table has one row.';
+COMMENT ON COLUMN ledger.seal_state.legacy_last_id IS 'The rows written before migration 0015 (commit_xid NULL) are sealed first, in id order, up to this id.';
+COMMENT ON COLUMN ledger.seal_state.legacy_done IS 'true once every row written before migration 0015 is sealed.';
+COMMENT ON COLUMN ledger.seal_state.frontier_xid IS 'With frontier_id: every transaction at or before (commit_xid, id) = (frontier_xid, frontier_id) is sealed.';
+COMMENT ON COLUMN ledger.seal_state.frontier_id IS 'See frontier_xid.';
+COMMENT ON COLUMN ledger.seal_state.last_sequence IS 'The chain''s head: the last sequence given (0 before the first).';
+COMMENT ON COLUMN ledger.seal_state.last_hash IS 'The chain''s head: the last seal''s hash (32 zero bytes before the first).';
+COMMENT ON COLUMN ledger.seal_state.sealed_at IS 'When the last pass sealed anything.';
+COMMENT ON COLUMN ledger.transactions.commit_xid IS 'The top-level transaction id (xid8) that wrote the row, by its default: the sealer seals a row once its commit_xid is below a snapshot''s xmin (its writer has ended). NULL for rows written before migration 0015.';
