@@ -52,6 +52,9 @@ DEFAULTS: Mapping[str, str] = {
     # seconds between the sweeps that release expired holds (service/sweeper.py): a hold is
     # released at most about this long after it expires (0 = no sweeper in this service)
     "WALLET_HOLD_SWEEP_SECONDS": "5",
+    # milliseconds between the sealer's passes (service/sealer.py): a committed transaction is
+    # sealed about this long after its commit (0 = no sealer in this service)
+    "WALLET_SEAL_INTERVAL_MS": "200",
     "WALLET_OTEL_ENDPOINT": "",
     "WALLET_OTEL_SERVICE_NAME": "wallet-service",
 }
@@ -129,6 +132,7 @@ _FIELDS: Mapping[str, tuple[str, Callable[[str, str], Any]]] = {
     "rate_limit_transactions": ("WALLET_RATE_LIMIT_TRANSACTIONS", RateLimit.parse),
     "cors_origins": ("WALLET_CORS_ORIGINS", _origins),
     "hold_sweep_seconds": ("WALLET_HOLD_SWEEP_SECONDS", _number(0, 3600)),
+    "seal_interval_ms": ("WALLET_SEAL_INTERVAL_MS", _number(0, 60000)),
     "otel_endpoint": ("WALLET_OTEL_ENDPOINT", _endpoint),
     "otel_service_name": ("WALLET_OTEL_SERVICE_NAME", _text),
 }
@@ -159,6 +163,7 @@ class Settings:
     rate_limit_transactions: RateLimit | None = _DEFAULT["rate_limit_transactions"]
     cors_origins: tuple[str, ...] = _DEFAULT["cors_origins"]
     hold_sweep_seconds: int = _DEFAULT["hold_sweep_seconds"]
+    seal_interval_ms: int = _DEFAULT["seal_interval_ms"]
     otel_endpoint: str = _DEFAULT["otel_endpoint"]
     otel_service_name: str = _DEFAULT["otel_service_name"]
 

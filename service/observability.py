@@ -54,6 +54,12 @@ HOLD_SWEEPS = Counter(
     ["outcome"],  # swept (it ran), skipped (another session was sweeping) or failed
 )
 HOLDS_EXPIRED = Counter("wallet_holds_expired", "Expired holds the sweepers released")
+SEAL_PASSES = Counter(
+    "wallet_seal_passes",
+    "Turns of the sealer",
+    ["outcome"],  # sealed (it ran), busy (another session was sealing) or failed
+)
+SEALED = Counter("wallet_sealed_transactions", "Transactions the sealers sealed")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")

@@ -41,6 +41,7 @@ from service.problems import (
     unavailable,
     validation_failed,
 )
+from service.sealer import Sealer
 from service.sweeper import HoldSweeper
 
 # Every route's body limit but a batch's, which sets its own (service/http/batches.py)
@@ -171,6 +172,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
     backends = backends or Backends.from_settings(settings)
     ledger, admissions, keyring = backends.ledger, backends.admissions, backends.keyring
     sweeper = HoldSweeper(settings)
+    sealer = Sealer(settings)
     plugins: list[Any] = []
     tracer_provider: Any = None
     if settings.otel_endpoint:
@@ -182,10 +184,12 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
         await ledger.open()
         await keyring.start()
         await sweeper.start()
+        await sealer.start()
         try:
             yield
         finally:
             # on SIGTERM the server stops accepting and lets requests in flight finish first
+            await sealer.stop()
             await sweeper.stop()
             await keyring.stop()
             await admissions.close()
