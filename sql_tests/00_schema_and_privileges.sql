@@ -25,7 +25,7 @@ SELECT functions_are('api',
           'ledger_page', 'transaction_entries', 'get_transaction', 'reconcile',
           'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys',
           'set_asset_limits', 'set_user_limits', 'clear_user_limits', 'limits', 'asset_limits',
-          'limit_overrides', 'post_batch', 'seal', 'seal_status', 'verify_seal'],
+          'limit_overrides', 'post_batch', 'seal', 'seal_status', 'verify_seal', 'events'],
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
     ARRAY['_post', '_replay', '_replay_transfer', '_replay_reversal', '_reversal_posting',
@@ -351,6 +351,9 @@ SELECT set_eq(
        WHERE g.grantee <> g.owner $$,
     $$ VALUES
        ('function', 'api.active_api_keys()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.events(bigint,integer)', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.events(bigint,integer)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.events(bigint,integer)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.seal(integer)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.seal(integer)', 'wallet_service', 'EXECUTE'),
        ('function', 'api.seal_status()', 'wallet_auditor', 'EXECUTE'),

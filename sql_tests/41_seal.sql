@@ -4,7 +4,7 @@
 -- transaction once) needs several sessions: tests/ledger/test_seal.py.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(12);
+SELECT plan(17);
 
 SELECT tap.act_as('wallet_job');
 SELECT lives_ok($$ SELECT * FROM api.seal(100000) $$, 'a job seals what is committed (the seeded postings)');
@@ -14,9 +14,18 @@ SELECT is((SELECT last_sequence FROM api.seal_status()),
           (SELECT count(*) FROM ledger.seals), 'the head is the last of a gap-free sequence');
 
 SELECT tap.act_as('wallet_service');
+SELECT is((SELECT array_agg(sequence ORDER BY sequence) FROM api.events(0, 1000)),
+          (SELECT array_agg(g) FROM generate_series(1, (SELECT last_sequence FROM api.seal_status())) AS g),
+          'api.events gives every sealed transaction in seal order, without a gap');
+SELECT is((SELECT count(*) FROM api.events((SELECT last_sequence FROM api.seal_status()) - 1, 10)), 1::bigint,
+          'after a sequence, only what follows it');
+SELECT throws_ok($$ SELECT * FROM api.events(-1, 10) $$, '22023', NULL, 'a negative cursor is refused');
+SELECT throws_ok($$ SELECT * FROM api.events(0, 1001) $$, '22023', NULL, 'more than 1,000 events at once are refused');
 SELECT lives_ok($$ SELECT api.topup('tap-seal-1', 'asset-gold-coin-001', 5, 'tap-seal-1') $$, 'a posting, not committed yet');
 SELECT is((SELECT sealed FROM api.seal()), 0, 'a posting whose transaction has not ended is not sealed');
 SELECT is((SELECT unsealed FROM api.seal_status()), 1::bigint, 'it is counted as unsealed');
+SELECT is((SELECT count(*) FROM api.events(0, 1000) WHERE user_id = 'tap-seal-1'), 0::bigint,
+          'an unsealed posting is no event yet');
 
 SELECT tap.act_as('wallet_auditor');
 SELECT is((SELECT problem FROM api.verify_seal()), NULL, 'the chain verifies');

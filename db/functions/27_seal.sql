@@ -216,3 +216,55 @@ GRANT EXECUTE ON FUNCTION api.verify_seal() TO wallet_job, wallet_auditor;
 SELECT deploy.ensure_trigger(
     'CREATE TRIGGER seals_are_immutable BEFORE DELETE OR UPDATE OR TRUNCATE ON ledger.seals '
     'FOR EACH STATEMENT EXECUTE FUNCTION ledger._reject_change()');
+
+-- The event stream (issue 18, work in progress): every sealed transaction, in seal order, after
+-- a sequence a consumer has seen. Sealed only: an event's place never changes and none is ever
+-- inserted before one already read, so `after` is a complete cursor. The user side is the debited
+-- user's (a transfer's sender), else the credited one's; amount is that leg's, unsigned (NULL for
+-- a transaction without a user leg, such as a capture of a whole hold).
+CREATE OR REPLACE FUNCTION api.events(p_after bigint DEFAULT 0, p_limit integer DEFAULT 100)
+RETURNS TABLE (sequence bigint, type text, transaction_id bigint, user_id text, asset_id text,
+               amount numeric, entries jsonb, metadata jsonb, created_at timestamptz,
+               posted_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_after IS NULL OR p_after < 0 THEN
+        RAISE EXCEPTION 'p_after is a sequence, 0 or more, not %', coalesce(p_after::text, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000 THEN
+        RAISE EXCEPTION 'p_limit is 1 to 1000, not %', coalesce(p_limit::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY
+    SELECT s.sequence, t.type::text, t.id, u.owner_id::text, l.asset_id::text, round(abs(u.amount), a.scale),
+           l.legs, t.metadata::jsonb, t.created_at, l.posted_at
+    FROM ledger.seals AS s
+    JOIN ledger.transactions AS t ON t.id = s.transaction_id
+    CROSS JOIN LATERAL (
+        SELECT min(w.asset_id) AS asset_id, max(e.posted_at) AS posted_at,
+               jsonb_agg(jsonb_build_object(
+                   'walletId', e.wallet_id::text, 'userId', CASE WHEN w.kind = 'user' THEN w.owner_id END,
+                   'account', CASE WHEN w.kind <> 'user' THEN w.kind::text || '#' || w.slot END,
+                   'amount', e.amount::text, 'balanceAfter', e.balance_after::text) ORDER BY e.id) AS legs
+        FROM ledger.entries AS e JOIN ledger.wallets AS w ON w.id = e.wallet_id
+        WHERE e.transaction_id = t.id
+    ) AS l
+    LEFT JOIN LATERAL (
+        SELECT w.owner_id, e.amount
+        FROM ledger.entries AS e JOIN ledger.wallets AS w ON w.id = e.wallet_id
+        WHERE e.transaction_id = t.id AND w.kind = 'user'
+        ORDER BY e.amount < 0 DESC, e.id
+        LIMIT 1
+    ) AS u ON true
+    LEFT JOIN ledger.assets AS a ON a.id = l.asset_id
+    WHERE s.sequence > p_after
+    ORDER BY s.sequence
+    LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION api.events(bigint, integer) IS
+    'Sealed transactions after sequence p_after, in seal order, up to p_limit (1 to 1000): the event stream. Each with its legs (walletId, userId or account, amount, balanceAfter, in entry order), the user side (the debited user, else the credited one) and its amount.';
+REVOKE ALL ON FUNCTION api.events(bigint, integer) FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT EXECUTE ON FUNCTION api.events(bigint, integer) TO wallet_service, wallet_job, wallet_auditor;
