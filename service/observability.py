@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 Scope = MutableMapping[str, Any]
@@ -60,6 +60,15 @@ SEAL_PASSES = Counter(
     ["outcome"],  # sealed (it ran), busy (another session was sealing) or failed
 )
 SEALED = Counter("wallet_sealed_transactions", "Transactions the sealers sealed")
+# what each worker's sealer read after its turn (api.seal_status), the freshest of the live workers
+SEAL_UNSEALED = Gauge(
+    "wallet_seal_unsealed", "Committed transactions not sealed yet", multiprocess_mode="livemax"
+)
+SEAL_OLDEST_UNSEALED = Gauge(
+    "wallet_seal_oldest_unsealed_seconds",
+    "Age of the oldest transaction not sealed yet (0 when none)",
+    multiprocess_mode="livemax",
+)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")

@@ -19,7 +19,7 @@ import asyncpg
 
 from service.background import BackgroundLoop
 from service.config import Settings
-from service.observability import SEAL_PASSES, SEALED
+from service.observability import SEAL_OLDEST_UNSEALED, SEAL_PASSES, SEAL_UNSEALED, SEALED
 
 log = logging.getLogger("wallet.sealer")
 
@@ -62,10 +62,18 @@ class Sealer(BackgroundLoop):
         sealed = await seal(conn)
         if sealed is None:
             SEAL_PASSES.labels("busy").inc()
-            return
-        self.passes += 1
-        SEAL_PASSES.labels("sealed").inc()
-        SEALED.inc(sealed)
+        else:
+            self.passes += 1
+            SEAL_PASSES.labels("sealed").inc()
+            SEALED.inc(sealed)
+        # every worker reads what is left, sealer or not, so that /metrics is fresh whoever sealed
+        status = await conn.fetchrow(
+            "SELECT unsealed, coalesce(extract(epoch FROM now() - oldest_unsealed_at), 0) AS age"
+            " FROM api.seal_status()"
+        )
+        assert status is not None
+        SEAL_UNSEALED.set(status["unsealed"])
+        SEAL_OLDEST_UNSEALED.set(float(status["age"]))
 
     def failed(self, exc: Exception) -> None:
         SEAL_PASSES.labels("failed").inc()
