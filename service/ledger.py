@@ -161,6 +161,19 @@ class LedgerLine(msgspec.Struct, frozen=True):
     created_at: datetime
 
 
+class EventRow(msgspec.Struct, frozen=True):
+    sequence: int
+    type: str
+    transaction_id: int
+    user_id: str | None
+    asset_id: str
+    amount: Decimal | None
+    entries: msgspec.Raw
+    metadata: msgspec.Raw
+    created_at: datetime
+    posted_at: datetime | None
+
+
 class LedgerPage(msgspec.Struct, frozen=True):
     wallet_id: int
     owner_type: str
@@ -539,6 +552,12 @@ class Ledger:
             )  # fmt: skip
         assert record is not None
         return _row(LedgerPage, record, entries=[dict(line) for line in record["entries"]])
+
+    async def events(self, after: int, limit: int) -> list[EventRow]:
+        """Sealed transactions after sequence `after`, in seal order (api.events)."""
+        async with self._connection() as conn:
+            records = await conn.fetch("SELECT * FROM api.events($1, $2)", after, limit)
+        return [_row(EventRow, record) for record in records]
 
     async def get_transaction(self, transaction_id: int) -> TransactionRecord:
         async with self._connection() as conn:

@@ -13,6 +13,8 @@ passes from a job, for deployments that run the service with WALLET_SEAL_INTERVA
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import asyncpg
@@ -78,3 +80,23 @@ class Sealer(BackgroundLoop):
     def failed(self, exc: Exception) -> None:
         SEAL_PASSES.labels("failed").inc()
         log.warning("not sealed: %s", exc)
+
+
+class SealedSignal:
+    """Wakes the event stream's long-pollers of this process when a NOTIFY wallet_sealed arrives
+    (the key ring's listening connection calls notify): each waiter waits on the event current
+    when it started, and notify sets it and puts a fresh one in its place."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self, *_: object) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Until the next notify, or `seconds`, whichever comes first."""
+        event = self._event
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await event.wait()

@@ -15,6 +15,7 @@
 --   index insert per posting; measured with the rest (docs/performance.md once it lands).
 -- * ledger.seals: one row per sealed transaction; ledger.seal_state: where the sealer stopped
 --   (one row, locked by the sealer, so that two sealers take turns).
+-- * Scope wallet:events for GET /api/v1/events.
 
 ALTER TABLE ledger.transactions ADD COLUMN commit_xid xid8;
 ALTER TABLE ledger.transactions ALTER COLUMN commit_xid SET DEFAULT pg_current_xact_id();
@@ -40,3 +41,11 @@ CREATE TABLE ledger.seal_state (
     sealed_at       timestamptz
 );
 INSERT INTO ledger.seal_state DEFAULT VALUES;
+
+ALTER TABLE ledger.api_keys
+    DROP CONSTRAINT api_keys_scopes_check,
+    ADD CONSTRAINT api_keys_scopes_check
+        CHECK (cardinality(scopes) > 0 AND array_ndims(scopes) = 1
+               AND scopes <@ ARRAY['wallet:read', 'wallet:topup', 'wallet:bonus', 'wallet:spend',
+                                   'wallet:audit', 'wallet:transfer', 'wallet:refund',
+                                   'wallet:hold', 'wallet:batch', 'wallet:events']);

@@ -6,7 +6,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -18,7 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 from service.admission import Admissions
 from service.auth import KeyRing
 from service.config import Settings, load_settings
-from service.http import batches, holds, money, operations, reads, reversals
+from service.http import batches, events, holds, money, operations, reads, reversals
 from service.http.codec import ExactJSONRequest
 from service.http.gate import Gate
 from service.http.guards import ApiKeyGuard
@@ -41,7 +41,7 @@ from service.problems import (
     unavailable,
     validation_failed,
 )
-from service.sealer import Sealer
+from service.sealer import SealedSignal, Sealer
 from service.sweeper import HoldSweeper
 
 # Every route's body limit but a batch's, which sets its own (service/http/batches.py)
@@ -160,12 +160,17 @@ class Backends:
     ledger: Ledger
     admissions: Admissions
     keyring: KeyRing
+    # woken by the sealer's NOTIFY through the key ring's listener (without it, a long-poll
+    # looks again every second)
+    sealed: SealedSignal = field(default_factory=SealedSignal)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
         ledger = Ledger(settings)
         listen_url = settings.listen_database_url or settings.database_url
-        return cls(ledger, Admissions(settings), KeyRing(ledger, listen_url))
+        sealed = SealedSignal()
+        keyring = KeyRing(ledger, listen_url, on_sealed=sealed.notify)
+        return cls(ledger, Admissions(settings), keyring, sealed)
 
 
 def create_litestar(settings: Settings, backends: Backends | None = None) -> Litestar:
@@ -210,6 +215,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
             *holds.routes(ledger, gate),
             *batches.routes(ledger, gate),
             *reads.routes(ledger, gate),
+            *events.routes(ledger, gate, backends.sealed),
         ],
         guards=[ApiKeyGuard(keyring)],
     )

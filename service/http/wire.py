@@ -451,3 +451,48 @@ class TransactionDetail(Wire):
 class HealthResponse(Wire):
     status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, str]
+
+
+# The event stream (issue 18, work in progress): GET /api/v1/events
+class EventLeg(Wire):
+    wallet_id: str
+    user_id: Annotated[
+        str | None, msgspec.Meta(description="a user wallet's user; null for a system account")
+    ]
+    account: Annotated[
+        str | None, msgspec.Meta(description='a system account, e.g. "treasury#3"; null for a user')
+    ]
+    amount: Annotated[
+        str, msgspec.Meta(description="signed: a credit is positive, a debit negative")
+    ]
+    balance_after: str
+
+
+class Event(Wire):
+    sequence: Annotated[
+        str,
+        msgspec.Meta(
+            description="the transaction's place in the seal order: 1, 2, 3... with no gap"
+        ),
+    ]
+    type: TransactionType
+    transaction_id: str
+    user_id: Annotated[
+        str | None, msgspec.Meta(description="the debited user, else the credited one")
+    ]
+    asset_type_id: str
+    amount: Annotated[str | None, msgspec.Meta(description="the user side's amount, unsigned")]
+    entries: list[EventLeg]
+    metadata: msgspec.Raw
+    created_at: datetime
+    posted_at: datetime | None
+
+
+class EventsResponse(Wire):
+    events: list[Event]
+    next_after: Annotated[
+        str,
+        msgspec.Meta(
+            description="pass as ?after= for what follows (the last sequence here, or `after`)"
+        ),
+    ]
