@@ -27,6 +27,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from service.config import RateLimit, Settings, claim_ttl_seconds
 from service.observability import REDIS_FAILURES
 
+# Redis unreachable, whichever way it shows: a RedisError, or, while Redis shuts down under
+# uvloop, the RuntimeError of a write to a transport the loop has closed (redis-py lets it through
+# from its reconnect). Every Redis call of this module treats them alike: the fast path is lost.
+REDIS_DOWN: tuple[type[Exception], ...] = (RedisError, RuntimeError)
+
 log = logging.getLogger("wallet.admission")
 
 _SCRIPT = """
@@ -203,7 +208,7 @@ class Admissions:
             await asyncio.wait(self._settling, timeout=1)
             for task in self._settling:
                 task.cancel()
-        with contextlib.suppress(RedisError, TimeoutError):
+        with contextlib.suppress(*REDIS_DOWN, TimeoutError):
             async with asyncio.timeout(5):
                 await self._redis.aclose()
 
@@ -244,7 +249,7 @@ class Admissions:
             if not key:
                 return Admission("open")
             return Admission("open", claim=Claim(keys[1], fingerprint, token, "", certain=False))
-        except RedisError as exc:
+        except REDIS_DOWN as exc:
             self._warn("admit", exc)
             return Admission("open")
         verdict, detail, quota = values[0].decode(), values[1], _tightest(values)
@@ -283,7 +288,7 @@ class Admissions:
         if claim.certain:
             try:
                 await command()
-            except RedisError as exc:
+            except REDIS_DOWN as exc:
                 self._warn(action, exc)
             return
         if len(self._settling) >= _MAX_SETTLING:
@@ -302,7 +307,7 @@ class Admissions:
             try:
                 await command()
                 return
-            except RedisError as exc:
+            except REDIS_DOWN as exc:
                 if time.monotonic() + pause > deadline:
                     self._warn(action, exc)
                     return
@@ -312,5 +317,5 @@ class Admissions:
     async def ping(self) -> bool:
         try:
             return bool(await self._redis.ping())
-        except RedisError:
+        except REDIS_DOWN:
             return False

@@ -113,12 +113,6 @@ async def post_batch(
     texts: list[str] = []
     same_metadata: list[dict[str, Any]] = []
     for index, item in enumerate(data.items):
-        if not rules.is_user_id(item.user_id):
-            # the document's pattern, as msgspec checks it (Python's `$`), takes "user\n"
-            raise validation_failed(
-                "the request is not valid",
-                [FieldError(f"items[{index}].userId", f"a userId is {rules.USER_ID_RULE}")],
-            )
         amount = edge_amount(item.amount, f"items[{index}].amount")
         assert amount is not None, "an item's amount is required"
         text, _ = edge_metadata(item.metadata, f"items[{index}].metadata")

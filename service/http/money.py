@@ -236,15 +236,6 @@ async def transfer_money(
 ) -> Response[Any]:
     edge = checked(data.amount, data.metadata, key_header)
     sender, recipient, asset = data.from_user_id, data.to_user_id, data.asset_type_id
-    # the document's pattern, as msgspec checks it (Python's `$`), takes "user\n"; the ledger's
-    # WUSER would name userId, which a transfer has not
-    wrong = [
-        FieldError(name, f"a user id is {rules.USER_ID_RULE}")
-        for name, user in (("fromUserId", sender), ("toUserId", recipient))
-        if not rules.is_user_id(user)
-    ]
-    if wrong:
-        raise validation_failed("the request is not valid", wrong)
     fingerprint = request_fingerprint(
         "transfer", [sender, recipient, asset, edge.amount, data.description], edge.same_metadata
     )
