@@ -11,8 +11,8 @@ SELECT plan(175);
 SELECT has_schema('ledger', 'schema ledger exists');
 SELECT has_schema('api', 'schema api exists');
 SELECT tables_are('ledger', ARRAY['assets', 'wallets', 'transactions', 'entries', 'holds', 'api_keys',
-                                  'user_limits', 'batches', 'seals', 'seal_state'],
-    'schema ledger holds exactly the four ledger tables, the holds, the API keys, the users'' limits, the batches and the seal');
+                                  'user_limits', 'batches', 'seals', 'seal_state', 'webhooks'],
+    'schema ledger holds exactly the four ledger tables, the holds, the API keys, the users'' limits, the batches, the seal and the webhooks');
 SELECT tables_are('api', ARRAY[]::name[], 'schema api holds no tables');
 SELECT views_are('api',
     ARRAY['trial_balance', 'wallet_drift', 'negative_user_balances', 'unbalanced_transactions',
@@ -26,7 +26,8 @@ SELECT functions_are('api',
           'create_api_key', 'revoke_api_key', 'list_api_keys', 'active_api_keys',
           'set_asset_limits', 'set_user_limits', 'clear_user_limits', 'limits', 'asset_limits',
           'limit_overrides', 'post_batch', 'seal', 'seal_status', 'verify_seal', 'events',
-          'balances_at', 'statement'],
+          'balances_at', 'statement', 'webhook_add', 'webhooks', 'webhook_disable', 'webhook_enable',
+          'webhook_claim', 'webhook_delivered', 'webhook_failed', 'webhook_release'],
     'schema api holds exactly the SQL API functions');
 SELECT functions_are('ledger',
     ARRAY['_post', '_replay', '_replay_transfer', '_replay_reversal', '_reversal_posting',
@@ -37,6 +38,7 @@ SELECT functions_are('ledger',
           '_hold_posting', '_lock_open_hold', '_find_hold', '_replay_hold', '_replay_hold_resolution',
           '_resolve_hold', '_check_hold_change', '_add_holds_slots', '_batch_errors', '_check_batch_balances', '_check_batch_change',
           '_seal_forms', '_seal_hash', '_posted_before', '_check_moment',
+          '_webhook_event_types', '_webhook_check_lease',
           '_valid_user_id', '_valid_idempotency_key', '_valid_client_id', '_valid_client_namespace',
           '_valid_api_key_name',
           '_description_max_length', '_metadata_max_bytes', '_page_limit_default',
@@ -369,6 +371,20 @@ SELECT set_eq(
        ('function', 'api.verify_seal()', 'wallet_auditor', 'EXECUTE'),
        ('function', 'api.verify_seal()', 'wallet_job', 'EXECUTE'),
        ('table', 'ledger.seals', 'wallet_auditor', 'SELECT'),
+       ('function', 'api.webhook_add(text,text,text[],bigint)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.webhooks()', 'wallet_auditor', 'EXECUTE'),
+       ('function', 'api.webhooks()', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.webhooks()', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.webhook_disable(bigint)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.webhook_enable(bigint)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.webhook_claim(uuid,integer,integer)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.webhook_claim(uuid,integer,integer)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.webhook_delivered(bigint,uuid,bigint,integer,integer)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.webhook_delivered(bigint,uuid,bigint,integer,integer)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.webhook_failed(bigint,uuid,text,integer,integer)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.webhook_failed(bigint,uuid,text,integer,integer)', 'wallet_service', 'EXECUTE'),
+       ('function', 'api.webhook_release(bigint,uuid)', 'wallet_job', 'EXECUTE'),
+       ('function', 'api.webhook_release(bigint,uuid)', 'wallet_service', 'EXECUTE'),
        ('table', 'ledger.seal_state', 'wallet_auditor', 'SELECT'),
        ('function', 'api.authorize_hold(text,text,numeric,text,text,interval,jsonb,text)', 'wallet_job', 'EXECUTE'),
        ('function', 'api.post_batch(ledger.transaction_type,text,text[],numeric[],text,text,boolean,jsonb[],text)', 'wallet_job', 'EXECUTE'),
@@ -503,8 +519,11 @@ SELECT is_empty(
                               'api.clear_user_limits(text,text)'::regprocedure,
                               'api.asset_limits(text)'::regprocedure,
                               'api.limit_overrides(text)'::regprocedure,
-                              'api.verify_seal()'::regprocedure)) $$,
-    'wallet_job may execute exactly the api functions wallet_service may, but api.active_api_keys, and the limits'' setters and listings and the seal''s verification (the service may not)');
+                              'api.verify_seal()'::regprocedure,
+                              'api.webhook_add(text,text,text[],bigint)'::regprocedure,
+                              'api.webhook_disable(bigint)'::regprocedure,
+                              'api.webhook_enable(bigint)'::regprocedure)) $$,
+    'wallet_job may execute exactly the api functions wallet_service may, but api.active_api_keys, and the limits'' setters and listings, the seal''s verification and the webhooks'' management (the service may not)');
 SELECT function_privs_are('api', 'active_api_keys', ARRAY[]::name[],
     'wallet_job', ARRAY[]::name[], 'wallet_job may NOT execute api.active_api_keys (the key digests are the service''s)');
 SELECT function_privs_are('api', 'open_balance',
