@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -172,6 +173,36 @@ class EventRow(msgspec.Struct, frozen=True):
     metadata: msgspec.Raw
     created_at: datetime
     posted_at: datetime | None
+
+
+class WebhookClaim(msgspec.Struct, frozen=True):
+    """A subscription leased for delivery (api.webhook_claim), with what delivering it takes."""
+
+    id: int
+    url: str
+    event_types: list[str] | None
+    secret: str
+    after_sequence: int
+    failures: int
+
+
+class WebhookRow(msgspec.Struct, frozen=True):
+    """A subscription as api.webhooks() lists it (never its secret)."""
+
+    id: int
+    url: str
+    event_types: list[str] | None
+    status: str
+    after_sequence: int
+    backlog: int
+    delivered: int
+    failures: int
+    last_error: str | None
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime
+    created_at: datetime
+    disabled_at: datetime | None
 
 
 class LedgerPage(msgspec.Struct, frozen=True):
@@ -558,6 +589,47 @@ class Ledger:
         async with self._connection() as conn:
             records = await conn.fetch("SELECT * FROM api.events($1, $2)", after, limit)
         return [_row(EventRow, record) for record in records]
+
+    # The webhooks' delivery worker (service/webhooks.py, db/functions/29_webhooks.sql)
+
+    async def webhook_claim(self, owner: UUID, lease_seconds: int, most: int) -> list[WebhookClaim]:
+        async with self._connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM api.webhook_claim($1, $2, $3)", owner, lease_seconds, most
+            )
+        return [_row(WebhookClaim, record) for record in records]
+
+    async def webhook_delivered(
+        self, webhook_id: int, owner: UUID, after: int, events: int, lease_seconds: int
+    ) -> bool:
+        """False when the lease is no longer `owner`'s."""
+        async with self._connection() as conn:
+            moved = await conn.fetchval(
+                "SELECT api.webhook_delivered($1, $2, $3, $4, $5)",
+                webhook_id, owner, after, events, lease_seconds,
+            )  # fmt: skip
+        return bool(moved)
+
+    async def webhook_failed(
+        self, webhook_id: int, owner: UUID, error: str, retry_in_ms: int, failing_after: int
+    ) -> tuple[int, str] | None:
+        """(consecutive failures, status), or None when the lease is no longer `owner`'s."""
+        async with self._connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM api.webhook_failed($1, $2, $3, $4, $5)",
+                webhook_id, owner, error, retry_in_ms, failing_after,
+            )  # fmt: skip
+        return None if record is None else (record["failures"], record["status"])
+
+    async def webhook_release(self, webhook_id: int, owner: UUID) -> bool:
+        async with self._connection() as conn:
+            released = await conn.fetchval("SELECT api.webhook_release($1, $2)", webhook_id, owner)
+        return bool(released)
+
+    async def webhooks(self) -> list[WebhookRow]:
+        async with self._connection() as conn:
+            records = await conn.fetch("SELECT * FROM api.webhooks()")
+        return [_row(WebhookRow, record) for record in records]
 
     async def get_transaction(self, transaction_id: int) -> TransactionRecord:
         async with self._connection() as conn:

@@ -69,6 +69,25 @@ SEAL_OLDEST_UNSEALED = Gauge(
     "Age of the oldest transaction not sealed yet (0 when none)",
     multiprocess_mode="livemax",
 )
+# the webhooks' delivery workers (service/webhooks.py)
+WEBHOOK_DELIVERIES = Counter(
+    "wallet_webhook_deliveries",
+    "Webhook requests sent",
+    ["outcome"],  # delivered (a 2xx answer) or failed (another answer, a timeout, no connection)
+)
+WEBHOOK_EVENTS = Counter("wallet_webhook_events_delivered", "Events delivered by webhooks (2xx)")
+# what each worker read after its turn (api.webhooks()), the freshest of the live workers
+WEBHOOK_SUBSCRIPTIONS = Gauge(
+    "wallet_webhook_subscriptions",
+    "Webhook subscriptions by status (active, failing, disabled)",
+    ["status"],
+    multiprocess_mode="livemax",
+)
+WEBHOOK_BACKLOG = Gauge(
+    "wallet_webhook_backlog_events",
+    "Sealed events not yet delivered to the enabled subscription furthest behind",
+    multiprocess_mode="livemax",
+)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")

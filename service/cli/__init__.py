@@ -1,5 +1,5 @@
 """The `wallet` command: migrate, seed, reconcile, API keys, reversals, expired holds, limits,
-grants in bulk, and serve (the HTTP service)."""
+grants in bulk, the seal, webhooks, and serve (the HTTP service)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Protocol
 
 import psycopg
 
-from service.cli import grant, limits
+from service.cli import grant, limits, webhooks
 from service.cli.expire_holds import expire_holds
 from service.cli.keys import keys_command
 from service.cli.migrate import GaveUp, LockPolicy, migrate
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the seal chain's head (sequence, SHA-256, time) to keep outside the database",
     )
     limits.add_parser(commands)
+    webhooks.add_parser(commands)
     grant.add_parser(commands)
     commands.add_parser(
         "serve", help="serve the HTTP API (WALLET_HOST, WALLET_PORT, WALLET_WORKERS)"
@@ -131,6 +132,7 @@ _JOB_COMMANDS: dict[str, _JobCommand] = {
     "limits": limits.limits_command,
     "grant": grant.grant_command,
     "reverse": reverse_command,
+    "webhooks": webhooks.webhooks_command,
 }
 
 

@@ -43,6 +43,7 @@ from service.problems import (
 )
 from service.sealer import SealedSignal, Sealer
 from service.sweeper import HoldSweeper
+from service.webhooks import WebhookDeliverer
 
 # Every route's body limit but a batch's, which sets its own (service/http/batches.py)
 MAX_BODY_BYTES = 16 * 1024
@@ -178,6 +179,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
     ledger, admissions, keyring = backends.ledger, backends.admissions, backends.keyring
     sweeper = HoldSweeper(settings)
     sealer = Sealer(settings)
+    deliverer = WebhookDeliverer(settings, ledger, backends.sealed)
     plugins: list[Any] = []
     tracer_provider: Any = None
     if settings.otel_endpoint:
@@ -190,10 +192,12 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
         await keyring.start()
         await sweeper.start()
         await sealer.start()
+        await deliverer.start()
         try:
             yield
         finally:
             # on SIGTERM the server stops accepting and lets requests in flight finish first
+            await deliverer.stop()
             await sealer.stop()
             await sweeper.stop()
             await keyring.stop()

@@ -57,7 +57,8 @@ def event_arguments(after: str | None, limit: str | None, wait: str | None) -> t
     return values["after"], values["limit"], values["wait"]
 
 
-def _event(row: EventRow) -> Event:
+def event_of(row: EventRow) -> Event:
+    """An event as the stream and the webhooks give it."""
     return Event(
         sequence=str(row.sequence),
         type=row.type,  # type: ignore[arg-type]
@@ -108,7 +109,7 @@ def routes(ledger: Ledger, gate: Gate, sealed: SealedSignal) -> list[HTTPRouteHa
             await sealed.wait(min(left, _RECHECK_SECONDS))
             rows = await ledger.events(start_after, count)
         body = EventsResponse(
-            events=[_event(row) for row in rows],
+            events=[event_of(row) for row in rows],
             next_after=str(rows[-1].sequence) if rows else str(start_after),
         )
         return json_response(encode(body), 200, headers)

@@ -496,3 +496,11 @@ class EventsResponse(Wire):
             description="pass as ?after= for what follows (the last sequence here, or `after`)"
         ),
     ]
+
+
+class WebhookDelivery(Wire):
+    """The body of a webhook request (docs/webhooks.md): the subscription's events in sequence
+    order, as GET /api/v1/events gives them."""
+
+    subscription_id: str
+    events: list[Event]
