@@ -59,6 +59,7 @@ class Receiver:
     release: threading.Event = field(default_factory=threading.Event)
     late_seconds: float = 1.5
     server: ThreadingHTTPServer | None = None
+    handler: Any = None  # its request handler class: handler.tolerance may be changed
 
     def accepted(self) -> list[int]:
         """The sequences of every request answered 2xx, in the order they were sent."""
@@ -120,7 +121,8 @@ def receiver_factory() -> Iterator[Callable[..., Receiver]]:
 
     def start(script: list[str] | None = None, tolerance: float = 300) -> Receiver:
         receiver = Receiver(url="", script=list(script or []))
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver, tolerance))
+        receiver.handler = _handler(receiver, tolerance)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), receiver.handler)
         server.daemon_threads = True
         receiver.server = server
         receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
