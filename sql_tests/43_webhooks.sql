@@ -46,14 +46,17 @@ SELECT throws_ok($$ SELECT * FROM api.webhook_add('https://hooks.example/', 'a-s
 SELECT throws_ok(format($$ SELECT * FROM api.webhook_disable(%s) $$, :typed), '42501', NULL,
                  'the service may not disable one');
 SELECT tap.act_as('wallet_auditor');
-SELECT is((SELECT count(*) FROM api.webhooks()), 3::bigint, 'the auditor lists the subscriptions');
+SELECT is((SELECT count(*) FROM api.webhooks() WHERE id IN (:at_head, :from_start, :typed)), 3::bigint,
+          'the auditor lists the subscriptions');
 SELECT is((SELECT count(*) FROM unnest((SELECT proargnames FROM pg_proc WHERE oid = 'api.webhooks()'::regprocedure)) AS n
            WHERE n = 'secret'), 0::bigint, 'the listing has no secret');
 SELECT throws_ok($$ SELECT secret FROM ledger.webhooks $$, '42501', NULL, 'the auditor may not read the table (the secrets)');
 SELECT throws_ok($$ SELECT * FROM api.webhook_claim(gen_random_uuid(), 30) $$, '42501', NULL,
                  'the auditor may not claim deliveries');
 
--- the worker's lease
+-- the worker's lease (any other subscription of a database used before is out of the way)
+SELECT tap.act_as_superuser();
+UPDATE ledger.webhooks SET status = 'disabled' WHERE id NOT IN (:at_head, :from_start, :typed);
 SELECT tap.act_as('wallet_service');
 SELECT is((SELECT array_agg(id ORDER BY id) FROM api.webhook_claim('00000000-0000-0000-0000-00000000000a', 30)),
           ARRAY[:from_start, :typed]::bigint[],
