@@ -4,7 +4,7 @@
 -- is in tests/webhooks/.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(46);
+SELECT plan(47);
 
 -- the seeded postings are committed: seal them, so that the head is past 0
 SELECT tap.act_as('wallet_job');
@@ -63,6 +63,8 @@ SELECT is((SELECT array_agg(id ORDER BY id) FROM api.webhook_claim('00000000-000
           'a claim takes the subscriptions behind the head, not the one at it');
 SELECT is((SELECT count(*) FROM api.webhook_claim('00000000-0000-0000-0000-00000000000b', 30)), 0::bigint,
           'another worker gets none of those leased');
+SELECT is((SELECT count(*) FROM api.webhook_claim('00000000-0000-0000-0000-00000000000a', 30)), 2::bigint,
+          'the owner may take its own leases again (its task stopped on an error)');
 SELECT is(api.webhook_delivered(:from_start, '00000000-0000-0000-0000-00000000000b', :head, 1, 30), false,
           'only the lease''s owner moves the cursor');
 SELECT is(api.webhook_delivered(:from_start, '00000000-0000-0000-0000-00000000000a', :head + 1, 1, 30), false,

@@ -154,9 +154,11 @@ COMMENT ON FUNCTION ledger._webhook_check_lease(uuid, integer) IS
 REVOKE ALL ON FUNCTION ledger._webhook_check_lease(uuid, integer) FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- The delivery worker's turn: up to p_max subscriptions that are not disabled, due (not backing
--- off), not leased by a live worker, and behind the seal's head, leased to p_owner for
--- p_lease_seconds. The lease is a committed row, not a lock held through the HTTP request: a
--- worker that dies loses it when it expires, and the next one resumes from the cursor.
+-- off), behind the seal's head, and not leased by another live worker, leased to p_owner for
+-- p_lease_seconds (p_owner may take its own again: its task for one stopped on an error, and it
+-- need not wait for its own lease to expire). The lease is a committed row, not a lock held
+-- through the HTTP request: a worker that dies loses it when it expires, and the next one resumes
+-- from the cursor.
 CREATE OR REPLACE FUNCTION api.webhook_claim(p_owner uuid, p_lease_seconds integer, p_max integer DEFAULT 16)
 RETURNS TABLE (id bigint, url text, event_types text[], secret text, after_sequence bigint, failures integer)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -173,7 +175,7 @@ BEGIN
         last_attempt_at = now()
     FROM (SELECT d.id FROM ledger.webhooks AS d
           WHERE d.status <> 'disabled' AND d.next_attempt_at <= now()
-            AND (d.lease_until IS NULL OR d.lease_until < now())
+            AND (d.lease_until IS NULL OR d.lease_until < now() OR d.lease_owner = p_owner)
             AND d.after_sequence < (SELECT s.last_sequence FROM ledger.seal_state AS s)
           ORDER BY d.next_attempt_at, d.id
           LIMIT p_max
