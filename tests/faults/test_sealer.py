@@ -15,6 +15,10 @@ or refused posting is sealed; the sequences run 1..N without a gap up to seal_st
 api.verify_seal() recomputes the chain clean and `wallet reconcile` exits 0 (load.verify); and
 /metrics agrees: wallet_sealed_transactions_total is what was sealed, wallet_seal_passes_total
 counts the busy and failed turns, wallet_seal_unsealed comes back to 0.
+
+The PostgreSQL test proves that nothing acknowledged is lost across a crash, so it needs commits
+that wait for their WAL: on a stack with synchronous_commit off (the throwaway dev stacks) it
+turns it on for its run (ALTER SYSTEM, reset at the end).
 """
 
 from __future__ import annotations
