@@ -45,7 +45,8 @@ def test_a_small_depth_fixture_reconciles(settings: Settings) -> None:
                    FROM ledger.wallets AS w,
                         api.wallet_entries(w.id, 3, 1) AS e WHERE w.owner_id = 'depth-test-45'""",
          # as the functions' postings: posted_at never decreases along any wallet's versions
-         "-c", """SELECT count(*) FILTER (WHERE x.posted_at < x.before), count(*) FILTER (WHERE x.posted_at IS NULL)
+         "-c", """SELECT count(*) FILTER (WHERE x.posted_at < x.before),
+                          count(*) FILTER (WHERE x.posted_at IS NULL)
                    FROM (SELECT e.posted_at, lag(e.posted_at) OVER h AS before
                          FROM ledger.entries AS e
                          JOIN ledger.wallets AS w ON w.id = e.wallet_id

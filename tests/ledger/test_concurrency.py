@@ -9,6 +9,7 @@ relies on retries.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -1030,7 +1031,7 @@ async def test_postings_of_every_kind_racing_on_three_wallets_post_in_version_or
     )
     backwards = [
         (b["wallet_id"], b["wallet_version"])
-        for a, b in zip(entries, entries[1:], strict=False)
+        for a, b in itertools.pairwise(entries)
         if a["wallet_id"] == b["wallet_id"] and b["posted_at"] < a["posted_at"]
     ]
     assert backwards == []
