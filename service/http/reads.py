@@ -190,7 +190,7 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
             if error.code == "unknown_asset":  # a read of no such asset: no such resource
                 raise ProblemError("asset_not_found", ledger_detail(error)) from error
             raise
-        body = BalancesResponse(user_id=user_id, at=moment, balances=balances)
+        body = BalancesResponse(user_id=user_id, balances=balances, at=moment)
         return json_response(encode(body), 200, headers)
 
     @get(

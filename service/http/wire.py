@@ -382,13 +382,16 @@ class Balance(Wire):
     ]
 
 
-class BalancesResponse(Wire):
+class BalancesResponse(Wire, omit_defaults=True):
     user_id: str
+    balances: list[Balance]
+    # last, with a default: absent from the balances now, whose body stays as it was
     at: Annotated[
         datetime | None,
-        msgspec.Meta(description="the moment asked for (?at=), in UTC; null for the balances now"),
-    ]
-    balances: list[Balance]
+        msgspec.Meta(
+            description="the moment asked for (?at=), in UTC; absent for the balances now"
+        ),
+    ] = None
 
 
 class LedgerEntry(Wire):
