@@ -219,10 +219,11 @@ SELECT is_empty($$ SELECT * FROM ledger.api_keys WHERE name ~ '^tap-rule' OR key
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
        WHERE p.oid IN ('api.wallet_entries(bigint, integer, integer, bigint)'::regprocedure,
-                       'api.ledger_page(bigint, integer, integer, bigint)'::regprocedure)
+                       'api.ledger_page(bigint, integer, integer, bigint)'::regprocedure,
+                       'api.statement(bigint, timestamptz, timestamptz, integer, bigint)'::regprocedure)
          AND substring(pg_catalog.pg_get_function_arguments(p.oid) FROM 'p_limit integer DEFAULT (\d+)')::integer
              IS DISTINCT FROM ledger._page_limit_default() $$,
-    'the DEFAULT of p_limit in api.wallet_entries and api.ledger_page is ledger._page_limit_default()');
+    'the DEFAULT of p_limit in api.wallet_entries, api.ledger_page and api.statement is ledger._page_limit_default()');
 -- wallet_service cannot call the rules: their values are read first, as the superuser
 SELECT ledger._page_limit_max() AS page_max, ledger._page_limit_max() + 1 AS page_over \gset
 SELECT tap.act_as('wallet_service');

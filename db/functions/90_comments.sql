@@ -229,7 +229,7 @@ COMMENT ON COLUMN ledger.reversal_posting.created_at IS 'When the reversal was m
 
 -- ledger.ledger_line: one line of a wallet's ledger (a type in ledger, stable across migrates)
 COMMENT ON TYPE ledger.ledger_line IS
-    'One entry of a wallet''s ledger as api.wallet_entries and api.ledger_page return it. In schema ledger, not api, so that it stays put while api''s re-applied files change.';
+    'One entry of a wallet''s ledger as api.wallet_entries, api.ledger_page and api.statement return it. In schema ledger, not api, so that it stays put while api''s re-applied files change.';
 COMMENT ON COLUMN ledger.ledger_line.entry_id IS 'The entry.';
 COMMENT ON COLUMN ledger.ledger_line.transaction_id IS 'Its transaction.';
 COMMENT ON COLUMN ledger.ledger_line.type IS 'The transaction''s type.';

@@ -27,6 +27,7 @@ from service.ledger import (
     Ledger,
     LedgerError,
     LedgerUnavailableError,
+    OutOfRangeArgumentError,
     RefusedArgumentError,
     UnstorableTextError,
 )
@@ -38,6 +39,7 @@ from service.problems import (
     ProblemError,
     from_decode_error,
     from_ledger,
+    from_out_of_range,
     unavailable,
     validation_failed,
 )
@@ -103,6 +105,12 @@ def _on_refused_argument(
         [FieldError("body", f"a value the database cannot take: {exc}")],
     )
     return _problem_response(request, error)
+
+
+def _on_out_of_range(
+    request: Request[Any, Any, Any], exc: OutOfRangeArgumentError
+) -> Response[bytes]:
+    return _problem_response(request, from_out_of_range(exc))
 
 
 def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
@@ -238,6 +246,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
             LedgerUnavailableError: _on_unavailable,
             UnstorableTextError: _on_unstorable_text,
             RefusedArgumentError: _on_refused_argument,
+            OutOfRangeArgumentError: _on_out_of_range,
             ValidationException: _on_validation,
             HTTPException: _on_http,
             Exception: _on_unexpected,
