@@ -51,7 +51,7 @@ def test_add_list_disable_and_enable() -> None:
 
 
 def test_the_secret_can_come_from_standard_input_and_is_never_listed() -> None:
-    secret = "from-stdin-0123456789"
+    secret = "from-stdin-0123456789"  # noqa: S105 (a test's)
     result = subprocess.run(
         [sys.executable, "-m", "service.cli", "webhooks", "add", "--url", URL, "--secret", "-"],
         input=f"{secret}\n", capture_output=True, text=True, timeout=60, cwd=ROOT,
