@@ -1,4 +1,4 @@
--- The seal (issue 18, work in progress; migration 0015, db/functions/27_seal.sql): api.seal seals
+-- The seal (issue 18; migration 0015, db/functions/27_seal.sql): api.seal seals
 -- what is committed and nothing else, api.verify_seal finds an edit, seals are kept, and who may
 -- call what. Sealing what others commit while postings run (two sealers at once, gap-free, each
 -- transaction once) needs several sessions: tests/ledger/test_seal.py.

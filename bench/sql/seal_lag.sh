@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seal under load (issue 18, work in progress): our top-ups at 32 clients (pgbench, 15 s)
+# The seal under load (issue 18): our top-ups at 32 clients (pgbench, 15 s)
 # with and without a sealer beside them (service/sealer.py's seal(): passes of 1,000 until caught
 # up, every 200 ms, as the service's default), ROUNDS rounds alternating on one fresh bench stack;
 # for the sealed runs, the commit-to-seal lag (sealed_at - created_at) at p50, p99 and its max.

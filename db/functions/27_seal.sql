@@ -1,4 +1,4 @@
--- The seal (issue 18, work in progress; migration 0015): a background sealer gives every committed
+-- The seal (issue 18; migration 0015): a background sealer gives every committed
 -- transaction a sequence number in one gap-free order and a SHA-256 hash chained to the previous
 -- one's, over a canonical form of the transaction and its entries. Postings do not take part: no
 -- per-posting global row, no NOTIFY; what they pay is the commit_xid column's default and its
@@ -217,7 +217,7 @@ SELECT deploy.ensure_trigger(
     'CREATE TRIGGER seals_are_immutable BEFORE DELETE OR UPDATE OR TRUNCATE ON ledger.seals '
     'FOR EACH STATEMENT EXECUTE FUNCTION ledger._reject_change()');
 
--- The event stream (issue 18, work in progress): every sealed transaction, in seal order, after
+-- The event stream (issue 18): every sealed transaction, in seal order, after
 -- a sequence a consumer has seen. Sealed only: an event's place never changes and none is ever
 -- inserted before one already read, so `after` is a complete cursor. The user side is the debited
 -- user's (a transfer's sender), else the credited one's; amount is that leg's, unsigned (NULL for

@@ -269,7 +269,7 @@ COMMENT ON COLUMN ledger.batches.results IS 'The items that failed, by index (fr
 COMMENT ON COLUMN ledger.batches.created_at IS 'When the batch was posted.';
 COMMENT ON COLUMN ledger.transactions.batch_id IS 'The batch this transaction is an item of (ledger.batches.id); NULL for a single call. No foreign key (single calls would pay for it); sql_tests/80_invariants.sql checks it.';
 
--- The seal (migration 0015, db/functions/27_seal.sql; issue 18, work in progress)
+-- The seal (migration 0015, db/functions/27_seal.sql; issue 18)
 COMMENT ON TABLE ledger.seals IS
     'One row per sealed transaction, written by api.seal only: its place in the one gap-free order and the SHA-256 hash chained to the previous seal''s (api.verify_seal recomputes it). Immutable.';
 COMMENT ON COLUMN ledger.seals.sequence IS 'The transaction''s place in the seal order: 1, 2, 3... with no gap.';

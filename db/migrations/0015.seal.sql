@@ -1,5 +1,5 @@
 -- depends: 0014.batches
--- Issue 18 (work in progress), the seal: every committed transaction gets a sequence number in
+-- Issue 18, the seal: every committed transaction gets a sequence number in
 -- one gap-free order and a SHA-256 hash chained to the previous one's, written by a background
 -- sealer (api.seal, db/functions/27_seal.sql), never by the posting itself.
 --

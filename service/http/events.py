@@ -1,4 +1,4 @@
-"""The event stream over HTTP (issue 18, work in progress): GET /api/v1/events, every sealed
+"""The event stream over HTTP (issue 18): GET /api/v1/events, every sealed
 transaction in seal order after a sequence the consumer has seen (api.events), with a long-poll
 (`wait`, up to 30 s) woken by the sealer's NOTIFY (service/sealer.py, SealedSignal). Sealed only:
 an event's place never changes and none is ever inserted before one already read, so `after` is a

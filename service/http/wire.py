@@ -527,7 +527,7 @@ class HealthResponse(Wire):
     checks: dict[str, str]
 
 
-# The event stream (issue 18, work in progress): GET /api/v1/events
+# The event stream (issue 18): GET /api/v1/events
 class EventLeg(Wire):
     wallet_id: str
     user_id: Annotated[

@@ -1,6 +1,6 @@
-"""`wallet seal`, `wallet seal-head`, and `wallet reconcile` proving the seal chain (issue 18, work
-in progress): a superuser's edit of a sealed transaction's amount, user or metadata (the
-immutability triggers disabled) makes reconcile exit 1 naming that transaction."""
+"""`wallet seal`, `wallet seal-head`, and `wallet reconcile` proving the seal chain (issue 18): a
+superuser's edit of a sealed transaction's amount, user or metadata (the immutability triggers
+disabled) makes reconcile exit 1 naming that transaction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /api/v1/events (issue 18, work in progress): the sealed transactions in seal order after a
+"""GET /api/v1/events (issue 18): the sealed transactions in seal order after a
 sequence, and the long-poll the sealer's NOTIFY wakes."""
 
 from __future__ import annotations

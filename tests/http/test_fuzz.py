@@ -55,6 +55,9 @@ from service.http.wire import (
     BalancesResponse,
     BatchItemResult,
     BatchResponse,
+    Event,
+    EventLeg,
+    EventsResponse,
     HealthResponse,
     HoldDetail,
     HoldResolutionResponse,
@@ -200,6 +203,18 @@ class StrictHoldDetail(HoldDetail, forbid_unknown_fields=True):
     pass
 
 
+class StrictEventLeg(EventLeg, forbid_unknown_fields=True):
+    pass
+
+
+class StrictEvent(Event, forbid_unknown_fields=True):
+    entries: list[StrictEventLeg]  # type: ignore[assignment]
+
+
+class StrictEvents(EventsResponse, forbid_unknown_fields=True):
+    events: list[StrictEvent]  # type: ignore[assignment]
+
+
 class StrictBatchItem(BatchItemResult, forbid_unknown_fields=True):
     pass
 
@@ -222,6 +237,7 @@ SUCCESS_BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/api/v1/holds/{holdId}/void"): StrictHoldResolution,
     ("GET", "/api/v1/holds/{holdId}"): StrictHoldDetail,
     ("POST", "/api/v1/wallet/batch"): StrictBatch,
+    ("GET", "/api/v1/events"): StrictEvents,
 }
 
 
@@ -843,7 +859,8 @@ ODD_IDS = st.one_of(
 )
 OTHER_METHODS = st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 QUERY_NAMES = mostly(
-    st.sampled_from(["limit", "offset", "cursor", "assetTypeId", "at", "from", "to"]),
+    # not wait: a long-poll would hold a request up to 30 s (tests/http/test_events.py tests it)
+    st.sampled_from(["limit", "offset", "cursor", "assetTypeId", "at", "from", "to", "after"]),
     text(max_size=10),
 )
 
@@ -892,7 +909,9 @@ def read_calls(draw: st.DrawFn, world: World) -> Call:
         path = f"/api/v1/transactions/{draw(segment(transactions))}"
     elif where == 8:
         path = draw(
-            st.sampled_from(["/health", "/metrics", *(f"/api/v1/wallet/{k}" for k in MONEY)])
+            st.sampled_from(
+                ["/health", "/metrics", "/api/v1/events", *(f"/api/v1/wallet/{k}" for k in MONEY)]
+            )
         )
     else:
         parts = st.lists(segment(text(max_size=12)), min_size=0, max_size=4)

@@ -1,4 +1,4 @@
-"""The service's sealer (service/sealer.py; issue 18, work in progress): what the service posts is
+"""The service's sealer (service/sealer.py; issue 18): what the service posts is
 sealed by the service itself within about WALLET_SEAL_INTERVAL_MS, and /metrics says so."""
 
 from __future__ import annotations

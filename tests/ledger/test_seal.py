@@ -1,4 +1,4 @@
-"""The seal (issue 18, work in progress): sealers racing postings that commit, roll back and
+"""The seal (issue 18): sealers racing postings that commit, roll back and
 batch, as several sessions. Each committed transaction is sealed exactly once, in one gap-free
 order; a rolled-back one never takes a number; the chain verifies. One session's view (nothing
 uncommitted is sealed, an edit is found): sql_tests/41_seal.sql."""

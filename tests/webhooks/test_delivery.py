@@ -51,6 +51,13 @@ async def stream_after(conn: asyncpg.Connection, after: int, upto: int) -> list[
     return [row["sequence"] for row in rows]
 
 
+async def cursor_at(conn: asyncpg.Connection, webhook: int, sequence: int) -> bool:
+    """The subscription's cursor has reached `sequence` (the worker records a 2xx just after the
+    receiver sent it)."""
+    after = await conn.fetchval("SELECT after_sequence FROM api.webhooks() WHERE id = $1", webhook)
+    return bool(after >= sequence)
+
+
 def metric(text: str, series: str) -> float:
     found = re.search(rf"^{re.escape(series)} ([0-9.e+]+)$", text, re.M)
     assert found, f"{series} not in /metrics"
@@ -67,6 +74,8 @@ async def test_a_receiver_that_fails_then_times_out_then_answers_gets_every_even
         webhook, after = await subscribe(receiver.url)
         posted = await post_topups(api, auth, f"hook-{unique}", 12)
         await wait_for(lambda: handled_all(receiver, posted), 15, "every top-up delivered")
+        await wait_for(lambda: cursor_at(admin_conn, webhook, receiver.accepted()[-1]), 5,
+                       "the worker recorded what the receiver acknowledged")  # fmt: skip
         metrics = (await api.get("/metrics")).text
     first, second = receiver.requests[0], receiver.requests[1]
     assert (first.status, second.status) == (500, "late")
@@ -110,6 +119,9 @@ async def test_after_repeated_failures_a_subscription_is_failing_then_active_aga
         await asyncio.sleep(0.2)  # a turn of the worker reads the subscriptions for /metrics
         metrics = (await api.get("/metrics")).text
         await wait_for(lambda: handled_all(receiver, posted), 15, "delivered in the end")
+
+        await wait_for(lambda: cursor_at(admin_conn, webhook, receiver.accepted()[-1]), 5,
+                       "the worker recorded what the receiver acknowledged")  # fmt: skip
         recovered = await status()
     assert failing["status"] == "failing" and failing["failures"] >= 3, dict(failing)
     assert failing["last_error"] == "HTTP 500"
