@@ -4,6 +4,8 @@
 # up, every 200 ms, as the service's default), ROUNDS rounds alternating on one fresh bench stack;
 # for the sealed runs, the commit-to-seal lag (sealed_at - created_at) at p50, p99 and its max.
 #
+# Then it times api.verify_seal (what `wallet reconcile` runs to prove the chain) over all of it.
+#
 #   bench/sql/seal_lag.sh [ROUNDS]   default 3 (about 2 min)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,7 +29,14 @@ asyncio.run(main())'
 echo "# our top-ups at 32 clients, 15 s, with and without a sealer; lag in ms (commit to seal)"
 for r in $(seq "$rounds"); do
   for mode in without with; do
-    bench_psql -c "SELECT * FROM api.seal(100000)" >/dev/null
+    # what the run before left unsealed (a run without a sealer: all of it), sealed in one pass
+    read -r caught us < <(bench_psql -F ' ' <<'SQL'
+SELECT clock_timestamp() AS t0 \gset
+SELECT sealed FROM api.seal(100000) \gset
+SELECT :sealed, round(extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / greatest(:sealed, 1));
+SQL
+)
+    [[ $mode == with && $caught -gt 1000 ]] && echo "  sealing the run before's $caught transactions at once: $us µs a transaction"
     if [[ $mode == with ]]; then .venv/bin/python -c "$sealer" & sp=$!; fi
     t0=$(bench_psql -c "SELECT clock_timestamp()")
     bench_psql -c CHECKPOINT
@@ -45,3 +54,12 @@ for r in $(seq "$rounds"); do
     echo "round $r, $mode a sealer: $tps top-ups/s; lag: $lag"
   done
 done
+# what a reconcile's proof of the chain costs: api.verify_seal over everything sealed above
+bench_psql -c "SELECT * FROM api.seal(100000)" >/dev/null
+read -r checked verdict ms < <(bench_psql -F ' ' <<'SQL'
+SELECT clock_timestamp() AS t0 \gset
+SELECT checked, coalesce(problem, 'clean') FROM api.verify_seal() \gset
+SELECT :checked, :'coalesce', round(extract(epoch FROM clock_timestamp() - :'t0') * 1000);
+SQL
+)
+echo "api.verify_seal: $checked seals, $verdict, $ms ms ($(( ms * 1000 / (checked > 0 ? checked : 1) )) µs a seal)"
