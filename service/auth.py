@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
 
 from service.keys import hash_key
 from service.ledger import Ledger, LedgerUnavailableError
+from service.sealer import SEALED_CHANNEL
 
 log = logging.getLogger("wallet.auth")
 
@@ -36,9 +38,13 @@ class ApiClient:
 
 
 class KeyRing:
-    def __init__(self, ledger: Ledger, listen_url: str) -> None:
+    def __init__(
+        self, ledger: Ledger, listen_url: str, on_sealed: Callable[..., None] | None = None
+    ) -> None:
         self._ledger = ledger
         self._listen_url = listen_url
+        # the same listening connection carries the sealer's NOTIFY (service/sealer.py)
+        self._on_sealed = on_sealed
         self._clients: dict[bytes, ApiClient] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -77,6 +83,8 @@ class KeyRing:
                 if listener is None or listener.is_closed():
                     listener = await asyncpg.connect(self._listen_url, timeout=5)
                     await listener.add_listener(CHANNEL, lambda *_: self._changed.set())
+                    if self._on_sealed is not None:
+                        await listener.add_listener(SEALED_CHANNEL, self._on_sealed)
                     self._changed.set()  # changes made while not listening
                 # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a
                 # cancellation that arrives as the event is set, and shutdown would wait forever

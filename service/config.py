@@ -52,6 +52,19 @@ DEFAULTS: Mapping[str, str] = {
     # seconds between the sweeps that release expired holds (service/sweeper.py): a hold is
     # released at most about this long after it expires (0 = no sweeper in this service)
     "WALLET_HOLD_SWEEP_SECONDS": "5",
+    # milliseconds between the sealer's passes (service/sealer.py): a committed transaction is
+    # sealed about this long after its commit (0 = no sealer in this service)
+    "WALLET_SEAL_INTERVAL_MS": "200",
+    # the webhooks' delivery worker (service/webhooks.py, docs/webhooks.md): milliseconds between
+    # its looks for subscriptions with events to deliver (a NOTIFY of the sealer wakes it sooner;
+    # 0 = no delivery worker in this service), a delivery's timeout, the first retry's delay
+    # (doubled after each consecutive failure, up to the longest), and the consecutive failures
+    # after which a subscription is marked failing
+    "WALLET_WEBHOOK_INTERVAL_MS": "1000",
+    "WALLET_WEBHOOK_TIMEOUT_MS": "10000",
+    "WALLET_WEBHOOK_BACKOFF_MS": "1000",
+    "WALLET_WEBHOOK_BACKOFF_MAX_MS": "300000",
+    "WALLET_WEBHOOK_FAILING_AFTER": "8",
     "WALLET_OTEL_ENDPOINT": "",
     "WALLET_OTEL_SERVICE_NAME": "wallet-service",
 }
@@ -129,6 +142,12 @@ _FIELDS: Mapping[str, tuple[str, Callable[[str, str], Any]]] = {
     "rate_limit_transactions": ("WALLET_RATE_LIMIT_TRANSACTIONS", RateLimit.parse),
     "cors_origins": ("WALLET_CORS_ORIGINS", _origins),
     "hold_sweep_seconds": ("WALLET_HOLD_SWEEP_SECONDS", _number(0, 3600)),
+    "seal_interval_ms": ("WALLET_SEAL_INTERVAL_MS", _number(0, 60000)),
+    "webhook_interval_ms": ("WALLET_WEBHOOK_INTERVAL_MS", _number(0, 60000)),
+    "webhook_timeout_ms": ("WALLET_WEBHOOK_TIMEOUT_MS", _number(100, 60000)),
+    "webhook_backoff_ms": ("WALLET_WEBHOOK_BACKOFF_MS", _number(10, 3_600_000)),
+    "webhook_backoff_max_ms": ("WALLET_WEBHOOK_BACKOFF_MAX_MS", _number(10, 86_400_000)),
+    "webhook_failing_after": ("WALLET_WEBHOOK_FAILING_AFTER", _number(1, 1000)),
     "otel_endpoint": ("WALLET_OTEL_ENDPOINT", _endpoint),
     "otel_service_name": ("WALLET_OTEL_SERVICE_NAME", _text),
 }
@@ -159,6 +178,12 @@ class Settings:
     rate_limit_transactions: RateLimit | None = _DEFAULT["rate_limit_transactions"]
     cors_origins: tuple[str, ...] = _DEFAULT["cors_origins"]
     hold_sweep_seconds: int = _DEFAULT["hold_sweep_seconds"]
+    seal_interval_ms: int = _DEFAULT["seal_interval_ms"]
+    webhook_interval_ms: int = _DEFAULT["webhook_interval_ms"]
+    webhook_timeout_ms: int = _DEFAULT["webhook_timeout_ms"]
+    webhook_backoff_ms: int = _DEFAULT["webhook_backoff_ms"]
+    webhook_backoff_max_ms: int = _DEFAULT["webhook_backoff_max_ms"]
+    webhook_failing_after: int = _DEFAULT["webhook_failing_after"]
     otel_endpoint: str = _DEFAULT["otel_endpoint"]
     otel_service_name: str = _DEFAULT["otel_service_name"]
 

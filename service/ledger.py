@@ -5,8 +5,10 @@ msgspec Structs, decoded by column name, so a column that a migration adds to a 
 simply not read. Errors come back as the ledger's own: LedgerError for an error the SQL API
 raised on purpose (a SQLSTATE of the catalogue, db/errors.tsv), LedgerUnavailableError when
 PostgreSQL is unreachable, restarting, or slower than the statement timeout (never a hang),
-UnstorableTextError for text PostgreSQL cannot hold, and RefusedArgumentError for any other
-argument it refuses to take in. This module knows nothing of HTTP.
+UnstorableTextError for text PostgreSQL cannot hold, RefusedArgumentError for any other
+argument it refuses to take in, and OutOfRangeArgumentError for an argument an API function
+refused as outside what it takes (22023: a moment in the future, a period that ends before it
+starts). This module knows nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -56,6 +59,16 @@ class RefusedArgumentError(Exception):
     """An argument PostgreSQL refused while taking in the call's parameters, before any function
     ran (a jsonb number beyond numeric's range, say): nothing happened, and the value is the
     caller's."""
+
+
+class OutOfRangeArgumentError(Exception):
+    """An argument an API function refused as outside what it takes, with PostgreSQL's own
+    SQLSTATE 22023 (invalid_parameter_value), its message naming the parameter first ("p_at is
+    a moment in the past, not ...", "p_to (...) is before p_from (...)")."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class Posting(msgspec.Struct, frozen=True):
@@ -148,6 +161,19 @@ class BalanceRow(msgspec.Struct, frozen=True):
     held: Decimal  # the wallet's open holds
 
 
+class BalanceAtRow(msgspec.Struct, frozen=True):
+    """A wallet as it was at a moment (api.balances_at): no holds, and updated_at is when the
+    entry of that version was posted (None for version 0)."""
+
+    asset_id: str
+    asset_code: str
+    asset_name: str
+    wallet_id: int | None
+    balance: Decimal
+    version: int
+    updated_at: datetime | None
+
+
 class LedgerLine(msgspec.Struct, frozen=True):
     entry_id: int
     transaction_id: int
@@ -161,12 +187,81 @@ class LedgerLine(msgspec.Struct, frozen=True):
     created_at: datetime
 
 
+class EventRow(msgspec.Struct, frozen=True):
+    sequence: int
+    type: str
+    transaction_id: int
+    user_id: str | None
+    asset_id: str
+    amount: Decimal | None
+    entries: msgspec.Raw
+    metadata: msgspec.Raw
+    created_at: datetime
+    posted_at: datetime | None
+
+
+class WebhookClaim(msgspec.Struct, frozen=True):
+    """A subscription leased for delivery (api.webhook_claim), with what delivering it takes."""
+
+    id: int
+    url: str
+    event_types: list[str] | None
+    secret: str
+    after_sequence: int
+    failures: int
+
+
+class WebhookRow(msgspec.Struct, frozen=True):
+    """A subscription as api.webhooks() lists it (never its secret)."""
+
+    id: int
+    url: str
+    event_types: list[str] | None
+    status: str
+    after_sequence: int
+    backlog: int
+    delivered: int
+    failures: int
+    last_error: str | None
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime
+    created_at: datetime
+    disabled_at: datetime | None
+
+
 class LedgerPage(msgspec.Struct, frozen=True):
     wallet_id: int
     owner_type: str
     user_id: str | None
     asset_id: str
     balance: Decimal
+    entries: list[LedgerLine]
+    next_cursor: int | None
+
+
+class TypeTotals(msgspec.Struct, frozen=True):
+    credits: Decimal
+    debits: Decimal
+    count: int
+
+
+class StatementPage(msgspec.Struct, frozen=True):
+    """A wallet's statement for a period with one page of its entries (api.statement). The sums
+    (credits, debits, by_type by transaction type) come with the first page only, None on the
+    pages after it."""
+
+    wallet_id: int
+    owner_type: str
+    user_id: str | None
+    asset_id: str
+    opening_version: int
+    closing_version: int
+    opening: Decimal
+    credits: Decimal | None
+    debits: Decimal | None
+    closing: Decimal
+    by_type: dict[str, TypeTotals] | None
     entries: list[LedgerLine]
     next_cursor: int | None
 
@@ -235,6 +330,9 @@ _UNSTORABLE_TEXT = {"22021", "22P05"}
 # context: the value was refused before any function ran.
 _ARGUMENT_CLASSES = ("22", "54")
 _PARAMETER_CONTEXT = " parameter $"
+# invalid_parameter_value: what the API functions raise for an argument outside what they take
+# (db/functions/32_balances_in_time.sql, 27_seal.sql), once the parameters were taken in
+_OUT_OF_RANGE = "22023"
 
 
 # jsonb's binary form is a version byte (1) and the JSON text. Binary, because asyncpg decodes
@@ -280,6 +378,8 @@ def _translated_errors() -> Iterator[None]:
         context = getattr(exc, "context", None) or ""
         if sqlstate.startswith(_ARGUMENT_CLASSES) and _PARAMETER_CONTEXT in context:
             raise RefusedArgumentError(str(exc)) from exc
+        if sqlstate == _OUT_OF_RANGE:
+            raise OutOfRangeArgumentError(getattr(exc, "message", None) or str(exc)) from exc
         known = BY_SQLSTATE.get(sqlstate)
         if known is None:
             raise
@@ -539,6 +639,82 @@ class Ledger:
             )  # fmt: skip
         assert record is not None
         return _row(LedgerPage, record, entries=[dict(line) for line in record["entries"]])
+
+    async def balances_at(
+        self, user_id: str, at: datetime, asset_id: str | None
+    ) -> list[BalanceAtRow]:
+        """The user's balances as they were at `at` (api.balances_at)."""
+        async with self._connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM api.balances_at($1, $2, $3)", user_id, at, asset_id
+            )
+        return [_row(BalanceAtRow, record) for record in records]
+
+    async def statement(
+        self, wallet_id: int, since: datetime, until: datetime, limit: int, before: int | None
+    ) -> StatementPage:
+        """The wallet's statement for the period after `since` up to `until`, and the page of
+        its entries below version `before` (the first page: None), newest first."""
+        async with self._connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM api.statement($1, $2, $3, $4, $5)",
+                wallet_id, since, until, limit, before,
+            )  # fmt: skip
+        assert record is not None
+        by_type = record["by_type"]
+        return _row(
+            StatementPage,
+            record,
+            by_type=None if by_type is None else msgspec.json.decode(by_type),
+            entries=[dict(line) for line in record["entries"]],
+        )
+
+    async def events(self, after: int, limit: int) -> list[EventRow]:
+        """Sealed transactions after sequence `after`, in seal order (api.events)."""
+        async with self._connection() as conn:
+            records = await conn.fetch("SELECT * FROM api.events($1, $2)", after, limit)
+        return [_row(EventRow, record) for record in records]
+
+    # The webhooks' delivery worker (service/webhooks.py, db/functions/29_webhooks.sql)
+
+    async def webhook_claim(self, owner: UUID, lease_seconds: int, most: int) -> list[WebhookClaim]:
+        async with self._connection() as conn:
+            records = await conn.fetch(
+                "SELECT * FROM api.webhook_claim($1, $2, $3)", owner, lease_seconds, most
+            )
+        return [_row(WebhookClaim, record) for record in records]
+
+    async def webhook_delivered(
+        self, webhook_id: int, owner: UUID, after: int, events: int, lease_seconds: int
+    ) -> bool:
+        """False when the lease is no longer `owner`'s."""
+        async with self._connection() as conn:
+            moved = await conn.fetchval(
+                "SELECT api.webhook_delivered($1, $2, $3, $4, $5)",
+                webhook_id, owner, after, events, lease_seconds,
+            )  # fmt: skip
+        return bool(moved)
+
+    async def webhook_failed(
+        self, webhook_id: int, owner: UUID, error: str, retry_in_ms: int, failing_after: int
+    ) -> tuple[int, str] | None:
+        """(consecutive failures, status), or None when the lease is no longer `owner`'s."""
+        async with self._connection() as conn:
+            record = await conn.fetchrow(
+                "SELECT * FROM api.webhook_failed($1, $2, $3, $4, $5)",
+                webhook_id, owner, error, retry_in_ms, failing_after,
+            )  # fmt: skip
+        return None if record is None else (record["failures"], record["status"])
+
+    async def webhook_release(self, webhook_id: int, owner: UUID) -> bool:
+        async with self._connection() as conn:
+            released = await conn.fetchval("SELECT api.webhook_release($1, $2)", webhook_id, owner)
+        return bool(released)
+
+    async def webhooks(self) -> list[WebhookRow]:
+        async with self._connection() as conn:
+            records = await conn.fetch("SELECT * FROM api.webhooks()")
+        return [_row(WebhookRow, record) for record in records]
 
     async def get_transaction(self, transaction_id: int) -> TransactionRecord:
         async with self._connection() as conn:

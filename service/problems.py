@@ -17,7 +17,7 @@ from typing import Annotated, Literal, get_args
 import msgspec
 
 from service.catalogue import CATALOGUE
-from service.ledger import LedgerError
+from service.ledger import LedgerError, OutOfRangeArgumentError
 from service.rules import USER_ID_RULE
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -319,6 +319,26 @@ def from_ledger(error: LedgerError, description_field: str = "description") -> P
         if items is not None:  # the failing items are in errors, not repeated in the text
             return ProblemError(known.code, error.message, items)
     return ProblemError(known.code, text)
+
+
+# An API function's 22023 names its parameter first ("p_at is a moment in the past, not ...",
+# "p_to (...) is before p_from (...)"): the field is that name without its p_, in camelCase.
+_PARAMETER = re.compile(r"p_([a-z]+(?:_[a-z]+)*)\b")
+
+
+def from_out_of_range(error: OutOfRangeArgumentError) -> ProblemError:
+    """validation_failed for an argument the ledger refused as out of range (22023), naming the
+    field it concerns. The edge checks these first; the ledger still refuses one when its clock
+    is a little behind the service's (a moment the service took for past is future there)."""
+
+    def field_of(parameter: re.Match[str]) -> str:
+        first, *rest = parameter.group(1).split("_")
+        return first + "".join(word.title() for word in rest)
+
+    named = _PARAMETER.match(error.message)
+    message = _PARAMETER.sub(field_of, error.message)  # in the words of the query
+    field = "query" if named is None else field_of(named)
+    return validation_failed(message, [FieldError(field, message)])
 
 
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")

@@ -53,6 +53,13 @@ SCOPE_REFUND = "wallet:refund"
 SCOPE_HOLD = "wallet:hold"
 # up to 1,000 top-ups, bonuses or spends in one request: a trusted job's right, not a player's
 SCOPE_BATCH = "wallet:batch"
+# every sealed transaction in seal order (GET /api/v1/events): analytics, CRM and anti-fraud see
+# every user's movements, which no other read scope shows at once
+SCOPE_EVENTS = "wallet:events"
+# GET /api/v1/events: at most this many per answer, and this long a long-poll
+EVENTS_LIMIT_MAX = 1000
+EVENTS_LIMIT_DEFAULT = 100
+EVENTS_WAIT_MAX_SECONDS = 30
 # A hold's expiry, in seconds after its authorization: the SQL API's bound (WHEXI,
 # api.authorize_hold) and default. The edge only keeps what it passes within an interval's range.
 HOLD_EXPIRY_MIN_SECONDS = 1
@@ -68,6 +75,7 @@ SCOPES: tuple[str, ...] = (
     SCOPE_REFUND,
     SCOPE_HOLD,
     SCOPE_BATCH,
+    SCOPE_EVENTS,
 )
 
 # An amount on the wire: a well-formed decimal string. Whether it is above zero, within the

@@ -18,12 +18,11 @@ WALLET_HOLD_SWEEP_SECONDS=0.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 import asyncpg
 
+from service.background import BackgroundLoop
 from service.config import Settings
 from service.observability import HOLD_SWEEPS, HOLDS_EXPIRED
 
@@ -51,69 +50,28 @@ async def sweep(conn: asyncpg.Connection, batch: int = SWEEP_BATCH) -> int | Non
         await conn.execute("SELECT pg_advisory_unlock($1, $2)", *SWEEP_LOCK)
 
 
-class HoldSweeper:
-    """The service's sweeper task, started and stopped by the app's lifespan; its own connection
-    (as the service's login), made on first use and again after any failure."""
+class HoldSweeper(BackgroundLoop):
+    """The service's sweeper task (service/background.py): a sweep every
+    WALLET_HOLD_SWEEP_SECONDS."""
+
+    name = "wallet-service-sweeper"
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._conn: asyncpg.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(settings, settings.hold_sweep_seconds, log)
         self.sweeps = 0  # sweeps run by this sweeper (not those skipped), for tests and logs
 
-    async def start(self) -> None:
-        if self._settings.hold_sweep_seconds > 0:
-            self._task = asyncio.create_task(self._run(), name="wallet-hold-sweeper")
+    async def turn(self, conn: asyncpg.Connection) -> None:
+        released = await sweep(conn)
+        if released is None:
+            HOLD_SWEEPS.labels("skipped").inc()
+            return
+        self.sweeps += 1
+        HOLD_SWEEPS.labels("swept").inc()
+        if released:
+            HOLDS_EXPIRED.inc(released)
+            log.info("expired holds released: %d", released)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                async with asyncio.timeout(5):
-                    await self._task
-            self._task = None
-        await self._close()
-
-    async def _close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.terminate()  # never waits; PostgreSQL releases the lock with the session
-
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
-            s = self._settings
-            # a session's lock: straight to PostgreSQL where a pooler stands in front of it
-            # (WALLET_LISTEN_DATABASE_URL, docs/operations.md), as the key ring's LISTEN
-            self._conn = await asyncpg.connect(
-                s.listen_database_url or s.database_url,
-                timeout=5,
-                statement_cache_size=0,
-                server_settings={
-                    "statement_timeout": str(s.statement_timeout_ms),
-                    "lock_timeout": str(s.lock_timeout_ms),
-                    "application_name": "wallet-service-sweeper",
-                },
-            )
-        return self._conn
-
-    async def _run(self) -> None:
-        interval = self._settings.hold_sweep_seconds
-        while True:
-            try:
-                released = await sweep(await self._connection())
-                if released is None:
-                    HOLD_SWEEPS.labels("skipped").inc()
-                else:
-                    self.sweeps += 1
-                    HOLD_SWEEPS.labels("swept").inc()
-                    if released:
-                        HOLDS_EXPIRED.inc(released)
-                        log.info("expired holds released: %d", released)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 (the task must outlive any failure)
-                # the next turn tries again on a fresh connection; the holds wait for it
-                HOLD_SWEEPS.labels("failed").inc()
-                log.warning("holds not swept: %s", exc)
-                await self._close()
-            await asyncio.sleep(interval)
+    def failed(self, exc: Exception) -> None:
+        # the next turn tries again on a fresh connection; the holds wait for it
+        HOLD_SWEEPS.labels("failed").inc()
+        log.warning("holds not swept: %s", exc)

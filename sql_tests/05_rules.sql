@@ -57,7 +57,7 @@ SELECT alike(
                               s BETWEEN 1 AND ledger._page_limit_max(), s = ledger._page_limit_default(),
                               ARRAY[s::text] <@ ledger._api_scopes()
                        FROM generate_series(1, 3) AS s $$),
-    '%500%4096%200%50%{wallet:audit,wallet:batch,wallet:bonus,wallet:hold,wallet:read,wallet:refund,wallet:spend,wallet:topup,wallet:transfer}%',
+    '%500%4096%200%50%{wallet:audit,wallet:batch,wallet:bonus,wallet:events,wallet:hold,wallet:read,wallet:refund,wallet:spend,wallet:topup,wallet:transfer}%',
     'the planner folds the rules without arguments into constants');
 -- ledger._post, where it matters: its user-id check is the inlined expression, so a call costs
 -- no more than the same check written in _post would (docs/performance.md has the measurement)
@@ -73,9 +73,9 @@ SELECT is(ledger._description_max_length(), 500, 'a description or reason is at 
 SELECT is(ledger._metadata_max_bytes(), 4096, 'metadata is at most 4096 bytes');
 SELECT is(ledger._page_limit_default(), 50, 'a page holds 50 entries by default');
 SELECT is(ledger._page_limit_max(), 200, 'a page holds at most 200 entries');
-SELECT is(ledger._api_scopes(), ARRAY['wallet:audit', 'wallet:batch', 'wallet:bonus', 'wallet:hold', 'wallet:read', 'wallet:refund',
-                                 'wallet:spend', 'wallet:topup', 'wallet:transfer'],
-    'the API key scopes are wallet:audit, wallet:batch, wallet:bonus, wallet:hold, wallet:read, wallet:refund, wallet:spend, wallet:topup and wallet:transfer');
+SELECT is(ledger._api_scopes(), ARRAY['wallet:audit', 'wallet:batch', 'wallet:bonus', 'wallet:events', 'wallet:hold', 'wallet:read',
+                                 'wallet:refund', 'wallet:spend', 'wallet:topup', 'wallet:transfer'],
+    'the API key scopes are wallet:audit, wallet:batch, wallet:bonus, wallet:events, wallet:hold, wallet:read, wallet:refund, wallet:spend, wallet:topup and wallet:transfer');
 SELECT is(ledger._api_scopes(),
           ARRAY(SELECT s FROM unnest(ledger._api_scopes()) AS s ORDER BY s COLLATE "C"),
     'the scopes are sorted in byte order, as api.create_api_key returns a key''s scopes');
@@ -219,10 +219,11 @@ SELECT is_empty($$ SELECT * FROM ledger.api_keys WHERE name ~ '^tap-rule' OR key
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
        WHERE p.oid IN ('api.wallet_entries(bigint, integer, integer, bigint)'::regprocedure,
-                       'api.ledger_page(bigint, integer, integer, bigint)'::regprocedure)
+                       'api.ledger_page(bigint, integer, integer, bigint)'::regprocedure,
+                       'api.statement(bigint, timestamptz, timestamptz, integer, bigint)'::regprocedure)
          AND substring(pg_catalog.pg_get_function_arguments(p.oid) FROM 'p_limit integer DEFAULT (\d+)')::integer
              IS DISTINCT FROM ledger._page_limit_default() $$,
-    'the DEFAULT of p_limit in api.wallet_entries and api.ledger_page is ledger._page_limit_default()');
+    'the DEFAULT of p_limit in api.wallet_entries, api.ledger_page and api.statement is ledger._page_limit_default()');
 -- wallet_service cannot call the rules: their values are read first, as the superuser
 SELECT ledger._page_limit_max() AS page_max, ledger._page_limit_max() + 1 AS page_over \gset
 SELECT tap.act_as('wallet_service');

@@ -5,7 +5,7 @@
 -- independently of them; then tampering, to prove each reconciliation check can fail.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(44);
+SELECT plan(45);
 -- The last tests drop a CHECK constraint (rolled back with everything else). Taking that lock
 -- first, before any other, makes a concurrently running test file (pg_prove -j) wait for this
 -- one instead of deadlocking with it.
@@ -218,6 +218,17 @@ SELECT is_empty(
              WINDOW h AS (PARTITION BY e.wallet_id ORDER BY e.wallet_version)) AS e
        WHERE e.balance_after <> e.before + e.amount OR e.wallet_version <> e.prev_version + 1 $$,
     'every wallet''s history is a chain: versions 1, 2, 3 ... and each balance_after = the one before + amount');
+-- what balances in time rely on (db/functions/32_balances_in_time.sql): a moment splits every
+-- wallet's history into a prefix of its versions, found by binary search over them
+SELECT is_empty(
+    $$ SELECT e.id
+       FROM (SELECT e.id, e.posted_at, lag(coalesce(e.posted_at, t.created_at)) OVER h AS time_before,
+                    lag(e.posted_at IS NULL) OVER h AS before_is_old
+             FROM ledger.entries AS e
+             JOIN ledger.transactions AS t ON t.id = e.transaction_id
+             WINDOW h AS (PARTITION BY e.wallet_id ORDER BY e.wallet_version)) AS e
+       WHERE (e.posted_at IS NULL AND e.before_is_old = false) OR e.posted_at < e.time_before $$,
+    'along every wallet''s versions posted_at never decreases, and entries from before migration 0008 (posted_at NULL) come first, each before the first posted_at');
 SELECT is_empty(
     $$ SELECT t.id
        FROM ledger.transactions AS t

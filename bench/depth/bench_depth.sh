@@ -5,17 +5,22 @@
 #   one whale wallet with DEPTH_WHALE top-ups (default 1,000,000);
 # so by default 5,000,000 transactions and 10,000,000 entries. Then it proves the books with
 # `wallet reconcile`, prints the tables' sizes and the bytes per transaction, serves the API as
-# users run it (limits raised out of the way), and runs bench/depth/depth_latency.py (balance reads
-# of random users and of the whale; ledger pages of the whale at depth, by offset and by cursor,
-# one request at a time) and bench/depth/reads.js (balance reads of random users, 32 connections).
+# users run it (limits raised out of the way; no sealer, below), and runs
+# bench/depth/depth_latency.py (one request at a time: balance reads of random users and of the
+# whale; ledger pages of the whale at depth, by offset and by cursor; balances at a moment of
+# random users and of the whale early, in the middle and late in its history; statements of the
+# whale, short periods early, in the middle and late, the first page of a long period, and its
+# pages by cursor at depth) and bench/depth/reads.js (balance reads of random users, 32
+# connections).
 #
-#   DEPTH_READS    balance reads one at a time (default 2000)
+#   DEPTH_READS    balance reads one at a time, now and at a moment (default 2000 each)
 #   DEPTH_SECONDS  seconds of balance reads with 32 connections (default 15)
 # make test-bench-smoke runs a smoke of it (bench/depth/bench_depth.sh smoke): a small fixture,
 # short reads.
 #
 # Exit status: 0 when the fixture reconciles and every read answered (with offset and cursor
-# pages agreeing); 1 otherwise. A measurement, not a test: it asserts no latency.
+# pages agreeing, and the statements adding up and listing the ledger's entries); 1 otherwise. A
+# measurement, not a test: it asserts no latency.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,7 +29,7 @@ cd "$root"
 if [[ ${1:-} == smoke ]]; then
   : "${DEPTH_USERS:=2000}" "${DEPTH_PER_USER:=2}" "${DEPTH_WHALE:=3000}" "${DEPTH_READS:=300}" "${DEPTH_SECONDS:=3}"
 elif [[ -n ${1:-} ]]; then
-  sed -n '2,18p' "$0" >&2; exit 2
+  sed -n '2,23p' "$0" >&2; exit 2
 fi
 users=${DEPTH_USERS:-1000000}
 per_user=${DEPTH_PER_USER:-4}
@@ -101,8 +106,12 @@ SQL
 echo
 
 key=$(.venv/bin/wallet keys create --name "depth-$(date -u +%H%M%S)-$RANDOM" --scopes wallet:read | tail -n 1)
+# WALLET_SEAL_INTERVAL_MS=0: no sealer in the server. The fixture's 5,000,000 transactions are
+# unsealed (written in bulk, not through the service), and a sealer would spend the reads' time
+# sealing them all, 1,000 at a time, in every worker; the reads measured here are not the seal's.
 start_server "$out/server.log" WALLET_RATE_LIMIT_GENERAL=1000000000/1m \
-  WALLET_RATE_LIMIT_TRANSACTIONS=1000000000/1m || die "the server did not start"
+  WALLET_RATE_LIMIT_TRANSACTIONS=1000000000/1m WALLET_SEAL_INTERVAL_MS=0 ||
+  die "the server did not start"
 say "serving on $base; measuring reads (server log in $out)"
 .venv/bin/python bench/depth/depth_latency.py "$base" "$key" "$prefix" "$users" "${whale_user}1" "$reads"
 echo

@@ -8,9 +8,12 @@
 -- It writes what api.topup writes, row for row: a transaction with a client and a key, the
 -- user's entry and a Treasury slot's entry, each with the balance and wallet version after it
 -- in the order of the transaction ids, and the wallet rows' balances and versions brought up to
--- date. Two differences, neither seen by the reads measured: the Treasury slot is the
--- transaction id modulo the slot count rather than a hash of the key, and created_at is spread
--- one second apart from 2025-01-01 rather than being the time of writing.
+-- date, and posted_at. One difference, not seen by the reads measured: the Treasury slot is the
+-- transaction id modulo the slot count rather than a hash of the key. The times (created_at and
+-- posted_at, equal) are one microsecond apart in the order of the transaction ids, from the
+-- clock or just after the newest entry of any wallet the chunk writes to, whichever is later: so
+-- that, as with the functions' postings, posted_at never decreases along a wallet's versions
+-- (balances in time rely on it: db/functions/32_balances_in_time.sql).
 --
 --   psql -1 -v prefix=depth-user- -v lo=1 -v hi=100000 -v per_user=4 -f bench/depth/depth_fixture.sql
 --
@@ -32,11 +35,22 @@ SELECT setval('ledger.transactions_id_seq',
        - (:hi::bigint - :lo::bigint + 1) * :per_user::bigint AS first_id
 FROM ledger.transactions_id_seq \gset
 
+-- The chunk's first moment: after the newest entry of the Treasury slots and of the chunk's
+-- wallets (a whale's earlier chunks), and not before the clock.
+SELECT greatest(clock_timestamp(), max(coalesce(e.posted_at, t.created_at)) + interval '1 microsecond') AS first_at
+FROM ledger.wallets AS w
+JOIN ledger.entries AS e ON e.wallet_id = w.id AND e.wallet_version = w.version
+JOIN ledger.transactions AS t ON t.id = e.transaction_id
+WHERE w.asset_id = :'asset'
+  AND (w.kind = 'treasury'
+       OR w.owner_id IN (SELECT :'prefix' || u FROM generate_series(:lo::bigint, :hi::bigint) AS u)) \gset
+
 CREATE TEMPORARY TABLE fixture_topups ON COMMIT DROP AS
 SELECT :first_id::bigint - 1 + row_number() OVER (ORDER BY u, k) AS transaction_id,
        w.id AS wallet_id,
        -- 0.01 .. 100.00, varied so that balances are not all alike
-       ((u * 7919 + k * 104729) % 10000 + 1) / 100.0 AS amount
+       ((u * 7919 + k * 104729) % 10000 + 1) / 100.0 AS amount,
+       :'first_at'::timestamptz + (row_number() OVER (ORDER BY u, k) - 1) * interval '1 microsecond' AS posted_at
 FROM generate_series(:lo::bigint, :hi::bigint) AS u
 CROSS JOIN generate_series(1, :per_user::bigint) AS k
 JOIN ledger.wallets AS w ON w.owner_id = :'prefix' || u AND w.asset_id = :'asset';
@@ -44,23 +58,24 @@ JOIN ledger.wallets AS w ON w.owner_id = :'prefix' || u AND w.asset_id = :'asset
 INSERT INTO ledger.transactions (id, type, client_id, idempotency_key, metadata, created_at)
 OVERRIDING SYSTEM VALUE
 SELECT f.transaction_id, 'topup', 'sql:depth-fixture', 'depth-' || f.transaction_id,
-       '{"source": "depth-fixture"}', timestamptz '2025-01-01 00:00:00+00' + f.transaction_id * interval '1 second'
+       '{"source": "depth-fixture"}', f.posted_at
 FROM fixture_topups AS f;
 
 -- The user's side and Treasury's side: each wallet's entries continue its version and balance.
 WITH legs AS (
-    SELECT f.transaction_id, f.wallet_id, f.amount FROM fixture_topups AS f
+    SELECT f.transaction_id, f.wallet_id, f.amount, f.posted_at FROM fixture_topups AS f
     UNION ALL
-    SELECT f.transaction_id, s.id, -f.amount
+    SELECT f.transaction_id, s.id, -f.amount, f.posted_at
     FROM fixture_topups AS f
     JOIN ledger.assets AS a ON a.id = :'asset'
     JOIN ledger.wallets AS s
       ON s.asset_id = a.id AND s.kind = 'treasury' AND s.slot = f.transaction_id % a.system_slots
 )
-INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version)
+INSERT INTO ledger.entries (transaction_id, wallet_id, amount, balance_after, wallet_version, posted_at)
 SELECT l.transaction_id, l.wallet_id, l.amount,
        w.balance + sum(l.amount) OVER running,
-       w.version + row_number() OVER running
+       w.version + row_number() OVER running,
+       l.posted_at
 FROM legs AS l
 JOIN ledger.wallets AS w ON w.id = l.wallet_id
 WINDOW running AS (PARTITION BY l.wallet_id ORDER BY l.transaction_id);

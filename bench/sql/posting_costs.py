@@ -177,6 +177,34 @@ def limits_phase(rounds: int, calls: int) -> dict[str, float]:
         psql(off)
 
 
+def seal_phase(rounds: int, calls: int) -> dict[str, float]:
+    """What the seal costs a posting (issue 18): top-ups and spends as shipped (the column
+    default that records commit_xid, and its index entry in transactions_by_commit_xid), and
+    with both taken away before each timing, put back after. Nothing else of the seal is on the
+    posting path: no global row, no NOTIFY. Run before the ladder, which changes the tables."""
+    keep = (
+        "ALTER TABLE ledger.transactions ALTER COLUMN commit_xid SET DEFAULT pg_current_xact_id();"
+        " CREATE INDEX IF NOT EXISTS transactions_by_commit_xid ON ledger.transactions"
+        " (commit_xid, id) WHERE commit_xid IS NOT NULL"
+    )
+    drop = (
+        "ALTER TABLE ledger.transactions ALTER COLUMN commit_xid DROP DEFAULT;"
+        " DROP INDEX IF EXISTS ledger.transactions_by_commit_xid"
+    )
+    spend = "api.spend(U, '" + ASSET + "', 0.01, 'bench', K)"
+    steps = [
+        ("top-up, as shipped (commit_xid and its index entry)", f"api.topup({ARGS})"),
+        ("top-up, without commit_xid's default and index", f"api.topup({ARGS})"),
+        ("spend, as shipped", spend),
+        ("spend, without commit_xid's default and index", spend),
+    ]
+    try:
+        before = {label: drop if "without" in label else keep for label, _ in steps}
+        return phase(steps, rounds, calls, before)
+    finally:
+        psql(keep)
+
+
 BATCH = 100
 BATCH_SIZES = (1, 10, 100, 1000)  # per item, the fixed cost of a batch spreads over its items
 
@@ -262,6 +290,7 @@ def main() -> int:
         ),
     ]
     limits = limits_phase(rounds, calls)
+    seal = seal_phase(rounds, calls)
     batches = batch_phase(rounds, calls)
     rows = []  # (label, µs[, µs of the slotted yardstick, µs of the yardstick, same phase])
     pending: list[tuple[str, str]] = []
@@ -298,6 +327,10 @@ def main() -> int:
     print()
     print("# limits (issue 16): µs per call, the asset's limits off and on, one phase")
     for label, micros in limits.items():
+        print(f"{label:<56} | {micros:6.0f} |")
+    print()
+    print("# the seal (issue 18): µs per call, with and without what a posting pays, one phase")
+    for label, micros in seal.items():
         print(f"{label:<56} | {micros:6.0f} |")
     print()
     print("# batches (issue 17): µs per item, one phase")

@@ -37,14 +37,21 @@ GRANT SELECT ON TABLE ledger.holds TO wallet_auditor;
 -- api.set_user_limits and api.clear_user_limits
 REVOKE ALL ON TABLE ledger.user_limits FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 GRANT SELECT ON TABLE ledger.user_limits TO wallet_auditor;
+-- The seal (migration 0015): written by api.seal only, read by the auditor
+REVOKE ALL ON TABLE ledger.seals, ledger.seal_state FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+GRANT SELECT ON TABLE ledger.seals, ledger.seal_state TO wallet_auditor;
 
 -- API key digests are not the books: the owner only. The service learns the active keys through
 -- api.active_api_keys(), auditors list them (without digests) through api.list_api_keys().
 REVOKE ALL ON TABLE ledger.api_keys FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+-- Webhook subscriptions (migration 0016) hold the secrets that sign deliveries: the owner's only,
+-- like the keys. Everyone else goes through db/functions/29_webhooks.sql (api.webhooks() lists
+-- them without the secret).
+REVOKE ALL ON TABLE ledger.webhooks FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- The identity sequences: the owner's only (the functions that insert run with its rights)
 REVOKE ALL ON SEQUENCE ledger.wallets_id_seq, ledger.transactions_id_seq, ledger.entries_id_seq,
-    ledger.api_keys_id_seq, ledger.holds_id_seq FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+    ledger.api_keys_id_seq, ledger.holds_id_seq, ledger.webhooks_id_seq FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
 
 -- What `wallet migrate` records of the function files it applied (migration 0006): the owner's
 -- only, like deploy.ensure_trigger (db/functions/01_deploy.sql)

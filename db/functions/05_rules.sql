@@ -100,7 +100,7 @@ REVOKE ALL ON FUNCTION ledger._page_limit_max()
 CREATE OR REPLACE FUNCTION ledger._api_scopes()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN ARRAY['wallet:audit', 'wallet:batch', 'wallet:bonus', 'wallet:hold', 'wallet:read', 'wallet:refund', 'wallet:spend',
+RETURN ARRAY['wallet:audit', 'wallet:batch', 'wallet:bonus', 'wallet:events', 'wallet:hold', 'wallet:read', 'wallet:refund', 'wallet:spend',
              'wallet:topup', 'wallet:transfer']::text[];
 COMMENT ON FUNCTION ledger._api_scopes() IS
     'The scopes an API key may have, sorted (byte order). Raised as WKSCP.';

@@ -7,7 +7,7 @@
 
 -- Schemas
 COMMENT ON SCHEMA ledger IS
-    'The books: tables, types and private helpers (ledger._*) of the double-entry ledger. Only the owner writes here, and only through the functions of schema api; wallet_auditor reads the tables (not api_keys). See db/CONVENTIONS.md.';
+    'The books: tables, types and private helpers (ledger._*) of the double-entry ledger. Only the owner writes here, and only through the functions of schema api; wallet_auditor reads the tables (not api_keys nor webhooks). See db/CONVENTIONS.md.';
 COMMENT ON SCHEMA api IS
     'The SQL API: the SECURITY DEFINER functions the HTTP service (as wallet_service) and trusted jobs (as wallet_job) call, the reconciliation views auditors read (as wallet_auditor), and API key management (owner). See docs/sql-api.md.';
 
@@ -229,7 +229,7 @@ COMMENT ON COLUMN ledger.reversal_posting.created_at IS 'When the reversal was m
 
 -- ledger.ledger_line: one line of a wallet's ledger (a type in ledger, stable across migrates)
 COMMENT ON TYPE ledger.ledger_line IS
-    'One entry of a wallet''s ledger as api.wallet_entries and api.ledger_page return it. In schema ledger, not api, so that it stays put while api''s re-applied files change.';
+    'One entry of a wallet''s ledger as api.wallet_entries, api.ledger_page and api.statement return it. In schema ledger, not api, so that it stays put while api''s re-applied files change.';
 COMMENT ON COLUMN ledger.ledger_line.entry_id IS 'The entry.';
 COMMENT ON COLUMN ledger.ledger_line.transaction_id IS 'Its transaction.';
 COMMENT ON COLUMN ledger.ledger_line.type IS 'The transaction''s type.';
@@ -268,3 +268,42 @@ COMMENT ON COLUMN ledger.batches.fingerprint IS 'md5 of what a replay must repea
 COMMENT ON COLUMN ledger.batches.results IS 'The items that failed, by index (from 0): [code, detail]; NULL when none did. What completed is in the ledger.';
 COMMENT ON COLUMN ledger.batches.created_at IS 'When the batch was posted.';
 COMMENT ON COLUMN ledger.transactions.batch_id IS 'The batch this transaction is an item of (ledger.batches.id); NULL for a single call. No foreign key (single calls would pay for it); sql_tests/80_invariants.sql checks it.';
+
+-- The seal (migration 0015, db/functions/27_seal.sql; issue 18)
+COMMENT ON TABLE ledger.seals IS
+    'One row per sealed transaction, written by api.seal only: its place in the one gap-free order and the SHA-256 hash chained to the previous seal''s (api.verify_seal recomputes it). Immutable.';
+COMMENT ON COLUMN ledger.seals.sequence IS 'The transaction''s place in the seal order: 1, 2, 3... with no gap.';
+COMMENT ON COLUMN ledger.seals.transaction_id IS 'The sealed transaction; each is sealed once.';
+COMMENT ON COLUMN ledger.seals.hash IS 'SHA-256 of the previous seal''s hash, the sequence and the transaction''s canonical form (ledger._seal_forms, version 1).';
+COMMENT ON COLUMN ledger.seals.sealed_at IS 'When the sealer sealed it (its lag: sealed_at minus the transaction''s created_at).';
+COMMENT ON TABLE ledger.seal_state IS
+    'Where the sealer stopped (one row, locked by the sealing pass: two sealers take turns).';
+COMMENT ON COLUMN ledger.seal_state.singleton IS 'Always true: the table has one row.';
+COMMENT ON COLUMN ledger.seal_state.legacy_last_id IS 'The rows written before migration 0015 (commit_xid NULL) are sealed first, in id order, up to this id.';
+COMMENT ON COLUMN ledger.seal_state.legacy_done IS 'true once every row written before migration 0015 is sealed.';
+COMMENT ON COLUMN ledger.seal_state.frontier_xid IS 'With frontier_id: every transaction at or before (commit_xid, id) = (frontier_xid, frontier_id) is sealed.';
+COMMENT ON COLUMN ledger.seal_state.frontier_id IS 'See frontier_xid.';
+COMMENT ON COLUMN ledger.seal_state.last_sequence IS 'The chain''s head: the last sequence given (0 before the first).';
+COMMENT ON COLUMN ledger.seal_state.last_hash IS 'The chain''s head: the last seal''s hash (32 zero bytes before the first).';
+COMMENT ON COLUMN ledger.seal_state.sealed_at IS 'When the last pass sealed anything.';
+COMMENT ON COLUMN ledger.transactions.commit_xid IS 'The top-level transaction id (xid8) that wrote the row, by its default: the sealer seals a row once its commit_xid is below a snapshot''s xmin (its writer has ended). NULL for rows written before migration 0015.';
+
+-- Webhooks (migration 0016, db/functions/29_webhooks.sql)
+COMMENT ON TABLE ledger.webhooks IS
+    'Webhook subscriptions to the event stream, managed as wallet_job (wallet webhooks add|list|disable|enable) and delivered by the service''s delivery worker in sequence order, at least once. The owner''s only (the secrets sign deliveries): api.webhooks() lists them without the secret.';
+COMMENT ON COLUMN ledger.webhooks.id IS 'The subscription''s id, named by wallet webhooks disable|enable and sent in the Wallet-Webhook-Id header.';
+COMMENT ON COLUMN ledger.webhooks.url IS 'Where deliveries are POSTed: http:// or https://.';
+COMMENT ON COLUMN ledger.webhooks.event_types IS 'The transaction types delivered (NULL: every type); the others are skipped.';
+COMMENT ON COLUMN ledger.webhooks.secret IS 'The shared secret of the Wallet-Signature HMAC-SHA256 (16 to 256 bytes), kept as given since it signs.';
+COMMENT ON COLUMN ledger.webhooks.status IS 'active; failing (consecutive failures reached the worker''s bound: still retried at the longest backoff); disabled (not delivered).';
+COMMENT ON COLUMN ledger.webhooks.after_sequence IS 'The cursor: every event up to this sequence was delivered (2xx) or skipped. Only moves forward.';
+COMMENT ON COLUMN ledger.webhooks.delivered IS 'Events delivered so far (each counted once per 2xx; a redelivery after a lost answer counts again).';
+COMMENT ON COLUMN ledger.webhooks.failures IS 'Consecutive failed deliveries (0 after a success).';
+COMMENT ON COLUMN ledger.webhooks.last_error IS 'Why the last delivery failed (cleared by a success).';
+COMMENT ON COLUMN ledger.webhooks.last_attempt_at IS 'When a worker last took the subscription to deliver.';
+COMMENT ON COLUMN ledger.webhooks.delivered_at IS 'When events were last delivered.';
+COMMENT ON COLUMN ledger.webhooks.next_attempt_at IS 'Not taken before this moment (the backoff after a failure).';
+COMMENT ON COLUMN ledger.webhooks.lease_owner IS 'The worker delivering it now (a random id per worker), until lease_until.';
+COMMENT ON COLUMN ledger.webhooks.lease_until IS 'When the lease ends unless renewed: a worker that died loses it then, and the next resumes from the cursor.';
+COMMENT ON COLUMN ledger.webhooks.created_at IS 'When it was added.';
+COMMENT ON COLUMN ledger.webhooks.disabled_at IS 'When it was disabled (NULL unless disabled).';

@@ -33,6 +33,7 @@ curl -s -w '\n' -X POST "$API/wallet/bonus" -H "Authorization: Bearer $KEY" \
   -d '{"userId": "user-new-002", "assetTypeId": "asset-loyalty-001", "amount": "50.00",
        "reason": "Referral bonus", "metadata": {"campaign": "Spring2026"}}'
 
+BEFORE_SPEND=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)  # a moment, in RFC 3339, for the reads in time below
 step "a spend"
 SPEND=$(curl -s -X POST "$API/wallet/spend" -H "Authorization: Bearer $KEY" \
   -H 'Content-Type: application/json' -H 'Idempotency-Key: buy-sword-1' \
@@ -75,6 +76,14 @@ echo "$PAGE"
 step "the next page: the previous page's nextCursor as cursor"
 CURSOR=$(field '["nextCursor"]' <<<"$PAGE")
 curl -s -w '\n' -H "Authorization: Bearer $KEY" "$API/wallet/$WALLET/ledger?limit=1&cursor=$CURSOR"
+
+step "the Gold balance as it was before the spend (?at=, RFC 3339 with its offset; no holds then)"
+curl -s -w '\n' -H "Authorization: Bearer $KEY" \
+  "$API/wallet/user-rich-001/balance?assetTypeId=asset-gold-coin-001&at=$BEFORE_SPEND"
+
+step "the wallet's statement since: opening + credits - debits = closing, by type, its entries a page at a time"
+curl -s -w '\n' -H "Authorization: Bearer $KEY" \
+  "$API/wallet/$WALLET/statement?from=$BEFORE_SPEND&to=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)"
 
 step "the spend with both of its entries: the user's wallet and a slot of Revenue"
 TRANSACTION=$(field '["transactionId"]' <<<"$SPEND")

@@ -1,5 +1,5 @@
 """The `wallet` command: migrate, seed, reconcile, API keys, reversals, expired holds, limits,
-grants in bulk, and serve (the HTTP service)."""
+grants in bulk, the seal, webhooks, and serve (the HTTP service)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from typing import Protocol
 
 import psycopg
 
-from service.cli import grant, limits
+from service.cli import grant, limits, webhooks
 from service.cli.expire_holds import expire_holds
 from service.cli.keys import keys_command
 from service.cli.migrate import GaveUp, LockPolicy, migrate
 from service.cli.reconcile import reconcile
 from service.cli.reverse import MODES, amount, reverse_command, transaction_id, utf8_text
+from service.cli.seal import seal, seal_head
 from service.cli.seed import seed
 from service.config import job_database_url, load_settings
 from service.rules import SCOPES
@@ -97,7 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="release the holds past their expiry, once (as wallet_job); the service's sweeper "
         "does it every WALLET_HOLD_SWEEP_SECONDS",
     )
+    commands.add_parser(
+        "seal",
+        help="seal what is committed, then print the chain's head (as wallet_job); the service's "
+        "sealer does it every WALLET_SEAL_INTERVAL_MS",
+    )
+    commands.add_parser(
+        "seal-head",
+        help="print the seal chain's head (sequence, SHA-256, time) to keep outside the database",
+    )
     limits.add_parser(commands)
+    webhooks.add_parser(commands)
     grant.add_parser(commands)
     commands.add_parser(
         "serve", help="serve the HTTP API (WALLET_HOST, WALLET_PORT, WALLET_WORKERS)"
@@ -121,6 +132,7 @@ _JOB_COMMANDS: dict[str, _JobCommand] = {
     "limits": limits.limits_command,
     "grant": grant.grant_command,
     "reverse": reverse_command,
+    "webhooks": webhooks.webhooks_command,
 }
 
 
@@ -154,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return keys_command(settings.admin_database_url, args)
         elif args.command == "expire-holds":
             return expire_holds(
+                job_database_url(settings), statement_timeout_ms=settings.statement_timeout_ms
+            )
+        elif args.command in ("seal", "seal-head"):
+            command = seal if args.command == "seal" else seal_head
+            return command(
                 job_database_url(settings), statement_timeout_ms=settings.statement_timeout_ms
             )
         elif args.command in _JOB_COMMANDS:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -18,7 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 from service.admission import Admissions
 from service.auth import KeyRing
 from service.config import Settings, load_settings
-from service.http import batches, holds, money, operations, reads, reversals
+from service.http import batches, events, holds, money, operations, reads, reversals
 from service.http.codec import ExactJSONRequest
 from service.http.gate import Gate
 from service.http.guards import ApiKeyGuard
@@ -27,6 +27,7 @@ from service.ledger import (
     Ledger,
     LedgerError,
     LedgerUnavailableError,
+    OutOfRangeArgumentError,
     RefusedArgumentError,
     UnstorableTextError,
 )
@@ -38,10 +39,13 @@ from service.problems import (
     ProblemError,
     from_decode_error,
     from_ledger,
+    from_out_of_range,
     unavailable,
     validation_failed,
 )
+from service.sealer import SealedSignal, Sealer
 from service.sweeper import HoldSweeper
+from service.webhooks import WebhookDeliverer
 
 # Every route's body limit but a batch's, which sets its own (service/http/batches.py)
 MAX_BODY_BYTES = 16 * 1024
@@ -103,6 +107,12 @@ def _on_refused_argument(
     return _problem_response(request, error)
 
 
+def _on_out_of_range(
+    request: Request[Any, Any, Any], exc: OutOfRangeArgumentError
+) -> Response[bytes]:
+    return _problem_response(request, from_out_of_range(exc))
+
+
 def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
     errors = [
         from_decode_error(str(item.get("message", "")), str(item.get("key") or "body"))
@@ -159,18 +169,25 @@ class Backends:
     ledger: Ledger
     admissions: Admissions
     keyring: KeyRing
+    # woken by the sealer's NOTIFY through the key ring's listener (without it, a long-poll
+    # looks again every second)
+    sealed: SealedSignal = field(default_factory=SealedSignal)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
         ledger = Ledger(settings)
         listen_url = settings.listen_database_url or settings.database_url
-        return cls(ledger, Admissions(settings), KeyRing(ledger, listen_url))
+        sealed = SealedSignal()
+        keyring = KeyRing(ledger, listen_url, on_sealed=sealed.notify)
+        return cls(ledger, Admissions(settings), keyring, sealed)
 
 
 def create_litestar(settings: Settings, backends: Backends | None = None) -> Litestar:
     backends = backends or Backends.from_settings(settings)
     ledger, admissions, keyring = backends.ledger, backends.admissions, backends.keyring
     sweeper = HoldSweeper(settings)
+    sealer = Sealer(settings)
+    deliverer = WebhookDeliverer(settings, ledger, backends.sealed)
     plugins: list[Any] = []
     tracer_provider: Any = None
     if settings.otel_endpoint:
@@ -182,10 +199,14 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
         await ledger.open()
         await keyring.start()
         await sweeper.start()
+        await sealer.start()
+        await deliverer.start()
         try:
             yield
         finally:
             # on SIGTERM the server stops accepting and lets requests in flight finish first
+            await deliverer.stop()
+            await sealer.stop()
             await sweeper.stop()
             await keyring.stop()
             await admissions.close()
@@ -206,6 +227,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
             *holds.routes(ledger, gate),
             *batches.routes(ledger, gate),
             *reads.routes(ledger, gate),
+            *events.routes(ledger, gate, backends.sealed),
         ],
         guards=[ApiKeyGuard(keyring)],
     )
@@ -224,6 +246,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
             LedgerUnavailableError: _on_unavailable,
             UnstorableTextError: _on_unstorable_text,
             RefusedArgumentError: _on_refused_argument,
+            OutOfRangeArgumentError: _on_out_of_range,
             ValidationException: _on_validation,
             HTTPException: _on_http,
             Exception: _on_unexpected,

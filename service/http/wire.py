@@ -356,22 +356,42 @@ class Balance(Wire):
     asset_code: str
     asset_name: str
     wallet_id: str | None
-    balance: Annotated[str, msgspec.Meta(description="what the user can spend now")]
-    version: int
-    updated_at: datetime | None
-    held: Annotated[
-        str,
+    balance: Annotated[
+        str, msgspec.Meta(description="what the user can spend now (at `at`: could spend then)")
+    ]
+    version: Annotated[
+        int, msgspec.Meta(description="the wallet's version: how many entries it has (had at `at`)")
+    ]
+    updated_at: Annotated[
+        datetime | None,
         msgspec.Meta(
-            description="the sum of the user's open holds in the asset (an expired one until "
-            "the sweeper releases it)"
+            description="when the balance last changed (at `at`: when the entry of that version "
+            "was posted); null before the first entry"
         ),
     ]
-    total: Annotated[str, msgspec.Meta(description="balance + held")]
+    held: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="the sum of the user's open holds in the asset (an expired one until "
+            "the sweeper releases it); null for a balance at a moment (`at`): holds are not kept "
+            "in time"
+        ),
+    ]
+    total: Annotated[
+        str | None, msgspec.Meta(description="balance + held; null for a balance at a moment")
+    ]
 
 
-class BalancesResponse(Wire):
+class BalancesResponse(Wire, omit_defaults=True):
     user_id: str
     balances: list[Balance]
+    # last, with a default: absent from the balances now, whose body stays as it was
+    at: Annotated[
+        datetime | None,
+        msgspec.Meta(
+            description="the moment asked for (?at=), in UTC; absent for the balances now"
+        ),
+    ] = None
 
 
 class LedgerEntry(Wire):
@@ -392,6 +412,60 @@ class LedgerResponse(Wire):
     asset_type_id: str
     balance: str
     entries: list[LedgerEntry]
+    next_cursor: Annotated[
+        str | None, msgspec.Meta(description="pass as ?cursor= for the next page; null on the last")
+    ]
+
+
+class TypeTotals(Wire):
+    credits: str
+    debits: str
+    count: Annotated[int, msgspec.Meta(description="the period's entries of this type")]
+
+
+class StatementResponse(Wire):
+    """A wallet's statement for the period after `from` up to `to`, with a page of its entries."""
+
+    wallet_id: str
+    user_id: Annotated[str | None, msgspec.Meta(description="null for a system account's slot")]
+    asset_type_id: str
+    from_: Annotated[datetime, msgspec.Meta(description="the period's start, in UTC")] = (
+        msgspec.field(name="from")
+    )
+    to: Annotated[datetime, msgspec.Meta(description="the period's end, in UTC")]
+    opening: Annotated[str, msgspec.Meta(description="the balance at `from`")]
+    credits: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="the period's credits; on the first page only (no cursor), null after it"
+        ),
+    ]
+    debits: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="the period's debits; on the first page only, null after it. "
+            "opening + credits - debits = closing, exactly"
+        ),
+    ]
+    closing: Annotated[str, msgspec.Meta(description="the balance at `to`")]
+    by_type: Annotated[
+        dict[str, TypeTotals] | None,
+        msgspec.Meta(
+            description="credits, debits and the count of entries per transaction type (the "
+            "types with entries in the period); on the first page only, null after it"
+        ),
+    ]
+    opening_version: Annotated[int, msgspec.Meta(description="the wallet's version at `from`")]
+    closing_version: Annotated[
+        int,
+        msgspec.Meta(
+            description="the wallet's version at `to`: the period's entries are the versions "
+            "after openingVersion up to this one"
+        ),
+    ]
+    entries: Annotated[
+        list[LedgerEntry], msgspec.Meta(description="a page of the period's entries, newest first")
+    ]
     next_cursor: Annotated[
         str | None, msgspec.Meta(description="pass as ?cursor= for the next page; null on the last")
     ]
@@ -451,3 +525,56 @@ class TransactionDetail(Wire):
 class HealthResponse(Wire):
     status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, str]
+
+
+# The event stream (issue 18): GET /api/v1/events
+class EventLeg(Wire):
+    wallet_id: str
+    user_id: Annotated[
+        str | None, msgspec.Meta(description="a user wallet's user; null for a system account")
+    ]
+    account: Annotated[
+        str | None, msgspec.Meta(description='a system account, e.g. "treasury#3"; null for a user')
+    ]
+    amount: Annotated[
+        str, msgspec.Meta(description="signed: a credit is positive, a debit negative")
+    ]
+    balance_after: str
+
+
+class Event(Wire):
+    sequence: Annotated[
+        str,
+        msgspec.Meta(
+            description="the transaction's place in the seal order: 1, 2, 3... with no gap"
+        ),
+    ]
+    type: TransactionType
+    transaction_id: str
+    user_id: Annotated[
+        str | None, msgspec.Meta(description="the debited user, else the credited one")
+    ]
+    asset_type_id: str
+    amount: Annotated[str | None, msgspec.Meta(description="the user side's amount, unsigned")]
+    entries: list[EventLeg]
+    metadata: msgspec.Raw
+    created_at: datetime
+    posted_at: datetime | None
+
+
+class EventsResponse(Wire):
+    events: list[Event]
+    next_after: Annotated[
+        str,
+        msgspec.Meta(
+            description="pass as ?after= for what follows (the last sequence here, or `after`)"
+        ),
+    ]
+
+
+class WebhookDelivery(Wire):
+    """The body of a webhook request (docs/webhooks.md): the subscription's events in sequence
+    order, as GET /api/v1/events gives them."""
+
+    subscription_id: str
+    events: list[Event]

@@ -44,11 +44,20 @@ def test_a_small_depth_fixture_reconciles(settings: Settings) -> None:
          "-c", """SELECT string_agg(e.wallet_version::text, ',' ORDER BY e.wallet_version DESC)
                    FROM ledger.wallets AS w,
                         api.wallet_entries(w.id, 3, 1) AS e WHERE w.owner_id = 'depth-test-45'""",
+         # as the functions' postings: posted_at never decreases along any wallet's versions
+         "-c", """SELECT count(*) FILTER (WHERE x.posted_at < x.before),
+                          count(*) FILTER (WHERE x.posted_at IS NULL)
+                   FROM (SELECT e.posted_at, lag(e.posted_at) OVER h AS before
+                         FROM ledger.entries AS e
+                         JOIN ledger.wallets AS w ON w.id = e.wallet_id
+                         WHERE w.owner_id LIKE 'depth-test-%' OR w.kind = 'treasury'
+                         WINDOW h AS (PARTITION BY e.wallet_id ORDER BY e.wallet_version)) AS x""",
          "-c", "ROLLBACK"],
         capture_output=True, text=True, check=False, env=os.environ | {"PGOPTIONS": ""},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    *checks, wallets, page = result.stdout.splitlines()
+    *checks, wallets, page, posted = result.stdout.splitlines()
     assert len(checks) >= 4 and all(c.endswith(": true") for c in checks), result.stdout
     # 60 wallets; users 1-39 got 3 top-ups, 40-50 got 3 + 2, 51-60 got 2
     assert (wallets, page) == ("60|192", "4,3,2"), result.stdout
+    assert posted == "0|0", result.stdout  # none backwards, none without posted_at

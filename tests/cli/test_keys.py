@@ -53,6 +53,7 @@ def test_a_key_is_wk_and_256_random_bits_and_is_stored_as_its_sha256() -> None:
         "wallet:refund",
         "wallet:hold",
         "wallet:batch",
+        "wallet:events",
     )
 
 
@@ -130,8 +131,8 @@ async def test_an_unknown_scope_is_invalid_api_key_scopes_with_exit_status_1(
         assert result.stdout == ""
         assert result.stderr.startswith("wallet keys create: invalid scopes ")
         assert (
-            "give one or more of wallet:audit, wallet:batch, wallet:bonus, wallet:hold, "
-            "wallet:read, wallet:refund, wallet:spend, wallet:topup, wallet:transfer)"
+            "give one or more of wallet:audit, wallet:batch, wallet:bonus, wallet:events, "
+            "wallet:hold, wallet:read, wallet:refund, wallet:spend, wallet:topup, wallet:transfer)"
             in result.stderr
         )
         assert len(result.stderr.strip().splitlines()) == 1

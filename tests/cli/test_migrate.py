@@ -354,7 +354,7 @@ def test_a_fresh_database_gets_every_file_then_nothing_until_a_migration_comes(
 # checkout's db/ (a fresh database proves nothing about views and functions that already exist:
 # CREATE OR REPLACE cannot change a view's column types or collations, nor a function's result).
 # Move it forward when a version lands whose schema this one must upgrade from.
-UPGRADE_FROM = "a8c77f5"  # issue 16 (holds and limits) as it landed, the version before batches
+UPGRADE_FROM = "14ac520"  # issue 17 (batches) as it landed, the version before the seal
 
 
 def test_a_database_of_the_last_landed_version_with_money_in_it_upgrades(

@@ -55,16 +55,21 @@ from service.http.wire import (
     BalancesResponse,
     BatchItemResult,
     BatchResponse,
+    Event,
+    EventLeg,
+    EventsResponse,
     HealthResponse,
     HoldDetail,
     HoldResolutionResponse,
     HoldResponse,
     LedgerEntry,
     LedgerResponse,
+    StatementResponse,
     TransactionDetail,
     TransactionEntry,
     TransactionResponse,
     TransferResponse,
+    TypeTotals,
 )
 from service.keys import revoke_key
 from service.problems import Problem, ProblemItem
@@ -165,6 +170,15 @@ class StrictLedger(LedgerResponse, forbid_unknown_fields=True):
     entries: list[StrictLedgerEntry]  # type: ignore[assignment]
 
 
+class StrictTypeTotals(TypeTotals, forbid_unknown_fields=True):
+    pass
+
+
+class StrictStatement(StatementResponse, forbid_unknown_fields=True):
+    by_type: dict[str, StrictTypeTotals] | None  # type: ignore[assignment]
+    entries: list[StrictLedgerEntry]  # type: ignore[assignment]
+
+
 class StrictLeg(TransactionEntry, forbid_unknown_fields=True):
     pass
 
@@ -189,6 +203,18 @@ class StrictHoldDetail(HoldDetail, forbid_unknown_fields=True):
     pass
 
 
+class StrictEventLeg(EventLeg, forbid_unknown_fields=True):
+    pass
+
+
+class StrictEvent(Event, forbid_unknown_fields=True):
+    entries: list[StrictEventLeg]  # type: ignore[assignment]
+
+
+class StrictEvents(EventsResponse, forbid_unknown_fields=True):
+    events: list[StrictEvent]  # type: ignore[assignment]
+
+
 class StrictBatchItem(BatchItemResult, forbid_unknown_fields=True):
     pass
 
@@ -203,6 +229,7 @@ SUCCESS_BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/api/v1/transactions/{transactionId}/reversals"): StrictReversal,
     ("GET", "/api/v1/wallet/{userId}/balance"): StrictBalances,
     ("GET", "/api/v1/wallet/{walletId}/ledger"): StrictLedger,
+    ("GET", "/api/v1/wallet/{walletId}/statement"): StrictStatement,
     ("GET", "/api/v1/transactions/{transactionId}"): StrictDetail,
     ("GET", "/health"): StrictHealth,
     ("POST", "/api/v1/wallet/holds"): StrictHold,
@@ -210,6 +237,7 @@ SUCCESS_BODIES: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("POST", "/api/v1/holds/{holdId}/void"): StrictHoldResolution,
     ("GET", "/api/v1/holds/{holdId}"): StrictHoldDetail,
     ("POST", "/api/v1/wallet/batch"): StrictBatch,
+    ("GET", "/api/v1/events"): StrictEvents,
 }
 
 
@@ -831,8 +859,38 @@ ODD_IDS = st.one_of(
 )
 OTHER_METHODS = st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
 QUERY_NAMES = mostly(
-    st.sampled_from(["limit", "offset", "cursor", "assetTypeId"]), text(max_size=10)
+    # not wait: a long-poll would hold a request up to 30 s (tests/http/test_events.py tests it)
+    st.sampled_from(["limit", "offset", "cursor", "assetTypeId", "at", "from", "to", "after"]),
+    text(max_size=10),
 )
+
+
+@st.composite
+def moments(draw: st.DrawFn) -> str:
+    """Moments as clients write them, or nearly: RFC 3339 with an offset or not, past or future,
+    at the ends of the calendar, with odd digits and separators."""
+    when = draw(
+        st.one_of(
+            st.datetimes(timezones=st.just(UTC)),
+            st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1), timezones=st.timezones()),
+            st.just(datetime.now(UTC) - timedelta(seconds=draw(st.integers(-5, 3600)))),
+        )
+    )
+    written = when.isoformat(timespec=draw(st.sampled_from(["seconds", "microseconds"])))
+    return draw(
+        st.sampled_from(
+            [
+                written,
+                written.replace("+00:00", "Z"),
+                written[:19],  # no offset
+                written.replace("T", " "),
+                written.lower(),
+                written[:10],
+                written + "0000",
+                written.replace("-", "\u0663", 1),
+            ]
+        )
+    )
 
 
 @st.composite
@@ -845,12 +903,15 @@ def read_calls(draw: st.DrawFn, world: World) -> Call:
     if where < 3:
         path = f"/api/v1/wallet/{draw(segment(users))}/balance"
     elif where < 6:
-        path = f"/api/v1/wallet/{draw(segment(wallets))}/ledger"
+        kind = draw(st.sampled_from(["ledger", "statement"]))
+        path = f"/api/v1/wallet/{draw(segment(wallets))}/{kind}"
     elif where < 8:
         path = f"/api/v1/transactions/{draw(segment(transactions))}"
     elif where == 8:
         path = draw(
-            st.sampled_from(["/health", "/metrics", *(f"/api/v1/wallet/{k}" for k in MONEY)])
+            st.sampled_from(
+                ["/health", "/metrics", "/api/v1/events", *(f"/api/v1/wallet/{k}" for k in MONEY)]
+            )
         )
     else:
         parts = st.lists(segment(text(max_size=12)), min_size=0, max_size=4)
@@ -861,9 +922,13 @@ def read_calls(draw: st.DrawFn, world: World) -> Call:
         st.sampled_from(["", "0", "-1", "1e3", "10" * 10, " 5", "5 ", "1.5", "null"]),
         st.sampled_from(["\u0663", "\uff15", "\u00b2", "\u2460"]),  # digits beyond ASCII
         st.sampled_from(world.assets),
+        moments(),
         text(max_size=20),
     )
     pairs = draw(st.lists(st.tuples(QUERY_NAMES, values), max_size=4))
+    if "/statement" in path and draw(chance(2)):  # mostly a period, so that some are served
+        start = datetime.now(UTC) - timedelta(hours=draw(st.integers(0, 48)))
+        pairs += [("from", start.isoformat()), ("to", datetime.now(UTC).isoformat())]
     query = "&".join(f"{quote(n, safe='')}={quote(v, safe='')}" for n, v in pairs)
     return Call(
         method=draw(mostly(st.just("GET"), OTHER_METHODS)),

@@ -9,6 +9,7 @@ relies on retries.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -957,4 +958,100 @@ async def test_batches_creating_wallets_racing_transfers_to_the_same_new_users_c
             assert len(wallets) == len(new) and {w["n"] for w in wallets} == {1}
     finally:
         await _close(conns)
+    assert await _reconcile_failures(job_conn) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Balances in time (issue 18): a wallet's posted_at never decreases along its versions
+# ----------------------------------------------------------------------------------------------
+async def test_postings_of_every_kind_racing_on_three_wallets_post_in_version_order(
+    settings: Settings, job_conn: asyncpg.Connection, admin_conn: asyncpg.Connection, unique: str
+) -> None:
+    """Top-ups, spends, transfers, batches, holds and their captures and voids racing on three
+    users' wallets (and Gold's system slots): along every wallet's versions posted_at never
+    decreases (each posting reads the clock after its locks), so a moment is a prefix of each
+    history, and api.balances_at at each entry's posted_at answers that entry's version (the
+    last posted then) and balance."""
+    users = [f"pa-{unique}-{i}" for i in range(3)]
+    for u in users:
+        await job_conn.fetchrow("SELECT * FROM api.topup($1, $2, 500.00, $3)", u, GOLD, f"f-{u}")
+    rng = random.Random(unique)
+    calls: list[tuple[str, tuple[object, ...]]] = []
+    for i in range(40):
+        u, v = rng.sample(users, 2)
+        calls += [
+            ("SELECT * FROM api.topup($1, $2, 1.00, $3)", (u, GOLD, f"t-{unique}-{i}")),
+            ("SELECT * FROM api.spend($1, $2, 1.00, 'x', $3)", (v, GOLD, f"s-{unique}-{i}")),
+            (
+                "SELECT * FROM api.transfer($1, $2, $3, 1.00, 'gift', $4)",
+                (u, v, GOLD, f"g-{unique}-{i}"),
+            ),
+            (AUTHORIZE, (u, GOLD, "1.00", f"h-{unique}-{i}")),
+        ]
+        if i % 4 == 0:
+            kind, text = ("topup", None) if i % 8 else ("spend", "a batch")
+            amounts = [Decimal("1.00")] * len(users)
+            calls.append((BATCH, (kind, GOLD, users, amounts, text, f"b-{unique}-{i}")))
+    rng.shuffle(calls)
+    conns = await _connections(settings, 16)
+    try:
+        assert await _run_queue(conns, calls) == []
+        holds = [
+            r["hold_id"]
+            for r in await admin_conn.fetch(
+                "SELECT id AS hold_id FROM ledger.holds WHERE user_id = ANY($1::text[])", users
+            )
+        ]
+        resolutions: list[tuple[str, tuple[object, ...]]] = [
+            (
+                "SELECT * FROM api.capture_hold($1, 0.50, $2)"
+                if n % 2
+                else "SELECT * FROM api.void_hold($1, $2)",
+                (h, f"r-{unique}-{n}"),
+            )
+            for n, h in enumerate(holds)
+        ]
+        resolutions += [
+            ("SELECT * FROM api.topup($1, $2, 1.00, $3)", (u, GOLD, f"t2-{unique}-{n}"))
+            for n, u in enumerate(users * 10)
+        ]
+        rng.shuffle(resolutions)
+        assert await _run_queue(conns, resolutions) == []
+    finally:
+        await _close(conns)
+
+    entries = await admin_conn.fetch(
+        "SELECT w.owner_id, e.wallet_id, e.wallet_version, e.posted_at, e.balance_after"
+        " FROM ledger.wallets AS w JOIN ledger.entries AS e ON e.wallet_id = w.id"
+        " WHERE w.asset_id = $2 AND (w.owner_id = ANY($1::text[]) OR w.kind <> 'user')"
+        "   AND e.posted_at IS NOT NULL"
+        " ORDER BY e.wallet_id, e.wallet_version",
+        users,
+        GOLD,
+    )
+    backwards = [
+        (b["wallet_id"], b["wallet_version"])
+        for a, b in itertools.pairwise(entries)
+        if a["wallet_id"] == b["wallet_id"] and b["posted_at"] < a["posted_at"]
+    ]
+    assert backwards == []
+    for user in users:
+        history = [e for e in entries if e["owner_id"] == user]
+        assert len(history) > 60
+        for entry in history:
+            # the last entry posted at that moment (a batch gives several the same posted_at)
+            last = max(
+                (e for e in history if e["posted_at"] <= entry["posted_at"]),
+                key=lambda e: e["wallet_version"],
+            )
+            row = await job_conn.fetchrow(
+                "SELECT balance, version FROM api.balances_at($1, $2, $3)",
+                user,
+                entry["posted_at"],
+                GOLD,
+            )
+            assert (row["version"], row["balance"]) == (
+                last["wallet_version"],
+                last["balance_after"],
+            )
     assert await _reconcile_failures(job_conn) == []
