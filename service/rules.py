@@ -58,6 +58,16 @@ SCOPE_BATCH = "wallet:batch"
 SCOPE_EVENTS = "wallet:events"
 # GET /api/v1/events: at most this many per answer, and this long a long-poll
 EVENTS_LIMIT_MAX = 1000
+# Transactions sealed per call of api.seal by the service's sealer and `wallet seal`, which call it
+# again while a call fills it. Here, not in service/sealer.py: the `wallet` command must not import
+# the metrics, whose prometheus_client reads PROMETHEUS_MULTIPROC_DIR once, at import, before
+# `wallet serve` sets it (tests/serve/test_serve.py, test_metrics_sum_the_requests...)
+SEAL_BATCH = 1000
+# The holds' sweep (service/sweeper.py, `wallet expire-holds`), here for the same reason: its
+# advisory lock (pg_try_advisory_lock(int, int): "wallet" holds sweep), and the holds released
+# per call of api.expire_holds (a sweep calls it again while a call fills it)
+SWEEP_LOCK = (0x77616C6C, 16)
+SWEEP_BATCH = 1000
 EVENTS_LIMIT_DEFAULT = 100
 EVENTS_WAIT_MAX_SECONDS = 30
 # A hold's expiry, in seconds after its authorization: the SQL API's bound (WHEXI,

@@ -22,11 +22,10 @@ import asyncpg
 from service.background import BackgroundLoop
 from service.config import Settings
 from service.observability import SEAL_OLDEST_UNSEALED, SEAL_PASSES, SEAL_UNSEALED, SEALED
+from service.rules import SEAL_BATCH
 
 log = logging.getLogger("wallet.sealer")
 
-# Transactions sealed per call of api.seal; the sealer calls it again while a call fills it
-SEAL_BATCH = 1000
 # The channel of the one NOTIFY per pass that sealed anything (payload: the last sequence)
 SEALED_CHANNEL = "wallet_sealed"
 

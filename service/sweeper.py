@@ -25,13 +25,9 @@ import asyncpg
 from service.background import BackgroundLoop
 from service.config import Settings
 from service.observability import HOLD_SWEEPS, HOLDS_EXPIRED
+from service.rules import SWEEP_BATCH, SWEEP_LOCK
 
 log = logging.getLogger("wallet.sweeper")
-
-# The advisory lock of the sweep (pg_try_advisory_lock(int, int)): "wallet" holds sweep
-SWEEP_LOCK = (0x77616C6C, 16)
-# Holds released per call of api.expire_holds; a sweep calls it again while a call fills it
-SWEEP_BATCH = 1000
 
 
 async def sweep(conn: asyncpg.Connection, batch: int = SWEEP_BATCH) -> int | None:

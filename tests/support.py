@@ -305,6 +305,9 @@ class Server:
 
 
 StartServer = Callable[..., Server]
+# an override that removes the variable from the server's environment (an empty value is not the
+# same: prometheus_client takes PROMETHEUS_MULTIPROC_DIR="" for the current directory)
+UNSET = "<unset>"
 
 
 @contextlib.contextmanager
@@ -334,6 +337,8 @@ def server_starter(workdir: Path) -> Iterator[StartServer]:
             PYTHONUNBUFFERED="1",
         )
         env.update(overrides)
+        for name in [name for name, value in overrides.items() if value == UNSET]:
+            del env[name]
         stdout, stderr = run / "stdout.log", run / "stderr.log"
         with stdout.open("wb") as out, stderr.open("wb") as err:
             process = subprocess.Popen(
@@ -347,13 +352,17 @@ def server_starter(workdir: Path) -> Iterator[StartServer]:
         server = Server(process, port, stdout, stderr, metrics_dir, int(env["WALLET_WORKERS"]))
         servers.append(server)
         # ready when every worker has answered: the first one up would otherwise take every
-        # connection while another still starts
+        # connection while another still starts (a server that makes its own metrics directory,
+        # unknown here: once one has)
+        own_metrics = "PROMETHEUS_MULTIPROC_DIR" not in env
         deadline = time.monotonic() + START_TIMEOUT
-        while len(server.worker_counts("/health", "200")) < server.workers:
+        while own_metrics or len(server.worker_counts("/health", "200")) < server.workers:
             assert process.poll() is None, f"wallet serve exited early:\n{server.output()}"
             assert time.monotonic() < deadline, f"not healthy in time:\n{server.output()}"
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{server.url}/health", timeout=2, trust_env=False).is_success:
+                    if own_metrics:
+                        break
                     continue
             time.sleep(0.05)
         return server

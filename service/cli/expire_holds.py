@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import psycopg
 
-from service.sweeper import SWEEP_BATCH, SWEEP_LOCK
+from service.rules import SWEEP_BATCH, SWEEP_LOCK  # not the sweeper's module: no metrics here
 
 
 def expire_holds(database_url: str, *, statement_timeout_ms: int) -> int:

@@ -8,7 +8,7 @@ import re
 
 import asyncpg
 
-from service.sweeper import SWEEP_LOCK
+from service.rules import SWEEP_LOCK
 from tests.cli.test_cli import wallet
 from tests.support import GOLD
 

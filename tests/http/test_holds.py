@@ -15,8 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.config import RateLimit, Settings
-from service.rules import SCOPE_HOLD, SCOPES
-from service.sweeper import SWEEP_LOCK
+from service.rules import SCOPE_HOLD, SCOPES, SWEEP_LOCK
 from tests.support import (
     GOLD,
     assert_problem,

@@ -30,6 +30,7 @@ from tests.support import (
     ALL_SCOPES,
     GOLD,
     ROOT,
+    UNSET,
     StartServer,
     bearer,
     blocked_backend,
@@ -153,11 +154,17 @@ def sample_sum(text: str, sample: str, **labels: str) -> float:
     )
 
 
+# "serve's own": without PROMETHEUS_MULTIPROC_DIR (as `make run` and the container run it) `wallet
+# serve` makes the directory itself, which works only if the `wallet` command has not imported
+# prometheus_client before: it reads the variable once, at import. Found by hand under `make run`:
+# `wallet seal`'s module imported the sealer, and with it the metrics, into every `wallet`
+# command; the workers counted in memory and /metrics answered an empty page.
+@pytest.mark.parametrize("own_directory", [False, True], ids=["given directory", "serve's own"])
 async def test_metrics_sum_the_requests_of_both_workers_in_one_scrape(
-    start_server: StartServer, settings: Settings, unique: str
+    start_server: StartServer, settings: Settings, unique: str, own_directory: bool
 ) -> None:
     key = create_key(settings.admin_database_url, f"serve-metrics-{unique}", ALL_SCOPES).key
-    server = start_server()
+    server = start_server(**({"PROMETHEUS_MULTIPROC_DIR": UNSET} if own_directory else {}))
     reads, topups = 30, 4
     assert (
         await burst(server, reads, f"/api/v1/wallet/m-{unique}/balance", bearer(key))
@@ -177,7 +184,8 @@ async def test_metrics_sum_the_requests_of_both_workers_in_one_scrape(
         assert [r.status_code for r in posted] == [201] * topups
         scrape = await client.get("/metrics")
     assert scrape.status_code == 200
-    assert len(server.worker_counts(BALANCE_ROUTE)) == 2, "one worker answered every read"
+    if not own_directory:  # the harness reads the files of the directory it gave
+        assert len(server.worker_counts(BALANCE_ROUTE)) == 2, "one worker answered every read"
     text = scrape.text
     assert sample_sum(text, "wallet_http_requests_total", route=BALANCE_ROUTE) == reads
     ok = sample_sum(text, "wallet_http_requests_total", route=BALANCE_ROUTE, status="200")
@@ -186,6 +194,17 @@ async def test_metrics_sum_the_requests_of_both_workers_in_one_scrape(
     topup_route = "/api/v1/wallet/topup"
     timed = sample_sum(text, "wallet_http_request_duration_seconds_count", route=topup_route)
     assert timed == topups
+
+
+def test_the_wallet_command_imports_no_metrics_before_serve_sets_their_directory() -> None:
+    """The cause of the failure above, caught before any server starts: a `wallet` subcommand's
+    module that imports service.observability (through the sweeper or the sealer) makes
+    prometheus_client count in memory in every worker of `wallet serve`."""
+    probe = "import sys, service.cli; print('prometheus_client' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False", "service.cli imports prometheus_client"
 
 
 # ----------------------------------------------------------------------------------------------
