@@ -158,6 +158,22 @@ GRANT EXECUTE ON FUNCTION api.wallet_entries(bigint, integer, integer, bigint)
 
 -- The HTTP ledger page in one call: the wallet, one page of entries, and next_cursor (NULL on the
 -- last page). Raises wallet_not_found (WWALT) for an unknown wallet.
+-- A page from the lines read for it, one more than p_limit when another page follows: the first
+-- p_limit, and the cursor of the next page (the last one's version; NULL on the last page).
+-- Shared by the ledger pages and the statements (db/functions/32_balances_in_time.sql).
+CREATE OR REPLACE FUNCTION ledger._page_of(p_lines ledger.ledger_line[], p_limit integer,
+                                           OUT entries ledger.ledger_line[], OUT next_cursor bigint)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE WHEN cardinality(l.lines) > p_limit THEN l.lines[1:p_limit] ELSE l.lines END,
+       CASE WHEN cardinality(l.lines) > p_limit THEN (l.lines[p_limit]).wallet_version END
+FROM (SELECT coalesce(p_lines, '{}') AS lines) AS l
+$$;
+COMMENT ON FUNCTION ledger._page_of(ledger.ledger_line[], integer) IS
+    'A page of p_limit lines from the p_limit + 1 (or fewer) read for it, and the next page''s cursor (NULL on the last page).';
+REVOKE ALL ON FUNCTION ledger._page_of(ledger.ledger_line[], integer) FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
+
 CREATE OR REPLACE FUNCTION api.ledger_page(
     p_wallet_id bigint, p_limit integer DEFAULT 50, p_offset integer DEFAULT 0,
     p_before_version bigint DEFAULT NULL,
@@ -176,14 +192,7 @@ BEGIN
     -- one row more than asked tells whether another page follows
     SELECT array_agg(l ORDER BY l.wallet_version DESC) INTO v_lines
     FROM ledger._wallet_lines(p_wallet_id, p_limit + 1, p_offset, p_before_version) AS l;
-    v_lines := coalesce(v_lines, '{}');
-    IF cardinality(v_lines) > p_limit THEN
-        entries := v_lines[1:p_limit];
-        next_cursor := v_lines[p_limit].wallet_version;
-    ELSE
-        entries := v_lines;
-        next_cursor := NULL;
-    END IF;
+    SELECT p.entries, p.next_cursor INTO entries, next_cursor FROM ledger._page_of(v_lines, p_limit) AS p;
 END
 $$;
 COMMENT ON FUNCTION api.ledger_page(bigint, integer, integer, bigint) IS

@@ -196,14 +196,7 @@ BEGIN
     FROM ledger._wallet_lines(v_wallet.id, p_limit + 1, 0,
                               least(coalesce(p_before_version, closing_version + 1), closing_version + 1)) AS l
     WHERE l.wallet_version > opening_version;
-    v_lines := coalesce(v_lines, '{}');
-    IF cardinality(v_lines) > p_limit THEN
-        entries := v_lines[1:p_limit];
-        next_cursor := v_lines[p_limit].wallet_version;
-    ELSE
-        entries := v_lines;
-        next_cursor := NULL;
-    END IF;
+    SELECT p.entries, p.next_cursor INTO entries, next_cursor FROM ledger._page_of(v_lines, p_limit) AS p;
 END
 $$;
 COMMENT ON FUNCTION api.statement(bigint, timestamptz, timestamptz, integer, bigint) IS

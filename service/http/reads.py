@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated
 
 from litestar import Response, get
@@ -12,6 +13,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import PathParameter, QueryParameter
 
 from service import rules
+from service.auth import ApiClient
 from service.http.codec import decimal_text, encode, json_response
 from service.http.gate import Gate
 from service.http.guards import AnyRequest, guarded_client
@@ -26,7 +28,7 @@ from service.http.wire import (
     TransactionEntry,
     TypeTotals,
 )
-from service.ledger import Ledger, LedgerError, LedgerLine
+from service.ledger import BalanceAtRow, BalanceRow, Ledger, LedgerError, LedgerLine
 from service.problems import FieldError, ProblemError, ledger_detail, validation_failed
 
 # re.ASCII and \Z: "²" and "٣" are not digits here, and "1\n" is not "1"
@@ -82,6 +84,41 @@ def _ledger_entry(e: LedgerLine) -> LedgerEntry:
         metadata=e.metadata,
         created_at=e.created_at,
     )
+
+
+def _balance(row: BalanceRow | BalanceAtRow, held: Decimal | None) -> Balance:
+    """A wallet's balance as the reads give it; held and total only with the holds (now)."""
+    return Balance(
+        asset_type_id=row.asset_id,
+        asset_code=row.asset_code,
+        asset_name=row.asset_name,
+        wallet_id=None if row.wallet_id is None else str(row.wallet_id),
+        balance=decimal_text(row.balance),
+        version=row.version,
+        updated_at=row.updated_at,
+        held=None if held is None else decimal_text(held),
+        total=None if held is None else decimal_text(row.balance + held),
+    )
+
+
+def wallet_in_path(wallet_id: str) -> int:
+    """A walletId of a path, or wallet_not_found: one that is no id names none."""
+    if not _POSITIVE_ID.match(wallet_id):
+        raise ProblemError("wallet_not_found", f"wallet {wallet_id!r} not found")
+    return int(wallet_id)
+
+
+def check_system_account_read(
+    owner_type: str, client: ApiClient, what: str, headers: dict[str, str]
+) -> None:
+    """forbidden for a system account's `what` (ledgers, statements) without wallet:audit: known
+    only once read, as a wallet id does not say whose it is."""
+    if owner_type != "user" and rules.SCOPE_AUDIT not in client.scopes:
+        raise ProblemError(
+            "forbidden",
+            f"the {what} of system accounts need the scope {rules.SCOPE_AUDIT}",
+            headers=headers,
+        )
 
 
 def transaction_in_path(transaction_id: str) -> int:
@@ -157,35 +194,11 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
         headers = await gate.admit_read(guarded_client(request))
         try:
             if moment is None:
-                balances = [
-                    Balance(
-                        asset_type_id=r.asset_id,
-                        asset_code=r.asset_code,
-                        asset_name=r.asset_name,
-                        wallet_id=None if r.wallet_id is None else str(r.wallet_id),
-                        balance=decimal_text(r.balance),
-                        version=r.version,
-                        updated_at=r.updated_at,
-                        held=decimal_text(r.held),
-                        total=decimal_text(r.balance + r.held),
-                    )
-                    for r in await ledger.balances(user_id, asset_type_id)
-                ]
-            else:
-                balances = [
-                    Balance(
-                        asset_type_id=r.asset_id,
-                        asset_code=r.asset_code,
-                        asset_name=r.asset_name,
-                        wallet_id=None if r.wallet_id is None else str(r.wallet_id),
-                        balance=decimal_text(r.balance),
-                        version=r.version,
-                        updated_at=r.updated_at,
-                        held=None,
-                        total=None,
-                    )
-                    for r in await ledger.balances_at(user_id, moment, asset_type_id)
-                ]
+                rows = await ledger.balances(user_id, asset_type_id)
+                balances = [_balance(r, r.held) for r in rows]
+            else:  # holds are not kept in time: no held nor total then
+                rows_at = await ledger.balances_at(user_id, moment, asset_type_id)
+                balances = [_balance(r, None) for r in rows_at]
         except LedgerError as error:
             if error.code == "unknown_asset":  # a read of no such asset: no such resource
                 raise ProblemError("asset_not_found", ledger_detail(error)) from error
@@ -221,18 +234,11 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
         ] = None,
     ) -> Response[LedgerResponse]:
         page_limit, page_offset, before = page_arguments(limit, offset, cursor)
-        if not _POSITIVE_ID.match(wallet_id):
-            raise ProblemError("wallet_not_found", f"wallet {wallet_id!r} not found")
+        wallet = wallet_in_path(wallet_id)
         client = guarded_client(request)
         headers = await gate.admit_read(client)
-        page = await ledger.ledger_page(int(wallet_id), page_limit, page_offset, before)
-        if page.owner_type != "user" and rules.SCOPE_AUDIT not in client.scopes:
-            # known only once read: a wallet id does not say whose it is
-            raise ProblemError(
-                "forbidden",
-                f"the ledgers of system accounts need the scope {rules.SCOPE_AUDIT}",
-                headers=headers,
-            )
+        page = await ledger.ledger_page(wallet, page_limit, page_offset, before)
+        check_system_account_read(page.owner_type, client, "ledgers", headers)
         body = LedgerResponse(
             wallet_id=str(page.wallet_id),
             user_id=page.user_id,
@@ -291,17 +297,11 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
         if not errors and end < start:
             errors.append(FieldError("to", "to is before from: a period ends after it starts"))
         page_limit, _, before = page_arguments(limit, None, cursor, errors)
-        if not _POSITIVE_ID.match(wallet_id):
-            raise ProblemError("wallet_not_found", f"wallet {wallet_id!r} not found")
+        wallet = wallet_in_path(wallet_id)
         client = guarded_client(request)
         headers = await gate.admit_read(client)
-        page = await ledger.statement(int(wallet_id), start, end, page_limit, before)
-        if page.owner_type != "user" and rules.SCOPE_AUDIT not in client.scopes:
-            raise ProblemError(
-                "forbidden",
-                f"the statements of system accounts need the scope {rules.SCOPE_AUDIT}",
-                headers=headers,
-            )
+        page = await ledger.statement(wallet, start, end, page_limit, before)
+        check_system_account_read(page.owner_type, client, "statements", headers)
         body = StatementResponse(
             wallet_id=str(page.wallet_id),
             user_id=page.user_id,
