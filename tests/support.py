@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import inspect
 import json
 import os
 import signal
@@ -398,3 +399,17 @@ def bearer(key: str) -> dict[str, str]:
 
 def money(key: str, idempotency_key: str | None = None) -> dict[str, str]:
     return {**bearer(key), "Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+
+
+async def wait_until(check: Callable[[], Any], timeout: float, what: str) -> float:
+    """Polls `check` (a function, or a coroutine function) until it holds, failing with `what`
+    after `timeout` seconds; returns the seconds it took."""
+    started = time.monotonic()
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return time.monotonic() - started
+        assert time.monotonic() - started < timeout, f"{what}: not after {timeout} s"
+        await asyncio.sleep(0.05)

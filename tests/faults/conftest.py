@@ -13,9 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -130,12 +129,3 @@ def serve(start_server: StartServer) -> ServeLoaded:
 def report(line: str) -> None:
     """A test's figures, on a line of their own (pytest -s shows them; docs/reliability.md)."""
     print(f"\n{line}", flush=True)
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:
-    """Polls `check` until it holds; returns the seconds it took."""
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < timeout, f"{what}: not after {timeout} s"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started

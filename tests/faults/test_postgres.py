@@ -15,8 +15,9 @@ import asyncpg
 import httpx
 
 from service.config import Settings
-from tests.faults.conftest import FULL, Client, ServeLoaded, Stack, report, wait_until
+from tests.faults.conftest import FULL, Client, ServeLoaded, Stack, report
 from tests.faults.load import Answer, Load, verify
+from tests.support import wait_until
 
 PHASE = 8.0 if FULL else 1.5
 OUTAGE = 6.0 if FULL else 2.0  # seconds PostgreSQL stays down

@@ -13,8 +13,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.faults.conftest import FULL, Client, ServeLoaded, Stack, report, wait_until
+from tests.faults.conftest import FULL, Client, ServeLoaded, Stack, report
 from tests.faults.load import Load, verify
+from tests.support import wait_until
 
 PHASE = 8.0 if FULL else 1.5
 HEALTH_BOUND = 10.0  # seconds for /health to see Redis gone, and back

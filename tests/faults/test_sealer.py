@@ -51,10 +51,9 @@ from tests.faults.conftest import (
     Stack,
     new_client,
     report,
-    wait_until,
 )
 from tests.faults.load import Load, verify
-from tests.support import GOLD, Server
+from tests.support import GOLD, Server, wait_until
 
 WORKERS = 3  # per instance: each runs a sealer
 SEAL_INTERVAL_MS = "20"  # turns often, so that sealers meet

@@ -15,8 +15,8 @@ from decimal import Decimal
 import asyncpg
 
 from service.config import Settings
-from tests.faults.conftest import FULL, ServeLoaded, Stack, report, wait_until
-from tests.support import GOLD
+from tests.faults.conftest import FULL, ServeLoaded, Stack, report
+from tests.support import GOLD, wait_until
 
 # Enough due holds that one sweep runs for a while (1,000 per call of api.expire_holds)
 HOLDS_AT_THE_KILL = 6000 if FULL else 3000

@@ -5,7 +5,6 @@ request it got and the events it handled."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import io
 import json
@@ -154,17 +153,3 @@ async def subscribe(admin_conn: asyncpg.Connection) -> AsyncIterator[Callable[..
     yield add
     for webhook_id in made:
         await admin_conn.execute("SELECT api.webhook_disable($1)", webhook_id)
-
-
-async def wait_for(check: Callable[[], Any], seconds: float, what: str) -> None:
-    """Until `check()` is true (it may be a coroutine function), or fail naming `what`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds} s: {what}")
-        await asyncio.sleep(0.05)

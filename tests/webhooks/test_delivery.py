@@ -16,8 +16,8 @@ import asyncpg
 import httpx
 
 from service.config import Settings
-from tests.support import running_app, topup
-from tests.webhooks.conftest import SECRET, example, wait_for
+from tests.support import running_app, topup, wait_until
+from tests.webhooks.conftest import SECRET, example
 
 # a worker that looks often, gives up on a receiver after 0.5 s and retries soon
 FAST: dict[str, Any] = {
@@ -73,8 +73,8 @@ async def test_a_receiver_that_fails_then_times_out_then_answers_gets_every_even
     async with running_app(settings, **FAST) as api:
         webhook, after = await subscribe(receiver.url)
         posted = await post_topups(api, auth, f"hook-{unique}", 12)
-        await wait_for(lambda: handled_all(receiver, posted), 15, "every top-up delivered")
-        await wait_for(lambda: cursor_at(admin_conn, webhook, receiver.accepted()[-1]), 5,
+        await wait_until(lambda: handled_all(receiver, posted), 15, "every top-up delivered")
+        await wait_until(lambda: cursor_at(admin_conn, webhook, receiver.accepted()[-1]), 5,
                        "the worker recorded what the receiver acknowledged")  # fmt: skip
         metrics = (await api.get("/metrics")).text
     first, second = receiver.requests[0], receiver.requests[1]
@@ -114,13 +114,13 @@ async def test_after_repeated_failures_a_subscription_is_failing_then_active_aga
         async def status() -> Any:
             return await admin_conn.fetchrow("SELECT * FROM api.webhooks() WHERE id = $1", webhook)
 
-        await wait_for(lambda: len(receiver.requests) >= 3, 10, "three attempts")
+        await wait_until(lambda: len(receiver.requests) >= 3, 10, "three attempts")
         failing = await status()
         await asyncio.sleep(0.2)  # a turn of the worker reads the subscriptions for /metrics
         metrics = (await api.get("/metrics")).text
-        await wait_for(lambda: handled_all(receiver, posted), 15, "delivered in the end")
+        await wait_until(lambda: handled_all(receiver, posted), 15, "delivered in the end")
 
-        await wait_for(lambda: cursor_at(admin_conn, webhook, receiver.accepted()[-1]), 5,
+        await wait_until(lambda: cursor_at(admin_conn, webhook, receiver.accepted()[-1]), 5,
                        "the worker recorded what the receiver acknowledged")  # fmt: skip
         recovered = await status()
     assert failing["status"] == "failing" and failing["failures"] >= 3, dict(failing)
@@ -145,7 +145,7 @@ async def test_a_dead_receiver_does_not_hold_up_another_subscription(
         await subscribe(alive.url)
         started = time.monotonic()
         posted = await post_topups(api, auth, f"hook-{unique}", 3)
-        await wait_for(lambda: handled_all(alive, posted), 10, "the live receiver served")
+        await wait_until(lambda: handled_all(alive, posted), 10, "the live receiver served")
         took = time.monotonic() - started
         hanging = len(dead.requests)
     assert hanging >= 1, "the dead receiver was tried"
@@ -169,7 +169,7 @@ async def test_only_the_subscribed_types_are_delivered(
         headers = {**auth, "Idempotency-Key": f"spend-{unique}"}
         spent = await api.post("/api/v1/wallet/spend", json=body, headers=headers)
         assert spent.status_code == 201, spent.text
-        await wait_for(
+        await wait_until(
             lambda: handled_all(receiver, [spent.json()["transactionId"]]), 10, "the spend"
         )
     assert {event["type"] for event in receiver.handled} == {"spend"}
@@ -184,7 +184,7 @@ async def test_the_sealers_notify_wakes_the_worker_long_before_its_interval(
         await subscribe(receiver.url)
         started = time.monotonic()
         posted = await post_topups(api, auth, f"hook-{unique}", 1)
-        await wait_for(lambda: handled_all(receiver, posted), 5, "delivered")
+        await wait_until(lambda: handled_all(receiver, posted), 5, "delivered")
     assert time.monotonic() - started < 3
 
 
@@ -195,7 +195,7 @@ async def test_the_receiver_refuses_a_replayed_or_altered_request(
     async with running_app(settings, **FAST) as api:
         await subscribe(receiver.url)
         posted = await post_topups(api, auth, f"hook-{unique}", 1)
-        await wait_for(lambda: handled_all(receiver, posted), 10, "delivered")
+        await wait_until(lambda: handled_all(receiver, posted), 10, "delivered")
     delivered = next(r for r in receiver.requests if r.status == 204)
     headers = {name: delivered.headers[name] for name in ("Wallet-Signature", "Content-Type")}
     handled = len(receiver.handled)

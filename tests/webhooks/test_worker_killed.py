@@ -13,8 +13,7 @@ import asyncpg
 
 from service.config import Settings
 from service.webhooks import lease_seconds
-from tests.support import StartServer, fresh_client, money
-from tests.webhooks.conftest import wait_for
+from tests.support import StartServer, fresh_client, money, wait_until
 from tests.webhooks.test_delivery import handled_all, stream_after
 
 WORKER = {
@@ -43,7 +42,7 @@ async def test_a_worker_killed_mid_delivery_is_resumed_from_the_cursor_by_the_ne
             answer = await client.post("/api/v1/wallet/topup", json=body, headers=money(key))
             assert answer.status_code == 201, answer.text
             posted.append(answer.json()["transactionId"])
-    await wait_for(receiver.arrived.is_set, 10, "the first delivery reached the receiver")
+    await wait_until(receiver.arrived.is_set, 10, "the first delivery reached the receiver")
     server.kill()
     killed = time.monotonic()
     receiver.release.set()  # the held request is answered to a dead connection: not delivered
@@ -53,7 +52,7 @@ async def test_a_worker_killed_mid_delivery_is_resumed_from_the_cursor_by_the_ne
     assert row["after_sequence"] == after, "nothing was acknowledged before the kill"
 
     start_server(**WORKER)
-    await wait_for(lambda: handled_all(receiver, posted), 30, "delivered after the restart")
+    await wait_until(lambda: handled_all(receiver, posted), 30, "delivered after the restart")
     resumed = next(r for r in receiver.requests[1:] if r.status == 204)
     waited = resumed.at - killed
     # resumed from the cursor: the events in flight when the worker died come again, first
