@@ -58,6 +58,9 @@ install_system() {
   local need=()
   pg_bindir >/dev/null || need+=(postgresql postgresql-contrib)
   command -v redis-server >/dev/null || need+=(redis-server)
+  # the console's browser tests (tests/console/) drive Debian's Chromium through its chromedriver
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
   command -v pg_prove >/dev/null || need+=(libtap-parser-sourcehandler-pgtap-perl)
   python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
   [[ ${#need[@]} -eq 0 ]] || apt_install "${need[@]}"
