@@ -8,7 +8,8 @@ DEV_KEY := .local/dev-api-key
 
 .PHONY: help install run stop test test-sql test-py test-bench-smoke test-load-smoke test-depth-smoke \
 	test-bench-sql-smoke test-faults test-faults-short faults-run psql bench bench-load bench-sql \
-	bench-sql-costs bench-depth bench-http bench-instructions examples-update lint lint-containers lock clean
+	bench-sql-costs bench-depth bench-http bench-instructions examples-update console-screenshots lint \
+	lint-containers lock clean
 
 help:
 	@echo "make run        PostgreSQL, Redis, migrations, seed, a development key, and the API on :3000"
@@ -25,6 +26,7 @@ help:
 	@echo "make bench-instructions  instructions per top-up of the service's Python (callgrind)"
 	@echo "make bench-depth  reads at depth: 1,000,000 wallets, 10,000,000 entries"
 	@echo "make examples-update  rewrite examples/*.out from a fresh run (review them with git diff)"
+	@echo "make console-screenshots  retake docs/console/*.png, the console in headless Chromium"
 	@echo "make lint       ruff (service, tests, scripts, bench) and mypy --strict (service)"
 	@echo "make lint-containers  hadolint on the Dockerfile, docker-compose.yml against the compose spec"
 	@echo "make lock       re-lock requirements.lock and requirements-runtime.lock (the image's)"
@@ -125,6 +127,16 @@ examples-update: install
 	$(STACK) start $(EXAMPLES_STACK) fresh; \
 	eval "$$($(STACK) env $(EXAMPLES_STACK))"; \
 	UPDATE_EXAMPLES=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/examples
+
+# Retakes the console's screenshots (docs/console/*.png) with its browser tests, on a throwaway
+# stack (EXAMPLES_STACK) with the seeded data; review them before committing.
+console-screenshots: install
+	@trap '$(STACK) stop $(EXAMPLES_STACK) >/dev/null' EXIT; \
+	$(STACK) start $(EXAMPLES_STACK) fresh; \
+	eval "$$($(STACK) env $(EXAMPLES_STACK))"; \
+	$(WALLET) migrate >/dev/null; \
+	$(WALLET) seed >/dev/null; \
+	CONSOLE_SCREENSHOTS=docs/console $(VENV)/bin/pytest -q -p no:cacheprovider tests/console/test_browser.py
 
 bench bench-load: install
 	@bench/http/load.sh all full
