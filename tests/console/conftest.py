@@ -28,7 +28,6 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
@@ -97,7 +96,7 @@ def _required_binary(name: str, package: str) -> str:
     return path
 
 
-def _chromium() -> WebDriver:
+def _chromium() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = _required_binary("chromium", "chromium")
     for argument in (
@@ -127,7 +126,7 @@ class Console:
     """The browser at the console: navigation that waits for the page to arrive, the statuses
     that brought it, and the checks every page gets."""
 
-    driver: WebDriver
+    driver: webdriver.Chrome
     base_url: str
     screenshots: Path
     secrets: list[str]  # what no page or cookie may contain: the API keys
