@@ -59,6 +59,12 @@ class KeyRing:
             return None
         return self._clients.get(hash_key(token.strip()))
 
+    def client_of_hash(self, key_hash: bytes) -> ApiClient | None:
+        """The client of the key with this hash, if it is active: the console's sessions keep
+        the hash, never the key, and find their client again on every request, so that a
+        revoked key's sessions end with it."""
+        return self._clients.get(key_hash)
+
     async def reload(self) -> None:
         rows = await self._ledger.active_api_keys()
         self._clients = {row.key_hash: ApiClient(row.name, frozenset(row.scopes)) for row in rows}

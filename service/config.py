@@ -67,6 +67,11 @@ DEFAULTS: Mapping[str, str] = {
     "WALLET_WEBHOOK_FAILING_AFTER": "8",
     "WALLET_OTEL_ENDPOINT": "",
     "WALLET_OTEL_SERVICE_NAME": "wallet-service",
+    # the operator console (/console, docs/console.md): minutes a session lives without a
+    # request (then the operator signs in again), and the secret its cookies are signed with
+    # (empty: one made at random and kept in Redis, shared by every worker and instance)
+    "WALLET_CONSOLE_IDLE_MINUTES": "15",
+    "WALLET_CONSOLE_SECRET": "",
 }
 
 _WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -101,6 +106,19 @@ def _text(name: str, text: str) -> str:
 
 def _stripped(name: str, text: str) -> str:
     return text.strip()
+
+
+# The console's cookie secret: anyone who knows it can sign a cookie, so it must be worth guessing
+CONSOLE_SECRET_MIN_LENGTH = 32
+
+
+def _secret(name: str, text: str) -> str:
+    if text and len(text) < CONSOLE_SECRET_MIN_LENGTH:
+        raise ValueError(
+            f"{name} must be at least {CONSOLE_SECRET_MIN_LENGTH} characters (or empty: a random "
+            "one kept in Redis), e.g. the output of: openssl rand -hex 32"
+        )
+    return text
 
 
 def _endpoint(name: str, text: str) -> str:
@@ -150,6 +168,8 @@ _FIELDS: Mapping[str, tuple[str, Callable[[str, str], Any]]] = {
     "webhook_failing_after": ("WALLET_WEBHOOK_FAILING_AFTER", _number(1, 1000)),
     "otel_endpoint": ("WALLET_OTEL_ENDPOINT", _endpoint),
     "otel_service_name": ("WALLET_OTEL_SERVICE_NAME", _text),
+    "console_idle_minutes": ("WALLET_CONSOLE_IDLE_MINUTES", _number(1, 1440)),
+    "console_secret": ("WALLET_CONSOLE_SECRET", _secret),
 }
 
 
@@ -186,6 +206,8 @@ class Settings:
     webhook_failing_after: int = _DEFAULT["webhook_failing_after"]
     otel_endpoint: str = _DEFAULT["otel_endpoint"]
     otel_service_name: str = _DEFAULT["otel_service_name"]
+    console_idle_minutes: int = _DEFAULT["console_idle_minutes"]
+    console_secret: str = _DEFAULT["console_secret"]
 
 
 # The longest a request waits for a pooled connection before it is answered 503.

@@ -296,6 +296,41 @@ class TransactionRecord(msgspec.Struct, frozen=True):
     reversals: list[int] | None
 
 
+class SealStatus(msgspec.Struct, frozen=True):
+    """api.seal_status(): the chain's head and what is not sealed yet."""
+
+    last_sequence: int
+    last_hash: str | None
+    sealed_at: datetime | None
+    unsealed: int
+    oldest_unsealed_at: datetime | None
+
+
+class TrialBalanceRow(msgspec.Struct, frozen=True):
+    """A row of api.trial_balance: one asset's books."""
+
+    asset_id: str
+    asset_code: str
+    treasury_balance: Decimal
+    revenue_balance: Decimal
+    holds_balance: Decimal
+    user_balances: Decimal
+    user_wallets: int
+    entries: int
+    entries_total: Decimal
+    balances_total: Decimal
+    balanced: bool
+
+
+class ReconcileCheck(msgspec.Struct, frozen=True):
+    """A row of api.reconcile(): one check of the books."""
+
+    check_name: str
+    ok: bool
+    problems: int
+    detail: str
+
+
 class ApiKeyRow(msgspec.Struct, frozen=True):
     key_hash: bytes
     name: str
@@ -722,6 +757,24 @@ class Ledger:
         assert record is not None
         legs = [dict(leg) for leg in record["entries"] or ()]
         return _row(TransactionRecord, record, entries=legs)
+
+    # The books, for the console (service/console/): each reads every wallet and entry, so each
+    # is bounded by the statement timeout like any other call
+
+    async def seal_status(self) -> SealStatus:
+        async with self._connection() as conn:
+            record = await conn.fetchrow("SELECT * FROM api.seal_status()")
+        return _row(SealStatus, record)
+
+    async def trial_balance(self) -> list[TrialBalanceRow]:
+        async with self._connection() as conn:
+            records = await conn.fetch("SELECT * FROM api.trial_balance")
+        return [_row(TrialBalanceRow, record) for record in records]
+
+    async def reconcile(self) -> list[ReconcileCheck]:
+        async with self._connection() as conn:
+            records = await conn.fetch("SELECT * FROM api.reconcile()")
+        return [_row(ReconcileCheck, record) for record in records]
 
     async def active_api_keys(self) -> list[ApiKeyRow]:
         """On the side connection: a revocation takes effect even while the pool is saturated."""

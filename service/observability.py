@@ -97,6 +97,19 @@ _SECURITY_HEADERS = [
     (b"content-security-policy", b"frame-ancestors 'none'"),
     (b"referrer-policy", b"no-referrer"),
 ]
+# The console's pages (service/console/): only its own style sheet and images, no script at all
+# (it has none), forms posted only to itself, and never framed
+_CONSOLE_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        b"base-uri 'none'; frame-ancestors 'none'",
+    ),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
 _NO_STORE = (b"cache-control", b"no-store")
 _log_encoder = msgspec.json.Encoder()
 
@@ -216,7 +229,9 @@ class Observed:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", ()))
-                headers.extend(_SECURITY_HEADERS)
+                headers.extend(
+                    _CONSOLE_SECURITY_HEADERS if path.startswith("/console") else _SECURITY_HEADERS
+                )
                 headers.append((b"x-request-id", request_id.encode()))
                 if not path.startswith("/schema"):
                     headers.append(_NO_STORE)

@@ -3,7 +3,7 @@
 -- role actually tries what it must not be able to do.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(175);
+SELECT plan(177);
 
 -- ---------------------------------------------------------------------------------------------
 -- Structure
@@ -289,6 +289,9 @@ SELECT table_privs_are('ledger', 'entries', 'wallet_auditor', ARRAY['SELECT'],
 
 SELECT table_privs_are('api', 'trial_balance', 'wallet_auditor', ARRAY['SELECT'],
     'wallet_auditor may only SELECT api.trial_balance');
+-- the console's books page (service/console/): totals per asset, nothing of any one user
+SELECT table_privs_are('api', 'trial_balance', 'wallet_service', ARRAY['SELECT'],
+    'wallet_service may only SELECT api.trial_balance');
 SELECT table_privs_are('api', 'wallet_drift', 'wallet_auditor', ARRAY['SELECT'],
     'wallet_auditor may only SELECT api.wallet_drift');
 SELECT table_privs_are('api', 'negative_user_balances', 'wallet_auditor', ARRAY['SELECT'],
@@ -457,6 +460,7 @@ SELECT set_eq(
        ('view', 'api.negative_user_balances', 'wallet_auditor', 'SELECT'),
        ('view', 'api.system_accounts', 'wallet_auditor', 'SELECT'),
        ('view', 'api.trial_balance', 'wallet_auditor', 'SELECT'),
+       ('view', 'api.trial_balance', 'wallet_service', 'SELECT'),
        ('view', 'api.unbalanced_transactions', 'wallet_auditor', 'SELECT'),
        ('view', 'api.wallet_drift', 'wallet_auditor', 'SELECT') $$,
     'the roles hold exactly these privileges on api and ledger, and nothing else (the rule functions and helpers: none)');
@@ -689,8 +693,10 @@ SELECT throws_ok($$ DELETE FROM ledger.entries $$, '42501', NULL,
     'wallet_service cannot DELETE from ledger.entries');
 SELECT throws_ok($$ SELECT ledger._check_page(10, 0, NULL) $$, '42501', NULL,
     'wallet_service cannot call a private helper (ledger._check_page)');
-SELECT throws_ok($$ SELECT * FROM api.trial_balance $$, '42501', NULL,
-    'wallet_service cannot read the auditor''s views (api.trial_balance)');
+SELECT throws_ok($$ SELECT * FROM api.wallet_drift $$, '42501', NULL,
+    'wallet_service cannot read the auditor''s views (api.wallet_drift)');
+SELECT lives_ok($$ SELECT * FROM api.trial_balance $$,
+    'wallet_service may read api.trial_balance, totals per asset (the console''s books)');
 SELECT tap.act_as_superuser();
 
 -- ---------------------------------------------------------------------------------------------

@@ -50,7 +50,9 @@ COMMENT ON COLUMN api.trial_balance.balances_total IS 'Every wallet''s balance s
 COMMENT ON COLUMN api.trial_balance.balanced IS 'entries_total and balances_total are both 0.';
 COMMENT ON COLUMN api.trial_balance.holds_balance IS 'The holds account, all slots summed: the open holds'' amounts.';
 REVOKE ALL ON TABLE api.trial_balance FROM PUBLIC, wallet_service, wallet_job, wallet_auditor;
-GRANT SELECT ON TABLE api.trial_balance TO wallet_auditor;
+-- and to the service, for the console's books page: totals per asset, nothing of any one user
+-- (the other views, which name wallets and users, stay the auditor's)
+GRANT SELECT ON TABLE api.trial_balance TO wallet_auditor, wallet_service;
 
 -- Wallets (user wallets and system slots) whose stored balance or version disagrees with their
 -- entries: the balance must equal the sum of the entries and the latest entry's balance_after,

@@ -1,5 +1,5 @@
 """The app factory: wires settings, the ledger, Redis and the key ring, the /api/v1 router with its
-guard, error handlers and OpenAPI; nothing else."""
+guard, error handlers and OpenAPI, and the operator console under /console; nothing else."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from litestar.handlers import HTTPRouteHandler
 from service.admission import Admissions
 from service.auth import KeyRing
 from service.config import Settings, load_settings
+from service.console import pages as console
+from service.console.sessions import Sessions
 from service.http import batches, events, holds, money, operations, reads, reversals
 from service.http.codec import ExactJSONRequest
 from service.http.gate import Gate
@@ -188,6 +190,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
     sweeper = HoldSweeper(settings)
     sealer = Sealer(settings)
     deliverer = WebhookDeliverer(settings, ledger, backends.sealed)
+    sessions = Sessions(settings)
     plugins: list[Any] = []
     tracer_provider: Any = None
     if settings.otel_endpoint:
@@ -209,6 +212,7 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
             await sealer.stop()
             await sweeper.stop()
             await keyring.stop()
+            await sessions.close()
             await admissions.close()
             await ledger.close()
             if tracer_provider is not None:
@@ -232,7 +236,11 @@ def create_litestar(settings: Settings, backends: Backends | None = None) -> Lit
         guards=[ApiKeyGuard(keyring)],
     )
     return Litestar(
-        route_handlers=[api, *operations.routes(ledger, gate)],
+        route_handlers=[
+            api,
+            *operations.routes(ledger, gate),
+            console.routes(ledger, gate, keyring, sessions),
+        ],
         lifespan=[lifespan],
         plugins=plugins,
         request_max_body_size=MAX_BODY_BYTES,

@@ -12,11 +12,12 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody, PathParameter
 
 from service import rules
-from service.http.codec import decimal_text, encode
-from service.http.gate import Gate, Moved
+from service.auth import ApiClient
+from service.http.codec import decimal_text, encode, json_response
+from service.http.gate import Answer, Gate, Moved
 from service.http.guards import AnyRequest, guarded_client
 from service.http.metadata import request_fingerprint
-from service.http.money import POSTING_CODES, IdempotencyKey, checked, moved, once
+from service.http.money import POSTING_CODES, IdempotencyKey, checked, moved
 from service.http.openapi import problem_responses
 from service.http.reads import transaction_in_path
 from service.http.wire import ReversalRequest, ReversalResponse
@@ -51,6 +52,45 @@ def reversal_body(posting: ReversalPosting) -> bytes:
     )
 
 
+async def reverse_once(
+    ledger: Ledger,
+    gate: Gate,
+    client: ApiClient,
+    transaction_id: str,
+    data: ReversalRequest,
+    idempotency_key: str | None,
+) -> Answer:
+    """Reverses the transaction once per (client, key), through the edge's checks and the gate,
+    as every money request: the REST route and the console's refund form both come here."""
+    edge = checked(data.amount, data.metadata, idempotency_key)
+    original = transaction_in_path(transaction_id)
+
+    def fingerprint(amount: Decimal | None) -> str:
+        values = [original, amount, data.mode, data.reason]
+        return request_fingerprint("reversal", values, edge.same_metadata)
+
+    requested = fingerprint(edge.amount)
+
+    async def move() -> Moved:
+        posting = await ledger.reverse(
+            original, edge.amount, data.reason, edge.key, data.mode, edge.metadata,
+            client.idempotency_scope,
+        )  # fmt: skip
+        # What the ledger answers with this reversal (ledger._replay_reversal): a request for
+        # the amount it took, and, once nothing remains, one for "all that remains"; Redis
+        # is told, so that its verdict on a repeat is the ledger's
+        same = {fingerprint(posting.amount)}
+        if not posting.remaining:
+            same.add(fingerprint(None))
+        also_same = tuple(sorted(same - {requested}))
+        body = reversal_body(posting)
+        return moved("reversal", posting.asset_id, body, posting.replayed, also_same)
+
+    # No user's transaction limit counts it (docs/http-api.md, Rate limits): the request names
+    # no user, and the ledger says whose money it moved only once it has moved it
+    return await gate.exactly_once(client, edge.key, requested, None, move)
+
+
 def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
     """The reversal route, bound to the ledger it posts to and the gate in front of it."""
 
@@ -69,32 +109,7 @@ def routes(ledger: Ledger, gate: Gate) -> list[HTTPRouteHandler]:
         idempotency_key: IdempotencyKey = None,
     ) -> Response[ReversalResponse]:
         client = guarded_client(request)
-        edge = checked(data.amount, data.metadata, idempotency_key)
-        original = transaction_in_path(transaction_id)
-
-        def fingerprint(amount: Decimal | None) -> str:
-            values = [original, amount, data.mode, data.reason]
-            return request_fingerprint("reversal", values, edge.same_metadata)
-
-        requested = fingerprint(edge.amount)
-
-        async def move() -> Moved:
-            posting = await ledger.reverse(
-                original, edge.amount, data.reason, edge.key, data.mode, edge.metadata,
-                client.idempotency_scope,
-            )  # fmt: skip
-            # What the ledger answers with this reversal (ledger._replay_reversal): a request for
-            # the amount it took, and, once nothing remains, one for "all that remains"; Redis
-            # is told, so that its verdict on a repeat is the ledger's
-            same = {fingerprint(posting.amount)}
-            if not posting.remaining:
-                same.add(fingerprint(None))
-            also_same = tuple(sorted(same - {requested}))
-            body = reversal_body(posting)
-            return moved("reversal", posting.asset_id, body, posting.replayed, also_same)
-
-        # No user's transaction limit counts it (docs/http-api.md, Rate limits): the request names
-        # no user, and the ledger says whose money it moved only once it has moved it
-        return await once(gate, client, edge.key, requested, None, move)
+        answer = await reverse_once(ledger, gate, client, transaction_id, data, idempotency_key)
+        return json_response(answer.body, answer.status, answer.headers)
 
     return [reverse]

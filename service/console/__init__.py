@@ -1,0 +1,1 @@
+"""The operator console: /console (docs/console.md)."""
