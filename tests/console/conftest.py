@@ -191,7 +191,8 @@ class Console:
                 response = params["response"]
             else:
                 continue
-            statuses.append((response["url"].removeprefix(self.base_url), response["status"]))
+            if response["url"].startswith(self.base_url):  # not the new window's data:,
+                statuses.append((response["url"].removeprefix(self.base_url), response["status"]))
         return statuses
 
     # --- reading the page ---------------------------------------------------------------------
@@ -245,40 +246,30 @@ class Console:
     # --- screenshots --------------------------------------------------------------------------
     def screenshot(self, name: str) -> Path:
         """The whole page (not only the window) at laptop size, as `name`.png."""
-        return self._capture(name)
+        return self._capture(name, LAPTOP, mobile=False)
 
     def phone_screenshot(self, name: str) -> Path:
         """The whole page as a phone shows it (its width, touch, the page's viewport meta)."""
-        self.driver.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True},
-        )
+        return self._capture(name, PHONE, mobile=True)
+
+    def _capture(self, name: str, screen: tuple[int, int], mobile: bool) -> Path:
+        # a screen as tall as the page, so that the shot holds all of it; then the window's own
+        # size again (Chromium's captureBeyondViewport left the next click on a stale node)
+        def emulate(height: int) -> None:
+            metrics = {"width": screen[0], "height": height, "deviceScaleFactor": 1}
+            self.driver.execute_cdp_cmd(
+                "Emulation.setDeviceMetricsOverride", {**metrics, "mobile": mobile}
+            )
+
+        emulate(screen[1])
         try:
-            return self._capture(name)
+            layout = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
+            emulate(max(screen[1], int(layout["cssContentSize"]["height"])))
+            shot: dict[str, Any] = self.driver.execute_cdp_cmd(
+                "Page.captureScreenshot", {"format": "png"}
+            )
         finally:
             self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-
-    def page_width(self) -> int:
-        """The page's layout width in CSS pixels (wider than the screen: it scrolls sideways)."""
-        metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-        return int(metrics["cssContentSize"]["width"])
-
-    def _capture(self, name: str) -> Path:
-        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-        shot: dict[str, Any] = self.driver.execute_cdp_cmd(
-            "Page.captureScreenshot",
-            {
-                "format": "png",
-                "captureBeyondViewport": True,
-                "clip": {
-                    "x": 0,
-                    "y": 0,
-                    "width": size["width"],
-                    "height": size["height"],
-                    "scale": 1,
-                },
-            },
-        )
         path = self.screenshots / f"{name}.png"
         path.write_bytes(base64.b64decode(shot["data"]))
         assert path.read_bytes().startswith(b"\x89PNG"), path

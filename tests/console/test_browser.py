@@ -20,6 +20,7 @@ from tests.console.conftest import Console, Operator, Operators
 from tests.support import GOLD
 
 DIAMOND = "asset-diamond-001"
+LOYALTY = "asset-loyalty-001"  # an asset the test's players never get: no wallet, 0.00
 PAGE_SIZE = 20
 
 
@@ -29,12 +30,11 @@ PAGE_SIZE = 20
 @dataclass
 class Player:
     user: str
-    ledger: dict[str, list[str]] = field(
-        default_factory=dict
-    )  # asset: transaction ids, oldest first
+    # per asset, the ids of the transactions that moved it, oldest first
+    ledger: dict[str, list[str]] = field(default_factory=dict)
 
     def newest_first(self, asset: str) -> list[str]:
-        return list(reversed(self.ledger[asset]))
+        return list(reversed(self.ledger.get(asset, [])))
 
 
 def _money(rest: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +90,11 @@ def _sign_in(console: Console, operator: Operator) -> None:
 
 def _sign_out(console: Console) -> None:
     console.follow(console.button("Sign out", within="#sign-out"))
-    assert console.statuses == [("/console/sign-out", 303), ("/console/sign-in", 200)]
+    assert console.statuses == [
+        ("/console/sign-out", 303),
+        ("/console/sign-in?ended=signed-out", 200),
+    ]
+    assert "signed out" in console.find("p.notice[role=status]").text
 
 
 def _ledger_rows(console: Console) -> list[str]:
@@ -164,14 +168,15 @@ def test_an_operator_pages_a_players_ledger_and_refunds_part_of_a_top_up_once(
     assert console.path == f"/console/players/{player.user}"
     assert player.user in console.find("h1").text
 
-    # the balances, one row per asset; the first asset's ledger is shown by default
+    # the balances, one row per asset (those the player has no wallet of too); the first
+    # asset's ledger is shown by default
     rows = console.find_all("#balances tbody tr[data-asset]")
-    assert sorted(row.get_attribute("data-asset") or "" for row in rows) == sorted([GOLD, DIAMOND])
+    assert sorted(row.get_attribute("data-asset") or "" for row in rows) == [DIAMOND, GOLD, LOYALTY]
     assert _balance_cells(console, GOLD) == ("158.75", "0.00", "158.75")
     assert _balance_cells(console, DIAMOND) == ("7.00", "0.00", "7.00")
+    assert _balance_cells(console, LOYALTY) == ("0.00", "0.00", "0.00")
     first_asset = rows[0].get_attribute("data-asset") or ""
     assert _ledger_rows(console) == player.newest_first(first_asset)[:PAGE_SIZE]
-    console.phone_screenshot("player-phone")
 
     # another asset, by its name's link
     console.follow(
@@ -185,6 +190,7 @@ def test_an_operator_pages_a_players_ledger_and_refunds_part_of_a_top_up_once(
     assert _ledger_rows(console) == gold_lines[:PAGE_SIZE]
     assert console.absent("#newest")
     console.screenshot("player")
+    console.phone_screenshot("player-phone")
 
     # paging: Older, then Newest
     older = console.find("a#older")
@@ -232,7 +238,9 @@ def test_an_operator_pages_a_players_ledger_and_refunds_part_of_a_top_up_once(
         element.get_attribute("name"): element.get_attribute("value")
         for element in confirm.find_elements("css selector", "input[type=hidden]")
     }
-    assert hidden.keys() >= {"amount", "reason", "mode", "idempotency_key", "csrf_token"}
+    # form_key: the refund's idempotency key, the same however often the form is sent
+    assert hidden.keys() >= {"amount", "reason", "mode", "form_key", "csrf_token"}
+    assert hidden["form_key"]
     assert (hidden["amount"], hidden["reason"], hidden["mode"]) == (
         "15.00",
         "Store refund: test order",
@@ -245,7 +253,7 @@ def test_an_operator_pages_a_players_ledger_and_refunds_part_of_a_top_up_once(
     ((posted, posted_status), (landed, landed_status)) = console.statuses
     assert (posted, posted_status) == (review_path.split("?")[0], 303)
     assert landed.startswith("/console/transactions/") and landed_status == 200
-    reversal = landed.removeprefix("/console/transactions/")
+    reversal = landed.removeprefix("/console/transactions/").split("?")[0]
     assert reversal != refunded
     assert console.find("p#notice").get_attribute("role") == "status"
     assert console.find("a#reverses").get_attribute("href") == console.url(
@@ -265,9 +273,10 @@ def test_an_operator_pages_a_players_ledger_and_refunds_part_of_a_top_up_once(
     assert _ledger_rows(console) == [reversal, *gold_lines[: PAGE_SIZE - 1]]
 
     # Back to the confirmation, and Refund again: still one reversal, the balance moved once
-    console.back(f"/console/transactions/{reversal}")
+    console.back(landed)
     console.back(review_path)
     console.follow(console.button("Refund", within="#confirm-refund"))
+    assert console.statuses == [(posted, 303), (landed, 200)], "sent again, the same refund"
     assert _transaction(rest, refunded)["reversals"] == [reversal]
     assert _balance(rest, player.user) == "143.75"
     console.open(f"/console/transactions/{refunded}")
@@ -321,7 +330,8 @@ def test_the_books_show_the_seal_and_run_the_checks_on_request(
 
     console.follow(console.find("a#run-checks"))
     assert console.path == "/console/books?run=1"
-    assert console.find_all("#trial-balance tbody tr")
+    balanced = [cell.text.strip() for cell in console.find_all("#trial-balance tbody td.balanced")]
+    assert balanced and set(balanced) == {"yes"}, balanced
     verdicts = [cell.text.strip() for cell in console.find_all("#checks tbody tr td.ok")]
     assert verdicts and set(verdicts) == {"ok"}, verdicts
     assert len(verdicts) == len(console.find_all("#checks tbody tr"))
