@@ -59,8 +59,8 @@ def _coordinate(value: Decimal) -> str:
 
 
 def balance_chart(points: Sequence[Point]) -> Chart | None:
-    """The chart of `points` (in any order; each a balance_after and its entry's time), or None
-    when there is nothing to draw."""
+    """The chart of `points` (each a balance_after and its entry's time, oldest first: entries
+    of one moment are drawn in the order given), or None when there is nothing to draw."""
     if not points:
         return None
     ordered = sorted(points, key=lambda p: p.at)

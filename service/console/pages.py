@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import msgspec
@@ -26,6 +26,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
@@ -116,6 +117,8 @@ class ConsolePageError(Exception):
 
 
 AnyRequest = Request[Any, Any, Any]
+Query = Annotated[str | None, QueryParameter()]
+PathText = Annotated[str, PathParameter()]
 
 
 def operator_of(request: AnyRequest) -> Operator:
@@ -303,7 +306,7 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         return Redirect(PLAYERS if session else SIGN_IN, status_code=303)
 
     @get("/sign-in", opt={_PUBLIC: True})
-    async def sign_in_page(request: AnyRequest, ended: str | None = None) -> Response[Any]:
+    async def sign_in_page(request: AnyRequest, ended: Query = None) -> Response[Any]:
         if await sessions.find(request.cookies.get(SESSION_COOKIE)):
             return Redirect(PLAYERS, status_code=303)
         return _sign_in_form(request, ended=ended)
@@ -359,7 +362,7 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         return response
 
     @get("/players", opt={_SCOPE: rules.SCOPE_READ})
-    async def find_player(request: AnyRequest, user: str | None = None) -> Response[Any]:
+    async def find_player(request: AnyRequest, user: Query = None) -> Response[Any]:
         operator = operator_of(request)
         if user is not None and user.strip():
             wanted = user.strip()
@@ -377,7 +380,7 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
 
     @get("/players/{user_id:str}", opt={_SCOPE: rules.SCOPE_READ})
     async def player(
-        request: AnyRequest, user_id: str, asset: str | None = None, cursor: str | None = None
+        request: AnyRequest, user_id: PathText, asset: Query = None, cursor: Query = None
     ) -> Response[str]:
         operator = operator_of(request)
         user = _user_id(user_id)
@@ -400,7 +403,9 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
             else:
                 page = await ledger.ledger_page(selected.wallet_id, PAGE_SIZE, 0, before)
                 lines, older = page.entries, page.next_cursor
-            chart = balance_chart([Point(e.created_at, e.balance_after) for e in newest.entries])
+            # oldest first: entries of one moment keep their order in the chart
+            points = [Point(e.created_at, e.balance_after) for e in reversed(newest.entries)]
+            chart = balance_chart(points)
 
         def page_link(**query: str) -> str:
             return f"{PLAYERS}/{quote(user, safe='')}?{urlencode(query)}"
@@ -424,7 +429,7 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
 
     @get("/transactions/{transaction_id:str}", opt={_SCOPE: rules.SCOPE_READ})
     async def transaction(
-        request: AnyRequest, transaction_id: str, refunded: str | None = None
+        request: AnyRequest, transaction_id: PathText, refunded: Query = None
     ) -> Response[str]:
         operator = operator_of(request)
         t = await ledger.get_transaction(_transaction_id(transaction_id))
@@ -443,7 +448,7 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         )
 
     @get("/transactions/{transaction_id:str}/refund", opt={_SCOPE: rules.SCOPE_REFUND})
-    async def refund_review(request: AnyRequest, transaction_id: str) -> Response[str]:
+    async def refund_review(request: AnyRequest, transaction_id: PathText) -> Response[str]:
         operator = operator_of(request)
         t = await ledger.get_transaction(_transaction_id(transaction_id))
         remaining = _refundable(t)
@@ -470,7 +475,7 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         )
 
     @post("/transactions/{transaction_id:str}/refund", opt={_SCOPE: rules.SCOPE_REFUND})
-    async def refund(request: AnyRequest, transaction_id: str) -> Response[Any]:
+    async def refund(request: AnyRequest, transaction_id: PathText) -> Response[Any]:
         operator = operator_of(request)
         fields = await _posted_form(request, operator.session.csrf)
         # no look at what remains first: a repeat of a refund that took all of it must reach the
@@ -488,7 +493,7 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         return Redirect(f"{PREFIX}/transactions/{reversal}?refunded=1", status_code=303)
 
     @get("/books", opt={_SCOPE: rules.SCOPE_AUDIT})
-    async def books(request: AnyRequest, run: str | None = None) -> Response[str]:
+    async def books(request: AnyRequest, run: Query = None) -> Response[str]:
         operator = operator_of(request)
         status = await ledger.seal_status()
         now = datetime.now(UTC)
