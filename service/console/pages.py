@@ -455,10 +455,12 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         refund = _refund_form(dict(request.query_params.items()), operator, remaining)
         amount = refund.amount if refund.amount is not None else remaining
         effects = []
+        asset_name = t.asset_id
         for leg in t.entries:
             if leg.owner_type != "user" or leg.user_id is None:
                 continue
             rows = await ledger.balances(leg.user_id, t.asset_id)
+            asset_name = rows[0].asset_name if rows else asset_name
             before = rows[0].balance if rows else Decimal(0)
             after = before - _signed(leg.direction, amount)
             effects.append((leg.user_id, before, after))
@@ -471,7 +473,7 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
             amount=amount,
             remaining=remaining,
             effects=effects,
-            asset=t.asset_id,
+            asset=asset_name,
         )
 
     @post("/transactions/{transaction_id:str}/refund", opt={_SCOPE: rules.SCOPE_REFUND})

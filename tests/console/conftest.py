@@ -164,6 +164,10 @@ class Console:
         )
         self._arrived()
 
+    def wait_for_page(self) -> None:
+        """After a navigation started some other way (a key pressed): the page's checks."""
+        self._arrived()
+
     def _arrived(self) -> None:
         WebDriverWait(self.driver, NAVIGATION_TIMEOUT).until(
             lambda driver: driver.execute_script("return document.readyState") == "complete"

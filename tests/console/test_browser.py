@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from service.keys import generate_key
 from tests.console.conftest import Console, Operator, Operators
@@ -336,3 +340,39 @@ def test_the_books_show_the_seal_and_run_the_checks_on_request(
     assert verdicts and set(verdicts) == {"ok"}, verdicts
     assert len(verdicts) == len(console.find_all("#checks tbody tr"))
     console.screenshot("books")
+
+
+def test_the_console_is_usable_from_the_keyboard_alone(
+    console: Console, operators: Operators
+) -> None:
+    console.open("/console/sign-in")
+    focused = console.driver.switch_to.active_element
+    assert focused.get_attribute("id") == "api_key", "the key's field has the focus at once"
+    page = console.find("html")
+    focused.send_keys(operators.reader.key, Keys.ENTER)
+    WebDriverWait(console.driver, 10).until(expected_conditions.staleness_of(page))
+    console.wait_for_page()
+    assert console.path == "/console/players"
+
+    # from the top of the page: the skip link first, with a focus outline one can see
+    ActionChains(console.driver).send_keys(Keys.TAB).perform()
+    focused = console.driver.switch_to.active_element
+    assert focused.text.strip() == "Skip to the content"
+    outline = console.driver.execute_script(
+        "const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineStyle, s.outlineWidth]"
+    )
+    assert outline == ["solid", "3px"], outline
+    # then Tab on to the user id's field, through the header's links and button
+    for _ in range(8):
+        ActionChains(console.driver).send_keys(Keys.TAB).perform()
+        if console.driver.switch_to.active_element.get_attribute("id") == "user":
+            break
+    focused = console.driver.switch_to.active_element
+    assert focused.get_attribute("id") == "user"
+    page = console.find("html")
+    focused.send_keys("user-rich-001", Keys.ENTER)
+    WebDriverWait(console.driver, 10).until(expected_conditions.staleness_of(page))
+    console.wait_for_page()
+    assert console.path == "/console/players/user-rich-001"
+    assert console.find("#balances tbody tr[data-asset]")

@@ -25,6 +25,7 @@ from tests.support import (
     reverse,
     running_app,
     topup,
+    wait_until,
 )
 
 Client = httpx.AsyncClient
@@ -447,7 +448,10 @@ async def test_one_sweeper_at_a_time_the_others_skip_their_turn(
     locked = "SELECT pg_try_advisory_lock($1, $2)"
     async with running_app(settings, hold_sweep_seconds=1) as api:
         assert (await topup(api, auth, user, "10.00")).status_code == 201
-        assert await service_conn.fetchval(locked, *SWEEP_LOCK)
+        # between two of the app's own sweeps (each holds the lock for a moment, every second)
+        await wait_until(
+            lambda: service_conn.fetchval(locked, *SWEEP_LOCK), 5, "the sweep's lock taken"
+        )
         before = await sweep_metrics(api)
         hold = await held(api, auth, user, "4.00", expiresInSeconds=1)
         await asyncio.sleep(3)
