@@ -84,27 +84,35 @@ class Sessions:
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         self.idle_seconds = settings.console_idle_minutes * 60
-        self._secret: bytes | None = settings.console_secret.encode() or None
+        self._configured_secret = settings.console_secret.encode() or None
+        self._kept_secret: bytes | None = None  # Redis's, as this worker last read it
 
     async def close(self) -> None:
         with contextlib.suppress(*REDIS_DOWN, TimeoutError):
             await self._redis.aclose()
 
-    async def _signing_secret(self) -> bytes:
-        if self._secret is None:
+    async def _signing_secret(self, fresh: bool = False) -> bytes:
+        """WALLET_CONSOLE_SECRET, else the one kept in Redis (made there by the first worker to
+        need it). Read again when `fresh`: after Redis lost its data, the first worker to need a
+        secret makes a new one, which every other must come to use too."""
+        if self._configured_secret is not None:
+            return self._configured_secret
+        if self._kept_secret is None or fresh:
             await self._redis.set(_SECRET_REDIS_KEY, secrets.token_hex(32), nx=True)
             stored = await self._redis.get(_SECRET_REDIS_KEY)
             if not stored:
                 raise SessionsUnavailableError("the console's signing secret cannot be read")
-            self._secret = stored if isinstance(stored, bytes) else stored.encode()
-        return self._secret
+            self._kept_secret = stored if isinstance(stored, bytes) else stored.encode()
+        return self._kept_secret
 
     async def start(self, key_hash: bytes, name: str) -> tuple[str, Session]:
         """A new session for the key with this hash: the cookie's value, and the session."""
         session_id = new_token()
         record = _Record(key_hash.hex(), name, new_token(), time.time())
         try:
-            secret = await self._signing_secret()
+            # read afresh: a sign-in is rare, and the session must be signed as every worker
+            # will check it
+            secret = await self._signing_secret(fresh=True)
             await self._redis.set(
                 _SESSION_PREFIX + _digest(session_id),
                 msgspec.json.encode(record),
@@ -126,7 +134,10 @@ class Sessions:
         try:
             secret = await self._signing_secret()
             if not same_token(signature, _signature(secret, session_id)):
-                return None
+                # the kept secret may have changed since this worker read it (Redis lost it)
+                fresher = await self._signing_secret(fresh=True)
+                if fresher == secret or not same_token(signature, _signature(fresher, session_id)):
+                    return None
             digest = _digest(session_id)
             raw = await self._redis.getex(_SESSION_PREFIX + digest, ex=self.idle_seconds)
         except REDIS_DOWN as exc:

@@ -21,7 +21,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.config import Settings
-from service.console.sessions import SESSION_COOKIE, SIGN_IN_COOKIE
+from service.console.sessions import SESSION_COOKIE, SIGN_IN_COOKIE, Sessions
 from service.http.app import create_app
 from service.keys import revoke_key
 from tests.support import GOLD, asgi_lifespan, bearer, money, wait_until
@@ -453,3 +453,23 @@ async def test_without_redis_the_console_says_so(settings: Settings, operator_ke
         response = await sign_in(client, operator_key)
         assert response.status_code == 503
         assert "Redis" in response.text
+
+
+async def test_workers_agree_on_a_new_kept_secret_after_redis_lost_the_old_one(
+    settings: Settings, redis_client: Redis
+) -> None:
+    """Without WALLET_CONSOLE_SECRET the secret is kept in Redis, and each worker keeps a copy: a
+    worker whose copy is stale (Redis lost its data, another worker made a new secret) must still
+    recognise the sessions signed with the new one."""
+    kept = dataclasses.replace(settings, console_secret="")
+    worker_a, worker_b = Sessions(kept), Sessions(kept)
+    try:
+        before, _ = await worker_a.start(b"\x01" * 32, "kept-secret")
+        assert await worker_b.find(before) is not None  # worker B reads the secret, and keeps it
+        await redis_client.delete("wallet:console:secret")  # Redis loses it
+        after, _ = await worker_a.start(b"\x01" * 32, "kept-secret")  # a new one is made
+        assert await worker_b.find(after) is not None
+        assert await worker_b.find(before) is None  # signed with the lost secret: refused
+    finally:
+        await worker_a.close()
+        await worker_b.close()
