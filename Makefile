@@ -6,7 +6,7 @@ VENV := .venv
 WALLET := $(VENV)/bin/wallet
 DEV_KEY := .local/dev-api-key
 
-.PHONY: help install run stop test test-sql test-py test-bench-smoke test-load-smoke test-depth-smoke \
+.PHONY: help install install-test run stop test test-sql test-py test-bench-smoke test-load-smoke test-depth-smoke \
 	test-bench-sql-smoke test-faults test-faults-short faults-run psql bench bench-load bench-sql \
 	bench-sql-costs bench-depth bench-http bench-instructions examples-update console-screenshots lint \
 	lint-containers lock clean
@@ -35,6 +35,11 @@ help:
 install:
 	@$(STACK) install
 
+# make install, and Chromium with its chromedriver for the console's browser tests (make run
+# needs no browser)
+install-test:
+	@$(STACK) install browser
+
 # Starts the local stack unless WALLET_DATABASE_URL and WALLET_REDIS_URL point elsewhere, and
 # writes .env (if absent) so that .venv/bin/wallet in this checkout reaches the same stack.
 run: install
@@ -56,7 +61,7 @@ psql:
 	@$(STACK) psql run
 
 # A throwaway stack (fresh data, fsync off) that is stopped whatever happens.
-test: install lint lint-containers
+test: install-test lint lint-containers
 	@trap '$(STACK) stop test >/dev/null' EXIT; \
 	$(STACK) start test fresh; \
 	eval "$$($(STACK) env test)"; \
@@ -130,7 +135,7 @@ examples-update: install
 
 # Retakes the console's screenshots (docs/console/*.png) with its browser tests, on a throwaway
 # stack (EXAMPLES_STACK) with the seeded data; review them before committing.
-console-screenshots: install
+console-screenshots: install-test
 	@trap '$(STACK) stop $(EXAMPLES_STACK) >/dev/null' EXIT; \
 	$(STACK) start $(EXAMPLES_STACK) fresh; \
 	eval "$$($(STACK) env $(EXAMPLES_STACK))"; \

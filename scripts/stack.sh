@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local PostgreSQL and Redis for development, tests and benchmarks, kept inside the checkout.
 #
-#   stack.sh install             install what is missing (apt) and the Python environment (.venv)
+#   stack.sh install [browser]   install what is missing (apt) and the Python environment (.venv);
+#                                "browser": Chromium and chromedriver too (the console's tests)
 #   stack.sh start NAME [fresh]  start stack NAME (run | test | bench | dev1..dev3 | faults), or
 #                                whichever of its servers is down; "fresh" wipes its data
 #   stack.sh stop NAME [WHAT]    stop it; WHAT: all (default) | redis | postgres | postgres-crash
@@ -58,9 +59,6 @@ install_system() {
   local need=()
   pg_bindir >/dev/null || need+=(postgresql postgresql-contrib)
   command -v redis-server >/dev/null || need+=(redis-server)
-  # the console's browser tests (tests/console/) drive Debian's Chromium through its chromedriver
-  command -v chromium >/dev/null || need+=(chromium)
-  command -v chromedriver >/dev/null || need+=(chromium-driver)
   command -v pg_prove >/dev/null || need+=(libtap-parser-sourcehandler-pgtap-perl)
   python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
   [[ ${#need[@]} -eq 0 ]] || apt_install "${need[@]}"
@@ -70,6 +68,15 @@ install_system() {
   if ! ls /usr/share/postgresql/"$version"/extension/pgtap.control >/dev/null 2>&1; then
     apt_install "postgresql-$version-pgtap"
   fi
+}
+
+# The console's browser tests (tests/console/) drive Debian's Chromium through its chromedriver:
+# what make test needs besides, not make run
+install_browser() {
+  local need=()
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
+  [[ ${#need[@]} -eq 0 ]] || apt_install "${need[@]}"
 }
 
 install_python() {
@@ -204,7 +211,7 @@ print_env() {
 }
 
 case ${1:-} in
-  install) install_system; install_python ;;
+  install) install_system; install_python; [[ ${2:-} != browser ]] || install_browser ;;
   start) start "${2:?stack name}" "${3:-}" ;;
   stop) stop "${2:?stack name}" "${3:-all}" ;;
   env) print_env "${2:?stack name}" ;;

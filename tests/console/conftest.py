@@ -2,8 +2,8 @@
 Selenium through Debian's chromedriver.
 
 Both binaries are named explicitly, so Selenium Manager never downloads a browser or a driver
-(nothing can be fetched here). They come with `make install` (scripts/stack.sh), so a machine
-without them fails these tests rather than skipping them: a skip would pass unnoticed.
+(nothing can be fetched here). They come with `make install-test` (which `make test` runs), so
+a machine without them fails these tests rather than skipping them: a skip would pass unnoticed.
 
 Every page the browser arrives at is checked: no API key in its source or in a cookie. The status
 of each document response (redirects included) is read from Chromium's performance log, which
@@ -90,7 +90,7 @@ def _required_binary(name: str, package: str) -> str:
     if path is None:
         pytest.fail(
             f"{name} not found: the console's browser tests need Debian's {package} package"
-            " (make install, i.e. scripts/stack.sh install, installs it)",
+            " (make install-test, i.e. scripts/stack.sh install browser, installs it)",
             pytrace=False,
         )
     return path
