@@ -98,15 +98,18 @@ async def blocked_backend(conn: asyncpg.Connection, within: float) -> int:
 # The HTTP app, in process, against the same PostgreSQL and Redis
 # ----------------------------------------------------------------------------------------------
 @asynccontextmanager
-async def running_app(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def running_app(
+    settings: Settings, base_url: str = "http://wallet.test", **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app as `wallet serve` builds it, started and stopped with its lifespan, in the test's
-    own event loop (so concurrent requests really interleave); limits off unless overridden."""
+    own event loop (so concurrent requests really interleave); limits off unless overridden. The
+    client never follows redirects; `base_url` https makes the app's cookies Secure."""
     options: dict[str, Any] = {"rate_limit_general": None, "rate_limit_transactions": None}
     options.update(overrides)
     app = create_app(dataclasses.replace(settings, **options))
     async with asgi_lifespan(app):
         transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="http://wallet.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
 
 

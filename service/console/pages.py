@@ -134,6 +134,9 @@ def _render(
     **context: Any,
 ) -> Response[str]:
     operator: Operator | None = request.scope.get(_OPERATOR)  # type: ignore[assignment]
+    # every signed-in page's forms (sign-out among them) carry the session's CSRF token; the
+    # sign-in page gives its own
+    context.setdefault("csrf", operator.session.csrf if operator else "")
     html = _templates.get_template(template).render(operator=operator, **context)
     return Response(html, status_code=status, media_type=MediaType.HTML, cookies=cookies or [])
 
@@ -237,6 +240,20 @@ def _remaining(t: TransactionRecord) -> Decimal | None:
         return None
     # at the amount's decimal places: "25.50", whatever the places of the sum of the reversals
     return (t.amount - (t.reversed_amount or Decimal(0))).quantize(t.amount)
+
+
+def _refundable(t: TransactionRecord) -> Decimal:
+    """What remains to refund, or 409 when nothing does (refunded in full, or not a type a
+    refund takes back)."""
+    remaining = _remaining(t)
+    if not remaining:
+        what = "has been refunded in full" if remaining is not None else "cannot be refunded"
+        raise ConsolePageError(
+            409,
+            "Nothing to refund",
+            f"Transaction {t.transaction_id} ({t.type}) {what}.",
+        )
+    return remaining
 
 
 def _signed(line_direction: str, amount: Decimal) -> Decimal:
@@ -363,7 +380,6 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
 
     @get("/players", opt={_SCOPE: rules.SCOPE_READ})
     async def find_player(request: AnyRequest, user: Query = None) -> Response[Any]:
-        operator = operator_of(request)
         if user is not None and user.strip():
             wanted = user.strip()
             if rules.is_user_id(wanted):
@@ -372,17 +388,15 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
                 request,
                 "players.html",
                 400,
-                csrf=operator.session.csrf,
                 user=wanted,
                 error=f"A user id is {rules.USER_ID_RULE}.",
             )
-        return _render(request, "players.html", csrf=operator.session.csrf, user="", error=None)
+        return _render(request, "players.html", user="", error=None)
 
     @get("/players/{user_id:str}", opt={_SCOPE: rules.SCOPE_READ})
     async def player(
         request: AnyRequest, user_id: PathText, asset: Query = None, cursor: Query = None
     ) -> Response[str]:
-        operator = operator_of(request)
         user = _user_id(user_id)
         try:
             _, _, before = page_arguments(None, None, cursor)
@@ -413,7 +427,6 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         return _render(
             request,
             "player.html",
-            csrf=operator.session.csrf,
             user=user,
             balances=balances,
             selected=selected,
@@ -437,7 +450,6 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         return _render(
             request,
             "transaction.html",
-            csrf=operator.session.csrf,
             t=t,
             metadata=msgspec.json.format(bytes(t.metadata), indent=2).decode(),
             remaining=remaining,
@@ -467,7 +479,6 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         return _render(
             request,
             "refund.html",
-            csrf=operator.session.csrf,
             t=t,
             refund=refund,
             amount=amount,
@@ -496,7 +507,6 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
 
     @get("/books", opt={_SCOPE: rules.SCOPE_AUDIT})
     async def books(request: AnyRequest, run: Query = None) -> Response[str]:
-        operator = operator_of(request)
         status = await ledger.seal_status()
         now = datetime.now(UTC)
         oldest = status.oldest_unsealed_at
@@ -515,7 +525,6 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         return _render(
             request,
             "books.html",
-            csrf=operator.session.csrf,
             seal=status,
             lag_seconds=lag,
             trial=trial,
@@ -524,17 +533,6 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
             checks_error=checks_error,
             now=now,
         )
-
-    def _refundable(t: TransactionRecord) -> Decimal:
-        remaining = _remaining(t)
-        if not remaining:
-            what = "has been refunded in full" if remaining is not None else "cannot be refunded"
-            raise ConsolePageError(
-                409,
-                "Nothing to refund",
-                f"Transaction {t.transaction_id} ({t.type}) {what}.",
-            )
-        return remaining
 
     # -- error pages -----------------------------------------------------------------------------
 
@@ -546,12 +544,10 @@ def routes(ledger: Ledger, gate: Gate, keyring: KeyRing, sessions: Sessions) -> 
         return response
 
     def error_page(request: AnyRequest, status: int, title: str, detail: str) -> Response[str]:
-        operator: Operator | None = request.scope.get(_OPERATOR)  # type: ignore[assignment]
         return _render(
             request,
             "error.html",
             status,
-            csrf=operator.session.csrf if operator else "",
             title=title,
             detail=detail,
         )

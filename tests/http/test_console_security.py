@@ -11,8 +11,8 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
@@ -22,25 +22,19 @@ from redis.asyncio import Redis
 
 from service.config import Settings
 from service.console.sessions import SESSION_COOKIE, SIGN_IN_COOKIE, Sessions
-from service.http.app import create_app
 from service.keys import revoke_key
-from tests.support import GOLD, asgi_lifespan, bearer, money, wait_until
+from tests.support import GOLD, bearer, money, running_app, wait_until
 
 CONSOLE = "/console"
 _HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"')
 
 
-@asynccontextmanager
-async def console_client(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+def console_client(
+    settings: Settings, **overrides: Any
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
     """The app in process, reached over https (so its cookies are Secure and sent back, as a
     browser would), never following redirects: each test looks at them."""
-    options: dict[str, Any] = {"rate_limit_general": None, "rate_limit_transactions": None}
-    options.update(overrides)
-    app = create_app(dataclasses.replace(settings, **options))
-    async with asgi_lifespan(app):
-        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="https://wallet.test") as c:
-            yield c
+    return running_app(settings, base_url="https://wallet.test", **overrides)
 
 
 def hidden_fields(html: str) -> dict[str, str]:
